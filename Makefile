@@ -1,0 +1,50 @@
+# Every target creates or refreshes .venv first: a fresh clone needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run serve migrate load test lint openapi bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## create or refresh .venv
+
+migrate: $(STAMP) ## upgrade the database schema
+	$(BIN)/crisis-facts migrate
+
+load: $(STAMP) ## load fixtures/ into the database
+	$(BIN)/crisis-facts load
+
+run: $(STAMP) ## migrate, load the fixtures and serve on http://127.0.0.1:8000
+	$(BIN)/crisis-facts migrate
+	$(BIN)/crisis-facts load
+	$(BIN)/crisis-facts serve
+
+serve: $(STAMP) ## serve without migrating or loading
+	$(BIN)/crisis-facts serve
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(BIN)/ruff check service tests bench alembic
+	$(BIN)/ruff format --check service tests bench alembic/env.py
+	$(BIN)/mypy
+
+openapi: $(STAMP) ## regenerate the committed contract openapi/v1.json
+	$(BIN)/crisis-facts openapi --output openapi/v1.json
+
+bench: $(STAMP) ## run the benchmarks and rewrite bench/RESULTS.md
+	$(BIN)/python -m bench
+
+clean: ## remove .venv and the embedded database
+	rm -rf $(VENV) .data

@@ -1,0 +1,3 @@
+"""crisis-facts: curated, cited facts about crises, served as a versioned REST API."""
+
+__version__ = "1.0.0"

@@ -1,0 +1,168 @@
+"""Crises, sources, actors, disputes and search."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get
+from litestar.params import Parameter
+
+from service import queries, schemas
+from service.api.params import (
+    CrisisId,
+    Cursor,
+    LanguageFilter,
+    Limit,
+    PathId,
+    cursor_problem,
+    paged,
+)
+from service.errors import invalid_parameter, not_found
+from service.queries import BadCursor, Conn
+from service.vocabulary import ActorKind, FactKind, SearchType
+
+SEARCH_MAX_LENGTH = 200
+
+
+@get("/v1/crises", operation_id="ListCrises", summary="List crises", tags=["crises"])
+async def list_crises(
+    conn: Conn, request: Request[Any, Any, Any], limit: Limit = 50, cursor: Cursor = None
+) -> Response[schemas.Page[schemas.Crisis]]:
+    """Every crisis the service holds, with how many facts of each kind it has."""
+    try:
+        return paged(request, await queries.list_crises(conn, limit, cursor))
+    except BadCursor as exc:
+        raise cursor_problem(exc) from None
+
+
+@get(
+    "/v1/crises/{crisis_id:str}", operation_id="GetCrisis", summary="Get a crisis", tags=["crises"]
+)
+async def get_crisis(conn: Conn, crisis_id: PathId) -> schemas.Crisis:
+    """One crisis with its fact counts."""
+    crisis = await queries.get_crisis(conn, crisis_id)
+    if crisis is None:
+        raise not_found("crisis", crisis_id)
+    return crisis
+
+
+@get("/v1/sources", operation_id="ListSources", summary="List sources", tags=["sources"])
+async def list_sources(
+    conn: Conn,
+    request: Request[Any, Any, Any],
+    crisis: CrisisId = None,
+    language: LanguageFilter = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response[schemas.Page[schemas.SourceSummary]]:
+    """The articles facts are drawn from, with how each publication date was determined."""
+    try:
+        return paged(request, await queries.list_sources(conn, crisis, language, limit, cursor))
+    except BadCursor as exc:
+        raise cursor_problem(exc) from None
+
+
+@get(
+    "/v1/sources/{source_id:str}",
+    operation_id="GetSource",
+    summary="Get a source",
+    tags=["sources"],
+)
+async def get_source(conn: Conn, source_id: PathId) -> schemas.Source:
+    """One article with its full text: every citation's `start`/`end` index into `text`."""
+    source = await queries.get_source(conn, source_id)
+    if source is None:
+        raise not_found("source", source_id)
+    return source
+
+
+@get("/v1/actors", operation_id="ListActors", summary="List actors", tags=["actors"])
+async def list_actors(
+    conn: Conn,
+    request: Request[Any, Any, Any],
+    crisis: CrisisId = None,
+    kind: Annotated[ActorKind | None, Parameter(description="Only actors of this kind.")] = None,
+    name: Annotated[
+        str | None,
+        Parameter(
+            min_length=1,
+            max_length=100,
+            description="Only actors whose name or any alias contains this text "
+            "(case-insensitive), e.g. `Masimov`.",
+        ),
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response[schemas.Page[schemas.Actor]]:
+    """People, organizations, states and groups, with every spelling the sources use."""
+    try:
+        page = await queries.list_actors(conn, crisis, kind, name, limit, cursor)
+    except BadCursor as exc:
+        raise cursor_problem(exc) from None
+    return paged(request, page)
+
+
+@get("/v1/actors/{actor_id:str}", operation_id="GetActor", summary="Get an actor", tags=["actors"])
+async def get_actor(conn: Conn, actor_id: PathId) -> schemas.Actor:
+    """One actor with aliases and how many facts of each kind involve it."""
+    actor = await queries.get_actor(conn, actor_id)
+    if actor is None:
+        raise not_found("actor", actor_id)
+    return actor
+
+
+@get(
+    "/v1/disputes",
+    operation_id="ListDisputes",
+    summary="List disputed quantities",
+    tags=["disputes"],
+)
+async def list_disputes(
+    conn: Conn,
+    request: Request[Any, Any, Any],
+    crisis: CrisisId = None,
+    kind: Annotated[
+        FactKind | None, Parameter(description="Only quantities measured by facts of this kind.")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response[schemas.Page[schemas.Dispute]]:
+    """Every quantity that sources report differently, each source's figure side by side."""
+    try:
+        page = await queries.list_disputes(conn, crisis, kind, limit, cursor)
+    except BadCursor as exc:
+        raise cursor_problem(exc) from None
+    return paged(request, page)
+
+
+@get("/v1/search", operation_id="Search", summary="Full-text search", tags=["search"])
+async def search(
+    conn: Conn,
+    request: Request[Any, Any, Any],
+    q: Annotated[
+        str,
+        Parameter(
+            min_length=1,
+            max_length=SEARCH_MAX_LENGTH,
+            description="Words to find in statements, citations and article texts "
+            '(French and English stemming; "quotes" for a phrase, -word '
+            "to exclude).",
+        ),
+    ],
+    crisis: CrisisId = None,
+    type: Annotated[
+        list[SearchType] | None,
+        Parameter(description="Only hits of these types (repeat the parameter for several)."),
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response[schemas.Page[schemas.SearchHit]]:
+    """Sources and facts matching `q`, best first, with the matched words marked."""
+    if not q.strip():
+        raise invalid_parameter("q", "must contain a word")
+    types = tuple(sorted({t.value for t in type})) if type else tuple(t.value for t in SearchType)
+    try:
+        page = await queries.search(conn, q, crisis, types, limit, cursor)
+    except BadCursor as exc:
+        raise cursor_problem(exc) from None
+    return paged(request, page)

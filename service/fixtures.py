@@ -1,0 +1,177 @@
+"""The fixture format: what a journalist writes in `fixtures/`, as msgspec Structs.
+
+Parsing is strict (unknown fields, wrong types and out-of-range values are
+errors) so that a typo in a YAML file never becomes a silently missing fact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from service.vocabulary import (
+    ActorKind,
+    CasualtyCategory,
+    Channel,
+    DeploymentStatus,
+    Hedge,
+    Language,
+    StatementMode,
+    Verification,
+    VictimGroup,
+)
+
+Slug = Annotated[str, Meta(pattern=r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$", max_length=120)]
+Count = Annotated[int, Meta(ge=0)]
+Text = Annotated[str, Meta(min_length=1)]
+PartialDateText = Annotated[
+    str, Meta(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD")
+]
+
+
+class Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every fixture record."""
+
+
+class Alias(Spec, kw_only=True):
+    name: Text
+    language: Language | None = None
+
+
+class Coordinates(Spec, kw_only=True):
+    lat: Annotated[float, Meta(ge=-90, le=90)]
+    lon: Annotated[float, Meta(ge=-180, le=180)]
+    source: Text  # background knowledge, not from the articles: say where it comes from
+
+
+class CrisisSpec(Spec, kw_only=True):
+    id: Slug
+    name: Text
+    summary: Text
+    country: Text
+    start: PartialDateText
+    end: PartialDateText | None = None
+
+
+class SourceSpec(Spec, kw_only=True):
+    id: Slug
+    file: Text
+    crisis: Slug
+    title: Text
+    language: Language
+    published: PartialDateText
+    published_note: Text  # how the publication date was determined
+    outlet: str | None = None
+    url: str | None = None
+
+
+class ActorSpec(Spec, kw_only=True):
+    id: Slug
+    kind: ActorKind
+    name: Text
+    role: str | None = None
+    aliases: list[Alias] = []
+
+
+class PlaceSpec(Spec, kw_only=True):
+    id: Slug
+    name: Text
+    aliases: list[Alias] = []
+    coordinates: Coordinates | None = None
+
+
+class CitationSpec(Spec, kw_only=True):
+    source: Slug
+    quote: Annotated[str, Meta(min_length=8)]
+    occurrence: Annotated[int, Meta(ge=1)] | None = None  # which one, when the quote repeats
+
+
+class FactSpec(Spec, kw_only=True):
+    """Fields every kind of fact has."""
+
+    id: Slug
+    citations: Annotated[list[CitationSpec], Meta(min_length=1)]
+    claimant: Slug | None = None
+    verification: Verification = Verification.REPORTED
+    date: PartialDateText | None = None
+    date_note: str | None = None  # why the stored date differs from the article's words
+    key: Slug | None = None  # names the quantity measured, shared by facts across sources
+    place: Slug | None = None
+    actors: list[Slug] = []  # other actors the fact involves
+    note: str | None = None
+
+
+class StatementSpec(FactSpec, kw_only=True):
+    speaker: Slug
+    content: Text  # the words, as the article gives them
+    mode: StatementMode
+    language: Language
+    channel: Channel | None = None
+
+
+class CasualtySpec(FactSpec, kw_only=True):
+    category: CasualtyCategory
+    victim_group: VictimGroup
+    count: Count
+    count_max: Count | None = None
+    hedge: Hedge = Hedge.EXACT
+
+
+class DeploymentSpec(FactSpec, kw_only=True):
+    sender: Slug
+    status: DeploymentStatus
+    count: Count | None = None
+    count_max: Count | None = None
+    hedge: Hedge | None = None
+    framework: Slug | None = None
+    authorised_by: Slug | None = None
+    purpose: str | None = None
+
+
+class ArrestSpec(FactSpec, kw_only=True):
+    confirmed: bool
+    person: Slug | None = None
+    count: Count | None = None
+    count_max: Count | None = None
+    hedge: Hedge | None = None
+    charge: str | None = None
+    legal_basis: str | None = None
+    scope: str | None = None
+
+
+FACT_FILES: dict[str, type[FactSpec]] = {
+    "statements.yaml": StatementSpec,
+    "casualties.yaml": CasualtySpec,
+    "deployments.yaml": DeploymentSpec,
+    "arrests.yaml": ArrestSpec,
+}
+
+
+class PartialDate(msgspec.Struct, frozen=True):
+    value: dt.date
+    precision: str
+
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def parse_partial_date(text: str) -> PartialDate:
+    """'2022', '2022-01' or '2022-01-08' -> first day of the period and its precision."""
+    match = _DATE.match(text)
+    if match is None:
+        raise ValueError(f"bad date {text!r}: expected YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = match.groups()
+    precision = "day" if day else "month" if month else "year"
+    try:
+        value = dt.date(int(year), int(month or 1), int(day or 1))
+    except ValueError as exc:
+        raise ValueError(f"bad date {text!r}: {exc}") from None
+    return PartialDate(value, precision)
+
+
+def convert(raw: Any, spec: type[Spec]) -> Any:
+    return msgspec.convert(raw, type=spec, strict=True)

@@ -1,0 +1,709 @@
+"""fixtures/ -> PostgreSQL: parse, validate, verify every quote, then replace in one transaction.
+
+Nothing touches the database until the whole dataset is valid; every problem is
+reported with its file, its record and the reason. The replacement runs in a
+single transaction, so readers see the old data or the new, never a mix, and a
+killed loader leaves the old data in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+import yaml
+
+from service.fixtures import (
+    FACT_FILES,
+    ActorSpec,
+    ArrestSpec,
+    CasualtySpec,
+    CrisisSpec,
+    DeploymentSpec,
+    FactSpec,
+    PartialDate,
+    PlaceSpec,
+    SourceSpec,
+    Spec,
+    StatementSpec,
+    convert,
+    parse_partial_date,
+)
+from service.vocabulary import ActorRole, FactKind, Hedge
+
+NOTIFY_CHANNEL = "crisis_facts_dataset"
+"""Every worker LISTENs here to drop its cached answers when a load commits."""
+
+LOAD_LOCK = 727_001
+"""pg_advisory_xact_lock key: two loaders never interleave."""
+
+KIND_OF: dict[type[FactSpec], FactKind] = {
+    StatementSpec: FactKind.STATEMENT,
+    CasualtySpec: FactKind.CASUALTY,
+    DeploymentSpec: FactKind.DEPLOYMENT,
+    ArrestSpec: FactKind.ARREST,
+}
+
+
+class FixtureError(Exception):
+    """The dataset is invalid; `problems` holds one line per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass
+class SourceText:
+    spec: SourceSpec
+    text: str
+
+
+@dataclass
+class CrisisBundle:
+    """One crisis as read from its files, before cross-checking."""
+
+    crisis: CrisisSpec
+    actors: list[ActorSpec] = field(default_factory=list)
+    places: list[PlaceSpec] = field(default_factory=list)
+    facts: list[tuple[str, FactSpec]] = field(default_factory=list)  # (file, fact)
+
+
+@dataclass
+class Bundle:
+    crises: list[tuple[str, CrisisBundle]] = field(default_factory=list)
+    sources: list[tuple[str, SourceText]] = field(default_factory=list)
+
+
+@dataclass
+class Rows:
+    """Validated rows per table, in insertion order."""
+
+    crisis_ids: list[str] = field(default_factory=list)
+    tables: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+
+    def add(self, table: str, row: tuple[Any, ...]) -> None:
+        self.tables.setdefault(table, []).append(row)
+
+    @property
+    def fact_count(self) -> int:
+        return len(self.tables.get("facts", []))
+
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "crises": (
+        "id",
+        "name",
+        "summary",
+        "country",
+        "start_on",
+        "start_precision",
+        "end_on",
+        "end_precision",
+    ),
+    "sources": (
+        "id",
+        "crisis_id",
+        "file_name",
+        "title",
+        "outlet",
+        "url",
+        "language",
+        "published_on",
+        "published_precision",
+        "published_note",
+        "text",
+        "text_length",
+        "sha256",
+    ),
+    "actors": ("id", "crisis_id", "kind", "name", "role"),
+    "actor_aliases": ("crisis_id", "alias", "actor_id", "language"),
+    "places": ("id", "crisis_id", "name", "aliases", "lat", "lon", "coordinates_source"),
+    "facts": (
+        "id",
+        "crisis_id",
+        "kind",
+        "claimant_id",
+        "verification",
+        "occurred_on",
+        "date_precision",
+        "date_note",
+        "quantity_key",
+        "place_id",
+        "note",
+    ),
+    "statements": ("fact_id", "speaker_id", "content", "mode", "language", "channel"),
+    "casualties": ("fact_id", "category", "victim_group", "count", "count_max", "hedge"),
+    "deployments": (
+        "fact_id",
+        "sender_id",
+        "status",
+        "count",
+        "count_max",
+        "hedge",
+        "framework_id",
+        "authorised_by_id",
+        "purpose",
+    ),
+    "arrests": (
+        "fact_id",
+        "confirmed",
+        "person_id",
+        "count",
+        "count_max",
+        "hedge",
+        "charge",
+        "legal_basis",
+        "scope",
+    ),
+    "fact_actors": ("fact_id", "actor_id", "role"),
+    "citations": (
+        "fact_id",
+        "position",
+        "source_id",
+        "source_length",
+        "quote",
+        "start_offset",
+        "end_offset",
+    ),
+}
+
+
+# ---------------------------------------------------------------- reading files
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """Dates stay strings: a partial date such as 2022-01 must not change type by its length."""
+
+
+_PlainLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _read_yaml(path: Path, root: Path) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_PlainLoader)  # noqa: S506
+    except yaml.YAMLError as exc:
+        raise FixtureError([f"{_rel(path, root)}: not valid YAML: {exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise FixtureError([f"{_rel(path, root)}: not UTF-8: {exc}"]) from None
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.parent))
+    except ValueError:
+        return str(path)
+
+
+def _record_name(raw: Any, index: int) -> str:
+    if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+        return f"record {index + 1} (id {raw['id']!r})"
+    return f"record {index + 1}"
+
+
+def _convert_list(raw: Any, spec: type[Spec], where: str, problems: list[str]) -> Iterator[Any]:
+    if raw is None:
+        return
+    if not isinstance(raw, list):
+        problems.append(f"{where}: expected a list of records, got {type(raw).__name__}")
+        return
+    for index, item in enumerate(raw):
+        try:
+            yield convert(item, spec)
+        except msgspec.ValidationError as exc:
+            problems.append(f"{where}: {_record_name(item, index)}: {exc}")
+
+
+def read_bundle(root: Path) -> Bundle:
+    """Parse every fixture file under `root`; raise FixtureError listing every problem."""
+    root = root.resolve()
+    problems: list[str] = []
+    bundle = Bundle()
+    if not root.is_dir():
+        raise FixtureError([f"{root}: no such fixtures folder"])
+
+    sources_file = root / "articles" / "sources.yaml"
+    if not sources_file.is_file():
+        problems.append(f"{_rel(sources_file, root)}: missing (the list of articles)")
+    else:
+        where = _rel(sources_file, root)
+        for spec in _convert_list(_read_yaml(sources_file, root), SourceSpec, where, problems):
+            text_file = sources_file.parent / spec.file
+            if not text_file.is_file():
+                problems.append(f"{where}: source {spec.id!r}: file {spec.file!r} not found")
+                continue
+            try:
+                text = text_file.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(f"{where}: source {spec.id!r}: {spec.file} is not UTF-8: {exc}")
+                continue
+            bundle.sources.append((where, SourceText(spec, text)))
+
+    facts_root = root / "facts"
+    crisis_dirs = (
+        sorted(p for p in facts_root.iterdir() if p.is_dir()) if facts_root.is_dir() else []
+    )
+    if not crisis_dirs:
+        problems.append(f"{_rel(facts_root, root)}: no crisis folder")
+    for folder in crisis_dirs:
+        crisis_file = folder / "crisis.yaml"
+        where = _rel(crisis_file, root)
+        if not crisis_file.is_file():
+            problems.append(f"{where}: missing")
+            continue
+        try:
+            crisis = convert(_read_yaml(crisis_file, root), CrisisSpec)
+        except msgspec.ValidationError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if crisis.id != folder.name:
+            problems.append(f"{where}: id {crisis.id!r} differs from its folder {folder.name!r}")
+        cb = CrisisBundle(crisis)
+        for name, spec_type, target in (
+            ("actors.yaml", ActorSpec, cb.actors),
+            ("places.yaml", PlaceSpec, cb.places),
+        ):
+            path = folder / name
+            if path.is_file():
+                w = _rel(path, root)
+                target.extend(_convert_list(_read_yaml(path, root), spec_type, w, problems))
+        for name, fact_type in FACT_FILES.items():
+            path = folder / name
+            if path.is_file():
+                w = _rel(path, root)
+                for fact in _convert_list(_read_yaml(path, root), fact_type, w, problems):
+                    cb.facts.append((w, fact))
+        known = {"crisis.yaml", "actors.yaml", "places.yaml", *FACT_FILES}
+        for stray in sorted(p.name for p in folder.iterdir() if p.suffix in {".yaml", ".yml"}):
+            if stray not in known:
+                problems.append(
+                    f"{_rel(folder / stray, root)}: unknown file (expected {sorted(known)})"
+                )
+        bundle.crises.append((where, cb))
+    if problems:
+        raise FixtureError(problems)
+    return bundle
+
+
+# ---------------------------------------------------------------- validating
+
+
+def _date(text: str | None, where: str, problems: list[str]) -> PartialDate | None:
+    if text is None:
+        return None
+    try:
+        return parse_partial_date(text)
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+
+
+def _find_span(text: str, quote: str, occurrence: int | None) -> tuple[int, int] | str:
+    """(start, end) of the quote in the text, or why it cannot be placed."""
+    starts: list[int] = []
+    at = text.find(quote)
+    while at != -1:
+        starts.append(at)
+        at = text.find(quote, at + 1)
+    if not starts:
+        return "quote not found verbatim in the source"
+    if occurrence is None:
+        if len(starts) > 1:
+            return f"quote occurs {len(starts)} times in the source; say which with `occurrence`"
+        return starts[0], starts[0] + len(quote)
+    if occurrence > len(starts):
+        return f"occurrence {occurrence} asked, the quote occurs {len(starts)} time(s)"
+    return starts[occurrence - 1], starts[occurrence - 1] + len(quote)
+
+
+def _figure_problem(count: int | None, count_max: int | None, hedge: Hedge | None) -> str | None:
+    if count is None:
+        if count_max is not None or hedge is not None:
+            return "count_max and hedge need a count"
+        return None
+    if (hedge == Hedge.RANGE) != (count_max is not None):
+        return "a range needs count_max and count_max needs hedge 'range'"
+    if count_max is not None and count_max < count:
+        return f"count_max {count_max} is below count {count}"
+    return None
+
+
+def validate(bundle: Bundle) -> Rows:
+    """Cross-check the bundle and turn it into rows; raise FixtureError listing every problem."""
+    problems: list[str] = []
+    rows = Rows()
+
+    crisis_ids = {cb.crisis.id for _, cb in bundle.crises}
+    for where, cb in bundle.crises:
+        if sum(1 for _, other in bundle.crises if other.crisis.id == cb.crisis.id) > 1:
+            problems.append(f"{where}: duplicate crisis id {cb.crisis.id!r}")
+
+    sources: dict[str, SourceText] = {}
+    for where, st in bundle.sources:
+        spec = st.spec
+        name = f"{where}: source {spec.id!r}"
+        if spec.id in sources:
+            problems.append(f"{name}: duplicate id")
+            continue
+        if spec.crisis not in crisis_ids:
+            problems.append(f"{name}: unknown crisis {spec.crisis!r}")
+        sources[spec.id] = st
+        published = _date(spec.published, name, problems)
+        if published is None or spec.crisis not in crisis_ids:
+            continue
+        rows.add(
+            "sources",
+            (
+                spec.id,
+                spec.crisis,
+                spec.file,
+                spec.title,
+                spec.outlet,
+                spec.url,
+                spec.language.value,
+                published.value,
+                published.precision,
+                spec.published_note,
+                st.text,
+                len(st.text),
+                hashlib.sha256(st.text.encode()).hexdigest(),
+            ),
+        )
+
+    fact_ids: dict[str, str] = {}
+    actor_crisis: dict[str, str] = {}
+    place_crisis: dict[str, str] = {}
+    for where, cb in bundle.crises:
+        folder = where.rsplit("/", 1)[0]
+        crisis = cb.crisis
+        start = _date(crisis.start, where, problems)
+        end = _date(crisis.end, where, problems)
+        if start is not None:
+            rows.crisis_ids.append(crisis.id)
+            rows.add(
+                "crises",
+                (
+                    crisis.id,
+                    crisis.name,
+                    crisis.summary,
+                    crisis.country,
+                    start.value,
+                    start.precision,
+                    end.value if end else None,
+                    end.precision if end else None,
+                ),
+            )
+
+        spellings: dict[str, str] = {}
+        for actor in cb.actors:
+            name = f"{folder}/actors.yaml: actor {actor.id!r}"
+            if actor.id in actor_crisis:
+                problems.append(f"{name}: duplicate id")
+                continue
+            actor_crisis[actor.id] = crisis.id
+            rows.add("actors", (actor.id, crisis.id, actor.kind.value, actor.name, actor.role))
+            for alias in actor.aliases:
+                owner = spellings.get(alias.name)
+                if alias.name == actor.name or owner is not None:
+                    problems.append(
+                        f"{name}: alias {alias.name!r} already names actor {owner or actor.id!r}"
+                    )
+                    continue
+                spellings[alias.name] = actor.id
+                rows.add(
+                    "actor_aliases",
+                    (
+                        crisis.id,
+                        alias.name,
+                        actor.id,
+                        alias.language.value if alias.language else None,
+                    ),
+                )
+        for actor in cb.actors:
+            owner = spellings.get(actor.name)
+            if owner is not None and owner != actor.id:
+                problems.append(
+                    f"{folder}/actors.yaml: actor {actor.id!r}: its name {actor.name!r} "
+                    f"is an alias of {owner!r}"
+                )
+
+        for place in cb.places:
+            name = f"{folder}/places.yaml: place {place.id!r}"
+            if place.id in place_crisis:
+                problems.append(f"{name}: duplicate id")
+                continue
+            place_crisis[place.id] = crisis.id
+            coords = place.coordinates
+            rows.add(
+                "places",
+                (
+                    place.id,
+                    crisis.id,
+                    place.name,
+                    [a.name for a in place.aliases],
+                    coords.lat if coords else None,
+                    coords.lon if coords else None,
+                    coords.source if coords else None,
+                ),
+            )
+
+        for file, fact in cb.facts:
+            name = f"{file}: fact {fact.id!r}"
+            if fact.id in fact_ids:
+                problems.append(f"{name}: duplicate id (first in {fact_ids[fact.id]})")
+                continue
+            fact_ids[fact.id] = file
+            before = len(problems)
+            _fact_rows(fact, crisis.id, name, sources, actor_crisis, place_crisis, rows, problems)
+            if len(problems) > before:
+                continue
+
+    used = {row[1] for row in rows.tables.get("fact_actors", [])}
+    for actor_id, crisis_id in actor_crisis.items():
+        if actor_id not in used:
+            problems.append(
+                f"fixtures/facts/{crisis_id}/actors.yaml: actor {actor_id!r}: used by no fact"
+            )
+    if problems:
+        raise FixtureError(problems)
+    return rows
+
+
+def _fact_rows(
+    fact: FactSpec,
+    crisis_id: str,
+    name: str,
+    sources: dict[str, SourceText],
+    actor_crisis: dict[str, str],
+    place_crisis: dict[str, str],
+    rows: Rows,
+    problems: list[str],
+) -> None:
+    """Check one fact and append its rows; problems go to `problems`, rows only when clean."""
+    found: list[str] = []
+    involved: list[tuple[str, ActorRole]] = []
+
+    def actor(ref: str | None, role: ActorRole) -> str | None:
+        if ref is None:
+            return None
+        if actor_crisis.get(ref) != crisis_id:
+            found.append(f"{name}: unknown actor {ref!r} (as {role.value})")
+        involved.append((ref, role))
+        return ref
+
+    claimant = actor(fact.claimant, ActorRole.CLAIMANT)
+    for ref in fact.actors:
+        actor(ref, ActorRole.MENTIONED)
+    if fact.place is not None and place_crisis.get(fact.place) != crisis_id:
+        found.append(f"{name}: unknown place {fact.place!r}")
+    when = _date(fact.date, name, found)
+
+    kind = KIND_OF[type(fact)]
+    kind_row: tuple[Any, ...]
+    if isinstance(fact, StatementSpec):
+        speaker = actor(fact.speaker, ActorRole.SPEAKER)
+        cited = [sources[c.source].text for c in fact.citations if c.source in sources]
+        if cited and not any(fact.content in text for text in cited):
+            found.append(f"{name}: content not found verbatim in any cited source")
+        kind_row = (
+            fact.id,
+            speaker,
+            fact.content,
+            fact.mode.value,
+            fact.language.value,
+            fact.channel.value if fact.channel else None,
+        )
+    elif isinstance(fact, CasualtySpec):
+        problem = _figure_problem(fact.count, fact.count_max, fact.hedge)
+        if problem:
+            found.append(f"{name}: {problem}")
+        kind_row = (
+            fact.id,
+            fact.category.value,
+            fact.victim_group.value,
+            fact.count,
+            fact.count_max,
+            fact.hedge.value,
+        )
+    elif isinstance(fact, DeploymentSpec):
+        sender = actor(fact.sender, ActorRole.SENDER)
+        framework = actor(fact.framework, ActorRole.FRAMEWORK)
+        authoriser = actor(fact.authorised_by, ActorRole.AUTHORISER)
+        problem = _figure_problem(fact.count, fact.count_max, fact.hedge)
+        if problem:
+            found.append(f"{name}: {problem}")
+        kind_row = (
+            fact.id,
+            sender,
+            fact.status.value,
+            fact.count,
+            fact.count_max,
+            fact.hedge.value if fact.hedge else None,
+            framework,
+            authoriser,
+            fact.purpose,
+        )
+    elif isinstance(fact, ArrestSpec):
+        person = actor(fact.person, ActorRole.PERSON)
+        if fact.person is None and fact.count is None:
+            found.append(f"{name}: an arrest names a person or gives a count")
+        problem = _figure_problem(fact.count, fact.count_max, fact.hedge)
+        if problem:
+            found.append(f"{name}: {problem}")
+        kind_row = (
+            fact.id,
+            fact.confirmed,
+            person,
+            fact.count,
+            fact.count_max,
+            fact.hedge.value if fact.hedge else None,
+            fact.charge,
+            fact.legal_basis,
+            fact.scope,
+        )
+    else:  # pragma: no cover - FACT_FILES names every kind
+        raise TypeError(type(fact))
+
+    citation_rows = []
+    for position, citation in enumerate(fact.citations):
+        source = sources.get(citation.source)
+        if source is None:
+            found.append(f"{name}: citation {position + 1}: unknown source {citation.source!r}")
+            continue
+        if source.spec.crisis != crisis_id:
+            found.append(
+                f"{name}: citation {position + 1}: source {citation.source!r} "
+                f"belongs to crisis {source.spec.crisis!r}"
+            )
+            continue
+        span = _find_span(source.text, citation.quote, citation.occurrence)
+        if isinstance(span, str):
+            found.append(
+                f"{name}: citation {position + 1} ({citation.source}): {span}: "
+                f"{citation.quote[:80]!r}"
+            )
+            continue
+        citation_rows.append(
+            (fact.id, position, citation.source, len(source.text), citation.quote, span[0], span[1])
+        )
+    if found:
+        problems.extend(found)
+        return
+    rows.add(
+        "facts",
+        (
+            fact.id,
+            crisis_id,
+            kind.value,
+            claimant,
+            fact.verification.value,
+            when.value if when else None,
+            when.precision if when else None,
+            fact.date_note,
+            fact.key,
+            fact.place,
+            fact.note,
+        ),
+    )
+    rows.add(f"{kind.value}s" if kind != FactKind.CASUALTY else "casualties", kind_row)
+    for pair in dict.fromkeys(involved):
+        rows.add("fact_actors", (fact.id, pair[0], pair[1].value))
+    for row in citation_rows:
+        rows.add("citations", row)
+
+
+def read(root: Path) -> Rows:
+    """Parse and validate the fixtures folder."""
+    return validate(read_bundle(root))
+
+
+# ---------------------------------------------------------------- writing
+
+_SEARCH_SQL = """
+UPDATE facts f SET search = d.doc
+FROM (
+    SELECT f2.id,
+           to_tsvector(CASE s.language WHEN 'fr' THEN 'french'::regconfig
+                                       ELSE 'english'::regconfig END,
+                       coalesce(st.content, '') || ' ' || c.quotes || ' ' || coalesce(f2.note, ''))
+           AS doc
+    FROM facts f2
+    JOIN LATERAL (
+        SELECT string_agg(quote, ' ' ORDER BY position) AS quotes, min(source_id) AS source_id
+        FROM citations WHERE fact_id = f2.id
+    ) c ON true
+    JOIN sources s ON s.id = c.source_id
+    LEFT JOIN statements st ON st.fact_id = f2.id
+    WHERE f2.crisis_id = ANY(%(crises)s)
+) d
+WHERE f.id = d.id
+"""
+
+INSERT_ORDER = (
+    "crises",
+    "sources",
+    "actors",
+    "actor_aliases",
+    "places",
+    "facts",
+    "statements",
+    "casualties",
+    "deployments",
+    "arrests",
+    "fact_actors",
+    "citations",
+)
+
+Progress = Callable[[str, int], None]
+"""Called with a table name and how many rows were just written."""
+
+
+def write(connection: sa.Connection, rows: Rows, progress: Progress | None = None) -> int:
+    """Replace the crises in `rows` inside the caller's transaction; return the new version."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [LOAD_LOCK])
+        # Facts first: they reference actors, places and sources, which go with the crisis.
+        cur.execute("DELETE FROM facts WHERE crisis_id = ANY(%s)", [rows.crisis_ids])
+        cur.execute("DELETE FROM crises WHERE id = ANY(%s)", [rows.crisis_ids])
+        for table in INSERT_ORDER:
+            columns = COLUMNS[table]
+            batch = rows.tables.get(table, [])
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for start in range(0, len(batch), 10_000):
+                    chunk = batch[start : start + 10_000]
+                    for row in chunk:
+                        copy.write_row(row)
+                    if progress:
+                        progress(table, len(chunk))
+        cur.execute(_SEARCH_SQL, {"crises": rows.crisis_ids})
+        cur.execute(
+            "INSERT INTO dataset_version (id, version) VALUES (1, 1) "
+            "ON CONFLICT (id) DO UPDATE SET version = dataset_version.version + 1, "
+            "loaded_at = now() RETURNING version"
+        )
+        version_row = cur.fetchone()
+        assert version_row is not None
+        cur.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(version_row[0])])
+        return int(version_row[0])
+
+
+def load(engine: sa.Engine, root: Path, progress: Progress | None = None) -> tuple[Rows, int]:
+    """Read, validate and write the fixtures under `root` in one transaction."""
+    rows = read(root)
+    with engine.begin() as connection:
+        version = write(connection, rows, progress)
+    return rows, version
+
+
+def summary(rows: Rows) -> dict[str, int]:
+    return {table: len(rows.tables.get(table, [])) for table in INSERT_ORDER}

@@ -1,0 +1,385 @@
+"""The schema: the product's memory. alembic/ migrations are the only way it changes.
+
+Integrity lives here rather than in Python: foreign keys, NOT NULL where a fact
+is meaningless without the value, CHECKs for counts, enumerations and citation
+offsets (a citation's end may not pass its source's length, enforced through a
+composite foreign key onto `sources(id, text_length)`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    Computed,
+    Date,
+    DateTime,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from service.vocabulary import (
+    ActorKind,
+    ActorRole,
+    CasualtyCategory,
+    Channel,
+    DeploymentStatus,
+    FactKind,
+    Hedge,
+    Language,
+    Precision,
+    StatementMode,
+    Verification,
+    VictimGroup,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def one_of(column: str, values: type[StrEnum], name: str | None = None) -> CheckConstraint:
+    """CHECK that a text column holds one of an enumeration's values."""
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or f"{column}_allowed")
+
+
+def figure_checks() -> tuple[CheckConstraint, ...]:
+    """A figure is a count >= 0, with an upper bound >= it only when it is a range."""
+    return (
+        CheckConstraint("count >= 0", name="count_not_negative"),
+        CheckConstraint(
+            "count_max IS NULL OR (count IS NOT NULL AND count_max >= count)",
+            name="count_max_above_count",
+        ),
+        CheckConstraint("(hedge = 'range') = (count_max IS NOT NULL)", name="range_has_count_max"),
+        one_of("hedge", Hedge),
+    )
+
+
+class Crisis(Base):
+    __tablename__ = "crises"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(Text)
+    start_on: Mapped[dt.date] = mapped_column(Date)
+    start_precision: Mapped[str] = mapped_column(Text)
+    end_on: Mapped[dt.date | None] = mapped_column(Date)
+    end_precision: Mapped[str | None] = mapped_column(Text)
+    loaded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+
+    __table_args__ = (
+        one_of("start_precision", Precision),
+        one_of("end_precision", Precision),
+        CheckConstraint("(end_on IS NULL) = (end_precision IS NULL)", name="end_complete"),
+    )
+
+
+class Source(Base):
+    """An article, its full text and where its publication date comes from."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    crisis_id: Mapped[str] = mapped_column(ForeignKey("crises.id", ondelete="CASCADE"))
+    file_name: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    outlet: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(Text)
+    published_on: Mapped[dt.date] = mapped_column(Date)
+    published_precision: Mapped[str] = mapped_column(Text)
+    published_note: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_length: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(Text)
+    search: Mapped[str] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "setweight(to_tsvector(CASE language WHEN 'fr' THEN 'french'::regconfig "
+            "ELSE 'english'::regconfig END, title), 'A') || "
+            "setweight(to_tsvector(CASE language WHEN 'fr' THEN 'french'::regconfig "
+            "ELSE 'english'::regconfig END, text), 'C')",
+            persisted=True,
+        ),
+    )
+
+    __table_args__ = (
+        UniqueConstraint("id", "text_length"),
+        UniqueConstraint("crisis_id", "file_name"),
+        one_of("language", Language),
+        one_of("published_precision", Precision),
+        CheckConstraint("text_length = char_length(text)", name="text_length_matches"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        Index(None, "search", postgresql_using="gin"),
+    )
+
+
+class Actor(Base):
+    __tablename__ = "actors"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    crisis_id: Mapped[str] = mapped_column(ForeignKey("crises.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("crisis_id", "id"),
+        UniqueConstraint("crisis_id", "name"),
+        one_of("kind", ActorKind),
+    )
+
+
+class ActorAlias(Base):
+    """Every spelling the sources use; one spelling names one actor within a crisis."""
+
+    __tablename__ = "actor_aliases"
+
+    crisis_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    alias: Mapped[str] = mapped_column(Text, primary_key=True)
+    actor_id: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["crisis_id", "actor_id"], ["actors.crisis_id", "actors.id"], ondelete="CASCADE"
+        ),
+        Index(None, "actor_id"),
+        one_of("language", Language),
+    )
+
+
+class Place(Base):
+    __tablename__ = "places"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    crisis_id: Mapped[str] = mapped_column(ForeignKey("crises.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(Text)
+    aliases: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'"))
+    lat: Mapped[float | None] = mapped_column(Double)
+    lon: Mapped[float | None] = mapped_column(Double)
+    coordinates_source: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("crisis_id", "id"),
+        CheckConstraint("lat BETWEEN -90 AND 90", name="lat_range"),
+        CheckConstraint("lon BETWEEN -180 AND 180", name="lon_range"),
+        CheckConstraint(
+            "(lat IS NULL) = (lon IS NULL) AND (lat IS NULL) = (coordinates_source IS NULL)",
+            name="coordinates_complete",
+        ),
+    )
+
+
+class Fact(Base):
+    """What every kind of fact shares: crisis, claimant, verification, date, key, citations."""
+
+    __tablename__ = "facts"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    crisis_id: Mapped[str] = mapped_column(
+        ForeignKey("crises.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(Text)
+    claimant_id: Mapped[str | None] = mapped_column(ForeignKey("actors.id"))
+    verification: Mapped[str] = mapped_column(Text)
+    occurred_on: Mapped[dt.date | None] = mapped_column(Date)
+    date_precision: Mapped[str | None] = mapped_column(Text)
+    date_note: Mapped[str | None] = mapped_column(Text)
+    quantity_key: Mapped[str | None] = mapped_column(Text)
+    place_id: Mapped[str | None] = mapped_column(ForeignKey("places.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    search: Mapped[str | None] = mapped_column(TSVECTOR)
+
+    __table_args__ = (
+        UniqueConstraint("id", "kind"),
+        one_of("kind", FactKind),
+        one_of("verification", Verification),
+        one_of("date_precision", Precision),
+        CheckConstraint("(occurred_on IS NULL) = (date_precision IS NULL)", name="date_complete"),
+        Index(None, "crisis_id", "kind", "id"),
+        Index(None, "kind", "occurred_on", "id"),
+        Index(None, "claimant_id"),
+        Index(None, "quantity_key", postgresql_where=text("quantity_key IS NOT NULL")),
+        Index(None, "place_id"),
+        Index(None, "search", postgresql_using="gin"),
+    )
+
+
+def kind_table_args(kind: FactKind) -> tuple[object, ...]:
+    """A kind table's row belongs to a fact of that kind: (fact_id, kind) -> facts(id, kind)."""
+    return (
+        ForeignKeyConstraint(["fact_id", "kind"], ["facts.id", "facts.kind"], ondelete="CASCADE"),
+        CheckConstraint(f"kind = '{kind.value}'", name="kind_fixed"),
+    )
+
+
+class Statement(Base):
+    __tablename__ = "statements"
+
+    fact_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, server_default=FactKind.STATEMENT.value)
+    speaker_id: Mapped[str] = mapped_column(ForeignKey("actors.id"))
+    content: Mapped[str] = mapped_column(Text)
+    mode: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        *kind_table_args(FactKind.STATEMENT),
+        one_of("mode", StatementMode),
+        one_of("language", Language),
+        one_of("channel", Channel),
+        Index(None, "speaker_id"),
+    )
+
+
+class Casualty(Base):
+    __tablename__ = "casualties"
+
+    fact_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, server_default=FactKind.CASUALTY.value)
+    category: Mapped[str] = mapped_column(Text)
+    victim_group: Mapped[str] = mapped_column(Text)
+    count: Mapped[int] = mapped_column(Integer)
+    count_max: Mapped[int | None] = mapped_column(Integer)
+    hedge: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        *kind_table_args(FactKind.CASUALTY),
+        *figure_checks(),
+        one_of("category", CasualtyCategory),
+        one_of("victim_group", VictimGroup),
+        Index(None, "category", "fact_id"),
+        Index(None, "victim_group", "fact_id"),
+    )
+
+
+class Deployment(Base):
+    __tablename__ = "deployments"
+
+    fact_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, server_default=FactKind.DEPLOYMENT.value)
+    sender_id: Mapped[str] = mapped_column(ForeignKey("actors.id"))
+    status: Mapped[str] = mapped_column(Text)
+    count: Mapped[int | None] = mapped_column(Integer)
+    count_max: Mapped[int | None] = mapped_column(Integer)
+    hedge: Mapped[str | None] = mapped_column(Text)
+    framework_id: Mapped[str | None] = mapped_column(ForeignKey("actors.id"))
+    authorised_by_id: Mapped[str | None] = mapped_column(ForeignKey("actors.id"))
+    purpose: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        *kind_table_args(FactKind.DEPLOYMENT),
+        *figure_checks(),
+        CheckConstraint("(count IS NULL) = (hedge IS NULL)", name="hedge_with_count"),
+        one_of("status", DeploymentStatus),
+        Index(None, "status", "fact_id"),
+        Index(None, "sender_id"),
+    )
+
+
+class Arrest(Base):
+    __tablename__ = "arrests"
+
+    fact_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, server_default=FactKind.ARREST.value)
+    confirmed: Mapped[bool]
+    person_id: Mapped[str | None] = mapped_column(ForeignKey("actors.id"))
+    count: Mapped[int | None] = mapped_column(Integer)
+    count_max: Mapped[int | None] = mapped_column(Integer)
+    hedge: Mapped[str | None] = mapped_column(Text)
+    charge: Mapped[str | None] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        *kind_table_args(FactKind.ARREST),
+        *figure_checks(),
+        CheckConstraint("(count IS NULL) = (hedge IS NULL)", name="hedge_with_count"),
+        CheckConstraint("person_id IS NOT NULL OR count IS NOT NULL", name="who_or_how_many"),
+        Index(None, "confirmed", "fact_id"),
+        Index(None, "person_id"),
+    )
+
+
+class FactActor(Base):
+    """Every actor a fact involves, with why: one index for the `actor` filter and embedding."""
+
+    __tablename__ = "fact_actors"
+
+    fact_id: Mapped[str] = mapped_column(
+        ForeignKey("facts.id", ondelete="CASCADE"), primary_key=True
+    )
+    actor_id: Mapped[str] = mapped_column(ForeignKey("actors.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(Text, primary_key=True)
+
+    __table_args__ = (one_of("role", ActorRole), Index(None, "actor_id", "fact_id"))
+
+
+class Citation(Base):
+    """A verbatim span of a source: quote == sources.text[start_offset:end_offset]."""
+
+    __tablename__ = "citations"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    fact_id: Mapped[str] = mapped_column(ForeignKey("facts.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    source_id: Mapped[str] = mapped_column(Text)
+    source_length: Mapped[int] = mapped_column(Integer)
+    quote: Mapped[str] = mapped_column(Text)
+    start_offset: Mapped[int] = mapped_column(Integer)
+    end_offset: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["source_id", "source_length"], ["sources.id", "sources.text_length"]),
+        UniqueConstraint("fact_id", "position"),
+        CheckConstraint("start_offset >= 0", name="start_not_negative"),
+        CheckConstraint("end_offset > start_offset", name="not_empty"),
+        CheckConstraint("end_offset <= source_length", name="within_source"),
+        CheckConstraint(
+            "char_length(quote) = end_offset - start_offset", name="quote_matches_span"
+        ),
+        Index(None, "source_id", "fact_id"),
+    )
+
+
+class DatasetVersion(Base):
+    """One row, bumped by every load: the version answers are cached under."""
+
+    __tablename__ = "dataset_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    loaded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

@@ -1,0 +1,686 @@
+"""All read SQL: one function per question, each one round trip, returning Structs.
+
+PostgreSQL builds each item's JSON (citations and actors embedded) and msgspec
+decodes the page into typed Structs in one call, so a page costs the same
+whatever its size. Lists are keyset-paginated on a unique, indexed order.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import msgspec
+from psycopg import AsyncConnection
+
+from service import schemas
+from service.vocabulary import FactKind
+
+T = TypeVar("T")
+Conn = AsyncConnection[tuple[Any, ...]]
+
+
+class BadCursor(ValueError):
+    """A cursor this service did not issue for this list."""
+
+
+# ---------------------------------------------------------------- cursors
+
+
+def encode_cursor(scope: str, key: list[Any]) -> str:
+    raw = msgspec.json.encode([scope, *key])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_CURSOR_PART = str | int | None
+
+
+def decode_cursor(scope: str, cursor: str, types: tuple[type, ...]) -> list[Any]:
+    """The key a cursor carries, checked against the list it was issued for."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        parts = msgspec.json.decode(raw, type=list[_CURSOR_PART])
+    except (ValueError, msgspec.DecodeError):
+        raise BadCursor("not a cursor issued by this API") from None
+    if len(parts) != len(types) + 1 or parts[0] != scope:
+        raise BadCursor("this cursor belongs to another list or filter")
+    key = parts[1:]
+    for value, kind in zip(key, types, strict=True):
+        if kind is dt.date:
+            if not isinstance(value, str):
+                raise BadCursor("not a cursor issued by this API")
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                raise BadCursor("not a cursor issued by this API") from None
+        elif not isinstance(value, kind) or isinstance(value, bool):
+            raise BadCursor("not a cursor issued by this API")
+    return key
+
+
+# ---------------------------------------------------------------- fact JSON
+
+_REF = (
+    "CASE WHEN {a}.id IS NULL THEN NULL ELSE json_build_object('id', {a}.id, 'name', {a}.name) END"
+)
+_FIGURE = (
+    "CASE WHEN {k}.count IS NULL THEN NULL ELSE json_build_object("
+    "'count', {k}.count, 'count_max', {k}.count_max, 'hedge', {k}.hedge) END"
+)
+
+_COMMON = f"""
+'kind', f.kind, 'id', f.id, 'crisis_id', f.crisis_id, 'verification', f.verification,
+'date', CASE WHEN f.occurred_on IS NULL THEN NULL
+             ELSE json_build_object('value', f.occurred_on, 'precision', f.date_precision) END,
+'date_note', f.date_note, 'quantity_key', f.quantity_key, 'note', f.note,
+'claimant', {_REF.format(a="cl")},
+'place', {_REF.format(a="pl")},
+'citations', coalesce((
+    SELECT json_agg(json_build_object('source_id', c.source_id, 'quote', c.quote,
+                                      'start', c.start_offset, 'end', c.end_offset)
+                    ORDER BY c.position)
+    FROM citations c WHERE c.fact_id = f.id), '[]'),
+'actors', coalesce((
+    SELECT json_agg(json_build_object('id', a.id, 'name', a.name, 'role', fa.role)
+                    ORDER BY fa.role, a.id)
+    FROM fact_actors fa JOIN actors a ON a.id = fa.actor_id WHERE fa.fact_id = f.id), '[]')
+"""
+
+_KIND_FIELDS = {
+    FactKind.STATEMENT: f"""
+        'speaker', {_REF.format(a="sp")}, 'content', st.content, 'mode', st.mode,
+        'language', st.language, 'channel', st.channel""",
+    FactKind.CASUALTY: f"""
+        'category', ca.category, 'victim_group', ca.victim_group,
+        'figure', {_FIGURE.format(k="ca")}""",
+    FactKind.DEPLOYMENT: f"""
+        'sender', {_REF.format(a="se")}, 'status', de.status, 'figure', {_FIGURE.format(k="de")},
+        'framework', {_REF.format(a="fw")}, 'authorised_by', {_REF.format(a="au")},
+        'purpose', de.purpose""",
+    FactKind.ARREST: f"""
+        'confirmed', ar.confirmed, 'person', {_REF.format(a="pe")},
+        'figure', {_FIGURE.format(k="ar")}, 'charge', ar.charge,
+        'legal_basis', ar.legal_basis, 'scope', ar.scope""",
+}
+
+_KIND_JOINS = {
+    FactKind.STATEMENT: """
+        LEFT JOIN statements st ON st.fact_id = f.id
+        LEFT JOIN actors sp ON sp.id = st.speaker_id""",
+    FactKind.CASUALTY: """
+        LEFT JOIN casualties ca ON ca.fact_id = f.id""",
+    FactKind.DEPLOYMENT: """
+        LEFT JOIN deployments de ON de.fact_id = f.id
+        LEFT JOIN actors se ON se.id = de.sender_id
+        LEFT JOIN actors fw ON fw.id = de.framework_id
+        LEFT JOIN actors au ON au.id = de.authorised_by_id""",
+    FactKind.ARREST: """
+        LEFT JOIN arrests ar ON ar.fact_id = f.id
+        LEFT JOIN actors pe ON pe.id = ar.person_id""",
+}
+
+_KIND_TABLE = {
+    FactKind.STATEMENT: ("statements", "st"),
+    FactKind.CASUALTY: ("casualties", "ca"),
+    FactKind.DEPLOYMENT: ("deployments", "de"),
+    FactKind.ARREST: ("arrests", "ar"),
+}
+
+
+def _fact_json(kinds: tuple[FactKind, ...]) -> str:
+    if len(kinds) == 1:
+        return f"json_build_object({_COMMON}, {_KIND_FIELDS[kinds[0]]})"
+    branches = " ".join(
+        f"WHEN '{k.value}' THEN json_build_object({_COMMON}, {_KIND_FIELDS[k]})" for k in kinds
+    )
+    return f"CASE f.kind {branches} END"
+
+
+def _fact_select(kinds: tuple[FactKind, ...], page_sql: str) -> str:
+    """Embed the page of facts chosen by `page_sql` (a query returning fact ids in order)."""
+    joins = "".join(_KIND_JOINS[k] for k in kinds)
+    return f"""
+        WITH page AS ({page_sql})
+        SELECT {_fact_json(kinds)}::text
+        FROM page JOIN facts f ON f.id = page.id
+        LEFT JOIN actors cl ON cl.id = f.claimant_id
+        LEFT JOIN places pl ON pl.id = f.place_id
+        {joins}
+        ORDER BY page.ord
+    """
+
+
+# ---------------------------------------------------------------- fact filters
+
+
+@dataclass(frozen=True)
+class FactFilter:
+    """What a client may narrow a fact list by; None means no restriction."""
+
+    crisis: str | None = None
+    actor: str | None = None
+    source: str | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+    language: str | None = None
+    verification: str | None = None
+    key: str | None = None
+    kind_filters: dict[str, Any] = field(default_factory=dict)
+
+    def where(self, params: dict[str, Any], alias: str | None) -> list[str]:
+        clauses: list[str] = []
+        if self.crisis is not None:
+            clauses.append("f.crisis_id = %(crisis)s")
+            params["crisis"] = self.crisis
+        if self.actor is not None:
+            clauses.append(
+                "f.id IN (SELECT fa.fact_id FROM fact_actors fa WHERE fa.actor_id = %(actor)s)"
+            )
+            params["actor"] = self.actor
+        if self.source is not None:
+            clauses.append(
+                "f.id IN (SELECT c.fact_id FROM citations c WHERE c.source_id = %(source)s)"
+            )
+            params["source"] = self.source
+        if self.language is not None:
+            clauses.append(
+                "f.id IN (SELECT c.fact_id FROM citations c JOIN sources s ON s.id = c.source_id"
+                " WHERE s.language = %(language)s)"
+            )
+            params["language"] = self.language
+        if self.since is not None:
+            clauses.append("f.occurred_on >= %(since)s")
+            params["since"] = self.since
+        if self.until is not None:
+            clauses.append("f.occurred_on <= %(until)s")
+            params["until"] = self.until
+        if self.verification is not None:
+            clauses.append("f.verification = %(verification)s")
+            params["verification"] = self.verification
+        if self.key is not None:
+            clauses.append("f.quantity_key = %(key)s")
+            params["key"] = self.key
+        for column, value in self.kind_filters.items():
+            if value is None:
+                continue
+            assert alias is not None and column.isidentifier()
+            clauses.append(f"{alias}.{column} = %(k_{column})s")
+            params[f"k_{column}"] = value
+        return clauses
+
+    def scope(self, name: str) -> str:
+        """Cursors are bound to the list and its filters: a cursor from another list is refused."""
+        parts = [
+            name,
+            self.crisis,
+            self.actor,
+            self.source,
+            self.since,
+            self.until,
+            self.language,
+            self.verification,
+            self.key,
+            *sorted(self.kind_filters.items()),
+        ]
+        digest = msgspec.json.encode(parts, enc_hook=str)
+        import hashlib
+
+        return hashlib.blake2s(digest, digest_size=6).hexdigest()
+
+
+def _decode_list(texts: list[str], item_type: type[T]) -> list[T]:
+    if not texts:
+        return []
+    return msgspec.json.decode(("[" + ",".join(texts) + "]").encode(), type=list[item_type])
+
+
+async def list_facts(
+    conn: Conn,
+    kind: FactKind,
+    filters: FactFilter,
+    limit: int,
+    cursor: str | None,
+) -> schemas.Page[Any]:
+    """A page of facts of one kind, in id order."""
+    table, alias = _KIND_TABLE[kind]
+    scope = filters.scope(kind.value)
+    params: dict[str, Any] = {"kind": kind.value, "limit": limit + 1}
+    clauses = ["f.kind = %(kind)s", *filters.where(params, alias)]
+    if cursor is not None:
+        (after,) = decode_cursor(scope, cursor, (str,))
+        clauses.append("f.id > %(after)s")
+        params["after"] = after
+    page_sql = f"""
+        SELECT f.id, row_number() OVER (ORDER BY f.id) AS ord
+        FROM facts f JOIN {table} {alias} ON {alias}.fact_id = f.id
+        WHERE {" AND ".join(clauses)}
+        ORDER BY f.id LIMIT %(limit)s
+    """
+    rows = await (await conn.execute(_fact_select((kind,), page_sql), params)).fetchall()
+    items = _decode_list([r[0] for r in rows[:limit]], schemas.AnyFact)  # type: ignore[arg-type]
+    next_cursor = encode_cursor(scope, [items[-1].id]) if len(rows) > limit else None
+    return schemas.Page(items=items, next_cursor=next_cursor)
+
+
+async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Any | None:
+    page_sql = "SELECT f.id, 1 AS ord FROM facts f WHERE f.id = %(id)s AND f.kind = %(kind)s"
+    row = await (
+        await conn.execute(_fact_select((kind,), page_sql), {"id": fact_id, "kind": kind.value})
+    ).fetchone()
+    if row is None:
+        return None
+    return msgspec.json.decode(row[0], type=schemas.AnyFact)
+
+
+ALL_KINDS = tuple(FactKind)
+
+
+async def timeline(
+    conn: Conn, filters: FactFilter, kinds: tuple[FactKind, ...], limit: int, cursor: str | None
+) -> schemas.Page[schemas.AnyFact]:
+    """Dated facts of every kind in date order (then id), for dashboards."""
+    scope = filters.scope("timeline:" + ",".join(k.value for k in kinds))
+    params: dict[str, Any] = {"limit": limit + 1, "kinds": [k.value for k in kinds]}
+    clauses = [
+        "f.occurred_on IS NOT NULL",
+        "f.kind = ANY(%(kinds)s)",
+        *filters.where(params, None),
+    ]
+    if cursor is not None:
+        day, after = decode_cursor(scope, cursor, (dt.date, str))
+        clauses.append("(f.occurred_on, f.id) > (%(day)s, %(after)s)")
+        params["day"] = dt.date.fromisoformat(day)
+        params["after"] = after
+    page_sql = f"""
+        SELECT f.id, row_number() OVER (ORDER BY f.occurred_on, f.id) AS ord
+        FROM facts f WHERE {" AND ".join(clauses)}
+        ORDER BY f.occurred_on, f.id LIMIT %(limit)s
+    """
+    rows = await (await conn.execute(_fact_select(ALL_KINDS, page_sql), params)).fetchall()
+    items: list[schemas.AnyFact] = _decode_list(
+        [r[0] for r in rows[:limit]],
+        schemas.AnyFact,  # type: ignore[arg-type]
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        assert last.date is not None
+        next_cursor = encode_cursor(scope, [last.date.value.isoformat(), last.id])
+    return schemas.Page(items=items, next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------- crises, sources, actors
+
+_DATE_JSON = (
+    "CASE WHEN {v} IS NULL THEN NULL ELSE json_build_object('value', {v}, 'precision', {p}) END"
+)
+
+
+async def _keyset_page(
+    conn: Conn,
+    scope: str,
+    item_json: str,
+    from_sql: str,
+    clauses: list[str],
+    params: dict[str, Any],
+    order: str,
+    limit: int,
+    cursor: str | None,
+    item_type: type[T],
+) -> schemas.Page[T]:
+    """A page of a table ordered by its text primary key `order`."""
+    params["limit"] = limit + 1
+    if cursor is not None:
+        (after,) = decode_cursor(scope, cursor, (str,))
+        clauses = [*clauses, f"{order} > %(after)s"]
+        params["after"] = after
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = (
+        f"SELECT {item_json}::text, {order} FROM {from_sql} {where} "
+        f"ORDER BY {order} LIMIT %(limit)s"
+    )
+    rows = await (await conn.execute(sql, params)).fetchall()
+    items = _decode_list([r[0] for r in rows[:limit]], item_type)
+    next_cursor = encode_cursor(scope, [rows[limit - 1][1]]) if len(rows) > limit else None
+    return schemas.Page(items=items, next_cursor=next_cursor)
+
+
+_CRISIS_JSON = f"""json_build_object(
+    'id', c.id, 'name', c.name, 'summary', c.summary, 'country', c.country,
+    'start', {_DATE_JSON.format(v="c.start_on", p="c.start_precision")},
+    'end', {_DATE_JSON.format(v="c.end_on", p="c.end_precision")},
+    'counts', coalesce((SELECT json_object_agg(kind, n) FROM (
+        SELECT kind, count(*) AS n FROM facts WHERE crisis_id = c.id GROUP BY kind) k), '{{}}'))"""
+
+
+async def list_crises(conn: Conn, limit: int, cursor: str | None) -> schemas.Page[schemas.Crisis]:
+    return await _keyset_page(
+        conn, "crises", _CRISIS_JSON, "crises c", [], {}, "c.id", limit, cursor, schemas.Crisis
+    )
+
+
+async def get_crisis(conn: Conn, crisis_id: str) -> schemas.Crisis | None:
+    return await _one(
+        conn,
+        f"SELECT {_CRISIS_JSON}::text FROM crises c WHERE c.id = %(id)s",
+        {"id": crisis_id},
+        schemas.Crisis,
+    )
+
+
+async def _one(conn: Conn, sql: str, params: dict[str, Any], item_type: type[T]) -> T | None:
+    row = await (await conn.execute(sql, params)).fetchone()
+    return None if row is None else msgspec.json.decode(row[0], type=item_type)
+
+
+def _source_json(with_text: bool) -> str:
+    text = ", 'text', s.text" if with_text else ""
+    return f"""json_build_object(
+        'id', s.id, 'crisis_id', s.crisis_id, 'title', s.title, 'outlet', s.outlet,
+        'url', s.url, 'language', s.language,
+        'published', {_DATE_JSON.format(v="s.published_on", p="s.published_precision")},
+        'published_note', s.published_note, 'file_name', s.file_name, 'sha256', s.sha256,
+        'length', s.text_length{text})"""
+
+
+async def list_sources(
+    conn: Conn, crisis: str | None, language: str | None, limit: int, cursor: str | None
+) -> schemas.Page[schemas.SourceSummary]:
+    params: dict[str, Any] = {}
+    clauses = []
+    if crisis is not None:
+        clauses.append("s.crisis_id = %(crisis)s")
+        params["crisis"] = crisis
+    if language is not None:
+        clauses.append("s.language = %(language)s")
+        params["language"] = language
+    scope = FactFilter(crisis=crisis, language=language).scope("sources")
+    return await _keyset_page(
+        conn,
+        scope,
+        _source_json(False),
+        "sources s",
+        clauses,
+        params,
+        "s.id",
+        limit,
+        cursor,
+        schemas.SourceSummary,
+    )
+
+
+async def get_source(conn: Conn, source_id: str) -> schemas.Source | None:
+    return await _one(
+        conn,
+        f"SELECT {_source_json(True)}::text FROM sources s WHERE s.id = %(id)s",
+        {"id": source_id},
+        schemas.Source,
+    )
+
+
+_ACTOR_JSON = """json_build_object(
+    'id', a.id, 'crisis_id', a.crisis_id, 'kind', a.kind, 'name', a.name, 'role', a.role,
+    'aliases', coalesce((SELECT json_agg(json_build_object('name', al.alias,
+                                                           'language', al.language)
+                                         ORDER BY al.alias)
+                         FROM actor_aliases al WHERE al.actor_id = a.id), '[]'),
+    'fact_counts', coalesce((SELECT json_object_agg(kind, n) FROM (
+        SELECT f.kind, count(DISTINCT f.id) AS n
+        FROM fact_actors fa JOIN facts f ON f.id = fa.fact_id
+        WHERE fa.actor_id = a.id GROUP BY f.kind) k), '{}'))"""
+
+
+async def list_actors(
+    conn: Conn,
+    crisis: str | None,
+    kind: str | None,
+    name: str | None,
+    limit: int,
+    cursor: str | None,
+) -> schemas.Page[schemas.Actor]:
+    params: dict[str, Any] = {}
+    clauses = []
+    if crisis is not None:
+        clauses.append("a.crisis_id = %(crisis)s")
+        params["crisis"] = crisis
+    if kind is not None:
+        clauses.append("a.kind = %(kind)s")
+        params["kind"] = kind
+    if name is not None:
+        clauses.append(
+            "(a.name ILIKE %(name)s OR a.id IN "
+            "(SELECT al.actor_id FROM actor_aliases al WHERE al.alias ILIKE %(name)s))"
+        )
+        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["name"] = f"%{escaped}%"
+    scope = FactFilter(crisis=crisis, kind_filters={"kind": kind, "name": name}).scope("actors")
+    return await _keyset_page(
+        conn, scope, _ACTOR_JSON, "actors a", clauses, params, "a.id", limit, cursor, schemas.Actor
+    )
+
+
+async def get_actor(conn: Conn, actor_id: str) -> schemas.Actor | None:
+    return await _one(
+        conn,
+        f"SELECT {_ACTOR_JSON}::text FROM actors a WHERE a.id = %(id)s",
+        {"id": actor_id},
+        schemas.Actor,
+    )
+
+
+# ---------------------------------------------------------------- disputes
+
+_DISPUTE_SQL = """
+WITH figures AS (
+    SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
+           f.date_precision, f.claimant_id,
+           coalesce(ca.count, de.count, ar.count) AS count,
+           coalesce(ca.count_max, de.count_max, ar.count_max) AS count_max,
+           coalesce(ca.hedge, de.hedge, ar.hedge) AS hedge
+    FROM facts f
+    LEFT JOIN casualties ca ON ca.fact_id = f.id
+    LEFT JOIN deployments de ON de.fact_id = f.id
+    LEFT JOIN arrests ar ON ar.fact_id = f.id
+    WHERE f.quantity_key IS NOT NULL {filters}
+),
+keys AS (
+    SELECT crisis_id, quantity_key FROM figures
+    WHERE count IS NOT NULL {after}
+    GROUP BY crisis_id, quantity_key
+    HAVING count(DISTINCT (count, count_max, hedge)) > 1
+    ORDER BY crisis_id, quantity_key
+    LIMIT %(limit)s
+)
+SELECT k.crisis_id, k.quantity_key, json_agg(json_build_object(
+    'fact_id', g.id, 'kind', g.kind, 'source_id', c.source_id,
+    'figure', json_build_object('count', g.count, 'count_max', g.count_max, 'hedge', g.hedge),
+    'claimant', CASE WHEN a.id IS NULL THEN NULL
+                     ELSE json_build_object('id', a.id, 'name', a.name) END,
+    'date', CASE WHEN g.occurred_on IS NULL THEN NULL
+                 ELSE json_build_object('value', g.occurred_on, 'precision', g.date_precision) END,
+    'verification', g.verification,
+    'citation', json_build_object('source_id', c.source_id, 'quote', c.quote,
+                                  'start', c.start_offset, 'end', c.end_offset)
+) ORDER BY g.count, g.id)::text
+FROM keys k
+JOIN figures g ON g.crisis_id = k.crisis_id AND g.quantity_key = k.quantity_key
+                AND g.count IS NOT NULL
+JOIN citations c ON c.fact_id = g.id AND c.position = 0
+LEFT JOIN actors a ON a.id = g.claimant_id
+GROUP BY k.crisis_id, k.quantity_key
+ORDER BY k.crisis_id, k.quantity_key
+"""
+
+_UNBOUNDED = 2**62
+
+
+def interval(figure: schemas.Figure) -> tuple[float, float]:
+    """The values a figure admits: 'more than 4,000' is (4001, inf); 'about N' is N +/- 10%."""
+    n = figure.count
+    match figure.hedge:
+        case "exact":
+            return n, n
+        case "at_least":
+            return n, _UNBOUNDED
+        case "more_than":
+            return n + 1, _UNBOUNDED
+        case "about":
+            return n * 0.9, n * 1.1
+        case "up_to":
+            return 0, n
+        case _:  # range
+            return n, figure.count_max if figure.count_max is not None else n
+
+
+def dispute(crisis_id: str, key: str, values: list[schemas.DisputeValue]) -> schemas.Dispute:
+    bounds = [interval(v.figure) for v in values]
+    low = min(v.figure.count for v in values)
+    highs = [v.figure.count_max or v.figure.count for v in values]
+    open_ended = any(hi >= _UNBOUNDED for _, hi in bounds)
+    conflicting = max(lo for lo, _ in bounds) > min(hi for _, hi in bounds)
+    return schemas.Dispute(
+        key=key,
+        crisis_id=crisis_id,
+        kind=values[0].kind,
+        values=values,
+        low=low,
+        high=None if open_ended and max(highs) == low else max(highs),
+        conflicting=conflicting,
+    )
+
+
+async def list_disputes(
+    conn: Conn, crisis: str | None, kind: str | None, limit: int, cursor: str | None
+) -> schemas.Page[schemas.Dispute]:
+    params: dict[str, Any] = {"limit": limit + 1}
+    filters = ""
+    if crisis is not None:
+        filters += " AND f.crisis_id = %(crisis)s"
+        params["crisis"] = crisis
+    if kind is not None:
+        filters += " AND f.kind = %(kind)s"
+        params["kind"] = kind
+    scope = FactFilter(crisis=crisis, kind_filters={"kind": kind}).scope("disputes")
+    after = ""
+    if cursor is not None:
+        params["after_crisis"], params["after_key"] = decode_cursor(scope, cursor, (str, str))
+        after = "AND (crisis_id, quantity_key) > (%(after_crisis)s, %(after_key)s)"
+    sql = _DISPUTE_SQL.format(filters=filters, after=after)
+    rows = await (await conn.execute(sql, params)).fetchall()
+    decoder = msgspec.json.Decoder(list[schemas.DisputeValue])
+    items = [dispute(r[0], r[1], decoder.decode(r[2])) for r in rows[:limit]]
+    next_cursor = (
+        encode_cursor(scope, [items[-1].crisis_id, items[-1].key]) if len(rows) > limit else None
+    )
+    return schemas.Page(items=items, next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------- search
+
+_SEARCH_SQL = """
+WITH q AS (
+    SELECT websearch_to_tsquery('english', %(q)s) || websearch_to_tsquery('french', %(q)s)
+           AS query
+),
+hits AS (
+    SELECT * FROM (
+        SELECT 'source' AS type, s.id, ts_rank(s.search, q.query)::float8 AS rank
+        FROM sources s, q
+        WHERE s.search @@ q.query {source_filters}
+        UNION ALL
+        SELECT f.kind AS type, f.id, ts_rank(f.search, q.query)::float8 AS rank
+        FROM facts f, q
+        WHERE f.search @@ q.query {fact_filters}
+    ) h
+    {after}
+    ORDER BY rank DESC, type, id
+    LIMIT %(limit)s
+)
+SELECT h.type, h.id, h.rank,
+       coalesce(s.title, left(coalesce(st.content, fc.quotes), 160)),
+       ts_headline(CASE coalesce(s.language, fs.language) WHEN 'fr' THEN 'french'::regconfig
+                   ELSE 'english'::regconfig END,
+                   coalesce(s.text, fc.quotes), q.query,
+                   'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, MinWords=10')
+FROM hits h CROSS JOIN q
+LEFT JOIN sources s ON h.type = 'source' AND s.id = h.id
+LEFT JOIN statements st ON h.type = 'statement' AND st.fact_id = h.id
+LEFT JOIN LATERAL (
+    SELECT string_agg(c.quote, ' … ' ORDER BY c.position) AS quotes, min(c.source_id) AS source_id
+    FROM citations c WHERE h.type <> 'source' AND c.fact_id = h.id
+) fc ON true
+LEFT JOIN sources fs ON fs.id = fc.source_id
+ORDER BY h.rank DESC, h.type, h.id
+"""
+
+_HREF = {
+    "source": "/v1/sources/",
+    "statement": "/v1/statements/",
+    "casualty": "/v1/casualties/",
+    "deployment": "/v1/deployments/",
+    "arrest": "/v1/arrests/",
+}
+
+
+async def search(
+    conn: Conn,
+    q: str,
+    crisis: str | None,
+    types: tuple[str, ...],
+    limit: int,
+    cursor: str | None,
+) -> schemas.Page[schemas.SearchHit]:
+    """Sources and facts matching `q` (English and French stemming), best first."""
+    params: dict[str, Any] = {"q": q, "limit": limit + 1, "types": list(types)}
+    source_filters = " AND 'source' = ANY(%(types)s)"
+    fact_filters = " AND f.kind = ANY(%(types)s)"
+    if crisis is not None:
+        source_filters += " AND s.crisis_id = %(crisis)s"
+        fact_filters += " AND f.crisis_id = %(crisis)s"
+        params["crisis"] = crisis
+    scope = FactFilter(crisis=crisis, kind_filters={"q": q, "types": types}).scope("search")
+    after = ""
+    if cursor is not None:
+        rank, kind, after_id = decode_cursor(scope, cursor, (str, str, str))
+        try:
+            params["rank"] = float(rank)
+        except ValueError:
+            raise BadCursor("not a cursor issued by this API") from None
+        params["after_type"], params["after_id"] = kind, after_id
+        after = "WHERE (-rank, type, id) > (-%(rank)s, %(after_type)s, %(after_id)s)"
+    sql = _SEARCH_SQL.format(source_filters=source_filters, fact_filters=fact_filters, after=after)
+    rows = await (await conn.execute(sql, params)).fetchall()
+    items = [
+        schemas.SearchHit(
+            type=r[0],
+            id=r[1],
+            rank=r[2],
+            title=r[3] or r[1],
+            snippet=r[4] or "",
+            href=_HREF[r[0]] + r[1],
+        )
+        for r in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(scope, [repr(last.rank), last.type, last.id])
+    return schemas.Page(items=items, next_cursor=next_cursor)
+
+
+# ---------------------------------------------------------------- system
+
+
+async def dataset_version(conn: Conn) -> int | None:
+    row = await (await conn.execute("SELECT version FROM dataset_version WHERE id = 1")).fetchone()
+    return None if row is None else int(row[0])
+
+
+async def schema_revision(conn: Conn) -> str | None:
+    exists = await (await conn.execute("SELECT to_regclass('alembic_version')")).fetchone()
+    if exists is None or exists[0] is None:
+        return None
+    row = await (await conn.execute("SELECT version_num FROM alembic_version")).fetchone()
+    return None if row is None else str(row[0])

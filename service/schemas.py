@@ -1,0 +1,219 @@
+"""The shapes that cross into HTTP: msgspec Structs, decoded from the JSON PostgreSQL builds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Generic, TypeVar
+
+import msgspec
+from msgspec import Meta
+
+from service.vocabulary import (
+    ActorKind,
+    ActorRole,
+    CasualtyCategory,
+    Channel,
+    DeploymentStatus,
+    FactKind,
+    Hedge,
+    Language,
+    Precision,
+    StatementMode,
+    Verification,
+    VictimGroup,
+)
+
+Count = Annotated[int, Meta(ge=0)]
+Offset = Annotated[
+    int, Meta(ge=0, description="Character (code point) offset into the source text")
+]
+
+
+class Shape(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every API shape."""
+
+
+class Ref(Shape, kw_only=True):
+    """An actor or place named by a fact: enough to show it, and its id to fetch more."""
+
+    id: str
+    name: str
+
+
+class ActorRef(Shape, kw_only=True):
+    id: str
+    name: str
+    role: ActorRole
+
+
+class Citation(Shape, kw_only=True):
+    """The words a fact rests on: `quote == source.text[start:end]`."""
+
+    source_id: str
+    quote: str
+    start: Offset
+    end: Offset
+
+
+class PartialDate(Shape, kw_only=True):
+    """A date of which only the year, or year and month, may be known (then `value` is the
+    first day of that period)."""
+
+    value: dt.date
+    precision: Precision
+
+
+class Figure(Shape, kw_only=True):
+    """A number as its source gives it: exact, hedged, or a range from `count` to `count_max`."""
+
+    count: Count
+    count_max: Count | None
+    hedge: Hedge
+
+
+class Fact(Shape, tag_field="kind"):
+    id: str
+    crisis_id: str
+    verification: Verification
+    date: PartialDate | None
+    date_note: str | None
+    quantity_key: str | None
+    claimant: Ref | None
+    place: Ref | None
+    note: str | None
+    citations: list[Citation]
+    actors: list[ActorRef]
+
+
+class Statement(Fact, tag=FactKind.STATEMENT.value, kw_only=True):
+    speaker: Ref
+    content: str
+    mode: StatementMode
+    language: Language
+    channel: Channel | None
+
+
+class Casualty(Fact, tag=FactKind.CASUALTY.value, kw_only=True):
+    category: CasualtyCategory
+    victim_group: VictimGroup
+    figure: Figure
+
+
+class Deployment(Fact, tag=FactKind.DEPLOYMENT.value, kw_only=True):
+    sender: Ref
+    status: DeploymentStatus
+    figure: Figure | None
+    framework: Ref | None
+    authorised_by: Ref | None
+    purpose: str | None
+
+
+class Arrest(Fact, tag=FactKind.ARREST.value, kw_only=True):
+    confirmed: bool
+    person: Ref | None
+    figure: Figure | None
+    charge: str | None
+    legal_basis: str | None
+    scope: str | None
+
+
+AnyFact = Statement | Casualty | Deployment | Arrest
+
+
+class Crisis(Shape, kw_only=True):
+    id: str
+    name: str
+    summary: str
+    country: str
+    start: PartialDate
+    end: PartialDate | None
+    counts: dict[str, int]
+
+
+class SourceSummary(Shape, kw_only=True):
+    id: str
+    crisis_id: str
+    title: str
+    outlet: str | None
+    url: str | None
+    language: Language
+    published: PartialDate
+    published_note: str
+    file_name: str
+    sha256: str
+    length: Count
+
+
+class Source(SourceSummary, kw_only=True):
+    text: str
+
+
+class Alias(Shape, kw_only=True):
+    name: str
+    language: Language | None
+
+
+class Actor(Shape, kw_only=True):
+    id: str
+    crisis_id: str
+    kind: ActorKind
+    name: str
+    role: str | None
+    aliases: list[Alias]
+    fact_counts: dict[str, int]
+
+
+class DisputeValue(Shape, kw_only=True):
+    """One source's value for a disputed quantity."""
+
+    fact_id: str
+    kind: FactKind
+    source_id: str
+    figure: Figure
+    claimant: Ref | None
+    date: PartialDate | None
+    verification: Verification
+    citation: Citation
+
+
+class Dispute(Shape, kw_only=True):
+    """A quantity that sources report differently."""
+
+    key: str
+    crisis_id: str
+    kind: FactKind
+    values: list[DisputeValue]
+    low: Count
+    high: Count | None
+    conflicting: bool
+    """True when no single number satisfies every source's figure; False when they only
+    differ in precision (4,266 is 'more than 4,000')."""
+
+
+class SearchHit(Shape, kw_only=True):
+    """A source or fact matching the query; `snippet` marks the matched words with <mark>."""
+
+    type: str
+    id: str
+    title: str
+    snippet: str
+    rank: float
+    href: str
+
+
+T = TypeVar("T")
+
+
+class Page(Shape, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class Health(Shape, kw_only=True):
+    status: str
+
+
+class Ready(Shape, kw_only=True):
+    status: str
+    revision: str
+    dataset_version: int | None

@@ -1,0 +1,81 @@
+"""Every knob of the service, its default and why it exists; read from the environment here."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import TypeVar, cast
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+T = TypeVar("T")
+
+
+def _doc(default: T, help: str) -> T:
+    """A dataclass field that carries its own documentation."""
+    return cast(T, field(default=default, metadata={"help": help}))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Read once by `Settings.from_env()`; tests build their own."""
+
+    database_url: str | None = _doc(
+        None,
+        "postgresql://user@host:port/db of the server to use; unset starts an embedded "
+        "PostgreSQL in DATA_DIR/postgres.",
+    )
+    data_dir: Path = _doc(PROJECT_ROOT / ".data", "Where the embedded PostgreSQL keeps its files.")
+    fixtures_dir: Path = _doc(
+        PROJECT_ROOT / "fixtures", "The articles and curated facts `load` reads by default."
+    )
+    host: str = _doc("127.0.0.1", "Address `serve` listens on.")
+    port: int = _doc(8000, "Port `serve` listens on.")
+    workers: int = _doc(1, "Server worker processes; each has its own connection pool.")
+    pool_min_size: int = _doc(1, "Connections each worker keeps open.")
+    pool_max_size: int = _doc(4, "Most connections one worker opens; requests beyond wait for one.")
+    pool_timeout: float = _doc(
+        2.0, "Seconds a request waits for a connection before answering 503."
+    )
+    statement_timeout_ms: int = _doc(
+        5000, "PostgreSQL statement_timeout of every read query, in milliseconds."
+    )
+    cors_origins: tuple[str, ...] = _doc(
+        (), "Comma-separated origins allowed to read the API from a browser; empty allows none."
+    )
+    cache_max_age: int = _doc(60, "Cache-Control max-age, in seconds, of successful GET answers.")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Each field from the upper-case variable of its name, when set."""
+        env = dict(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(f.name.upper())
+            if raw is None or raw == "":
+                continue
+            default = f.default
+            if isinstance(default, bool):
+                values[f.name] = raw.lower() in {"1", "true", "yes", "on"}
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            elif isinstance(default, float):
+                values[f.name] = float(raw)
+            elif isinstance(default, Path):
+                values[f.name] = Path(raw)
+            elif isinstance(default, tuple):
+                values[f.name] = tuple(o.strip() for o in raw.split(",") if o.strip())
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+def documented() -> dict[str, str]:
+    """Name -> help of every setting, for the README and its test."""
+    return {f.name.upper(): f.metadata["help"] for f in fields(Settings)}

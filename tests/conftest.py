@@ -1,0 +1,140 @@
+"""A throwaway database per test run, on DATABASE_URL's server or the embedded one.
+
+The database is migrated with alembic and loaded with fixtures/ once; tests that
+write do so inside a transaction they roll back, so tests pass in any order.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from service import loader, migrations
+from service.app import create_app
+from service.database import (
+    create_database,
+    drop_database,
+    make_engine,
+    start_embedded,
+    with_database,
+)
+from service.settings import PROJECT_ROOT, Settings
+
+FIXTURES = PROJECT_ROOT / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The server the tests use: DATABASE_URL's, else the project's embedded PostgreSQL."""
+    return os.environ.get("DATABASE_URL") or start_embedded(PROJECT_ROOT / ".data")
+
+
+def fresh_database(server: str, label: str) -> str:
+    name = f"crisis_facts_test_{label}_{uuid.uuid4().hex[:8]}"
+    create_database(server, name)
+    return with_database(server, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A migrated database with the fixtures loaded, dropped after the run."""
+    url = fresh_database(server_url, "main")
+    try:
+        migrations.upgrade(url)
+        engine = make_engine(url)
+        try:
+            loader.load(engine, FIXTURES)
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        drop_database(server_url, sa.engine.make_url(url).database or "")
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        finally:
+            transaction.rollback()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+    """A plain psycopg connection to the loaded database, rolled back after the test."""
+    with psycopg.connect(database_url) as conn:
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, cors_origins=("https://dashboard.example",))
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(app) as client:
+        yield client
+
+
+def table_dump(conn: sa.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the version counter, in a stable order."""
+    tables = [
+        "crises",
+        "sources",
+        "actors",
+        "actor_aliases",
+        "places",
+        "facts",
+        "statements",
+        "casualties",
+        "deployments",
+        "arrests",
+        "fact_actors",
+    ]
+    dump = {}
+    for table in tables:
+        rows = conn.exec_driver_sql(f"SELECT * FROM {table}").all()
+        dump[table] = sorted(tuple(str(v) for v in row) for row in rows)
+    # citation ids are serial: compare their content, not their numbers
+    rows = conn.exec_driver_sql(
+        "SELECT fact_id, position, source_id, quote, start_offset, end_offset FROM citations"
+    ).all()
+    dump["citations"] = sorted(tuple(str(v) for v in row) for row in rows)
+    return dump
+
+
+def copy_fixtures(tmp_path: Path) -> Path:
+    """A private copy of fixtures/ that a test may break."""
+    import shutil
+
+    target = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, target)
+    return target
