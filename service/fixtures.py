@@ -37,18 +37,18 @@ class Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every fixture record."""
 
 
-class Alias(Spec, kw_only=True):
+class Alias(Spec, frozen=True, kw_only=True):
     name: Text
     language: Language | None = None
 
 
-class Coordinates(Spec, kw_only=True):
+class Coordinates(Spec, frozen=True, kw_only=True):
     lat: Annotated[float, Meta(ge=-90, le=90)]
     lon: Annotated[float, Meta(ge=-180, le=180)]
     source: Text  # background knowledge, not from the articles: say where it comes from
 
 
-class CrisisSpec(Spec, kw_only=True):
+class CrisisSpec(Spec, frozen=True, kw_only=True):
     id: Slug
     name: Text
     summary: Text
@@ -57,7 +57,7 @@ class CrisisSpec(Spec, kw_only=True):
     end: PartialDateText | None = None
 
 
-class SourceSpec(Spec, kw_only=True):
+class SourceSpec(Spec, frozen=True, kw_only=True):
     id: Slug
     file: Text
     crisis: Slug
@@ -69,7 +69,7 @@ class SourceSpec(Spec, kw_only=True):
     url: str | None = None
 
 
-class ActorSpec(Spec, kw_only=True):
+class ActorSpec(Spec, frozen=True, kw_only=True):
     id: Slug
     kind: ActorKind
     name: Text
@@ -77,20 +77,20 @@ class ActorSpec(Spec, kw_only=True):
     aliases: list[Alias] = []
 
 
-class PlaceSpec(Spec, kw_only=True):
+class PlaceSpec(Spec, frozen=True, kw_only=True):
     id: Slug
     name: Text
     aliases: list[Alias] = []
     coordinates: Coordinates | None = None
 
 
-class CitationSpec(Spec, kw_only=True):
+class CitationSpec(Spec, frozen=True, kw_only=True):
     source: Slug
     quote: Annotated[str, Meta(min_length=8)]
     occurrence: Annotated[int, Meta(ge=1)] | None = None  # which one, when the quote repeats
 
 
-class FactSpec(Spec, kw_only=True):
+class FactSpec(Spec, frozen=True, kw_only=True):
     """Fields every kind of fact has."""
 
     id: Slug
@@ -105,7 +105,7 @@ class FactSpec(Spec, kw_only=True):
     note: str | None = None
 
 
-class StatementSpec(FactSpec, kw_only=True):
+class StatementSpec(FactSpec, frozen=True, kw_only=True):
     speaker: Slug
     content: Text  # the words, as the article gives them
     mode: StatementMode
@@ -113,7 +113,7 @@ class StatementSpec(FactSpec, kw_only=True):
     channel: Channel | None = None
 
 
-class CasualtySpec(FactSpec, kw_only=True):
+class CasualtySpec(FactSpec, frozen=True, kw_only=True):
     category: CasualtyCategory
     victim_group: VictimGroup
     count: Count
@@ -121,7 +121,7 @@ class CasualtySpec(FactSpec, kw_only=True):
     hedge: Hedge = Hedge.EXACT
 
 
-class DeploymentSpec(FactSpec, kw_only=True):
+class DeploymentSpec(FactSpec, frozen=True, kw_only=True):
     sender: Slug
     status: DeploymentStatus
     count: Count | None = None
@@ -132,7 +132,7 @@ class DeploymentSpec(FactSpec, kw_only=True):
     purpose: str | None = None
 
 
-class ArrestSpec(FactSpec, kw_only=True):
+class ArrestSpec(FactSpec, frozen=True, kw_only=True):
     confirmed: bool
     person: Slug | None = None
     count: Count | None = None

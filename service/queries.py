@@ -230,10 +230,14 @@ class FactFilter:
         return hashlib.blake2s(digest, digest_size=6).hexdigest()
 
 
-def _decode_list(texts: list[str], item_type: type[T]) -> list[T]:
+def _decode_list(texts: list[str], item_type: Any) -> list[Any]:
+    """Decode rows of JSON into Structs in one call: one `[...]` document, one decode."""
     if not texts:
         return []
-    return msgspec.json.decode(("[" + ",".join(texts) + "]").encode(), type=list[item_type])
+    items: list[Any] = msgspec.json.decode(
+        ("[" + ",".join(texts) + "]").encode(), type=list[item_type]
+    )
+    return items
 
 
 async def list_facts(
@@ -259,7 +263,7 @@ async def list_facts(
         ORDER BY f.id LIMIT %(limit)s
     """
     rows = await (await conn.execute(_fact_select((kind,), page_sql), params)).fetchall()
-    items = _decode_list([r[0] for r in rows[:limit]], schemas.AnyFact)  # type: ignore[arg-type]
+    items = _decode_list([r[0] for r in rows[:limit]], schemas.AnyFact)
     next_cursor = encode_cursor(scope, [items[-1].id]) if len(rows) > limit else None
     return schemas.Page(items=items, next_cursor=next_cursor)
 
@@ -301,7 +305,7 @@ async def timeline(
     rows = await (await conn.execute(_fact_select(ALL_KINDS, page_sql), params)).fetchall()
     items: list[schemas.AnyFact] = _decode_list(
         [r[0] for r in rows[:limit]],
-        schemas.AnyFact,  # type: ignore[arg-type]
+        schemas.AnyFact,
     )
     next_cursor = None
     if len(rows) > limit:

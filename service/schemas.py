@@ -33,20 +33,20 @@ class Shape(msgspec.Struct, frozen=True, kw_only=True):
     """Base of every API shape."""
 
 
-class Ref(Shape, kw_only=True):
+class Ref(Shape, frozen=True, kw_only=True):
     """An actor or place named by a fact: enough to show it, and its id to fetch more."""
 
     id: str
     name: str
 
 
-class ActorRef(Shape, kw_only=True):
+class ActorRef(Shape, frozen=True, kw_only=True):
     id: str
     name: str
     role: ActorRole
 
 
-class Citation(Shape, kw_only=True):
+class Citation(Shape, frozen=True, kw_only=True):
     """The words a fact rests on: `quote == source.text[start:end]`."""
 
     source_id: str
@@ -55,7 +55,7 @@ class Citation(Shape, kw_only=True):
     end: Offset
 
 
-class PartialDate(Shape, kw_only=True):
+class PartialDate(Shape, frozen=True, kw_only=True):
     """A date of which only the year, or year and month, may be known (then `value` is the
     first day of that period)."""
 
@@ -63,7 +63,7 @@ class PartialDate(Shape, kw_only=True):
     precision: Precision
 
 
-class Figure(Shape, kw_only=True):
+class Figure(Shape, frozen=True, kw_only=True):
     """A number as its source gives it: exact, hedged, or a range from `count` to `count_max`."""
 
     count: Count
@@ -71,7 +71,7 @@ class Figure(Shape, kw_only=True):
     hedge: Hedge
 
 
-class Fact(Shape, tag_field="kind"):
+class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     id: str
     crisis_id: str
     verification: Verification
@@ -85,7 +85,7 @@ class Fact(Shape, tag_field="kind"):
     actors: list[ActorRef]
 
 
-class Statement(Fact, tag=FactKind.STATEMENT.value, kw_only=True):
+class Statement(Fact, tag=FactKind.STATEMENT.value, frozen=True, kw_only=True):
     speaker: Ref
     content: str
     mode: StatementMode
@@ -93,13 +93,13 @@ class Statement(Fact, tag=FactKind.STATEMENT.value, kw_only=True):
     channel: Channel | None
 
 
-class Casualty(Fact, tag=FactKind.CASUALTY.value, kw_only=True):
+class Casualty(Fact, tag=FactKind.CASUALTY.value, frozen=True, kw_only=True):
     category: CasualtyCategory
     victim_group: VictimGroup
     figure: Figure
 
 
-class Deployment(Fact, tag=FactKind.DEPLOYMENT.value, kw_only=True):
+class Deployment(Fact, tag=FactKind.DEPLOYMENT.value, frozen=True, kw_only=True):
     sender: Ref
     status: DeploymentStatus
     figure: Figure | None
@@ -108,7 +108,7 @@ class Deployment(Fact, tag=FactKind.DEPLOYMENT.value, kw_only=True):
     purpose: str | None
 
 
-class Arrest(Fact, tag=FactKind.ARREST.value, kw_only=True):
+class Arrest(Fact, tag=FactKind.ARREST.value, frozen=True, kw_only=True):
     confirmed: bool
     person: Ref | None
     figure: Figure | None
@@ -120,7 +120,7 @@ class Arrest(Fact, tag=FactKind.ARREST.value, kw_only=True):
 AnyFact = Statement | Casualty | Deployment | Arrest
 
 
-class Crisis(Shape, kw_only=True):
+class Crisis(Shape, frozen=True, kw_only=True):
     id: str
     name: str
     summary: str
@@ -130,7 +130,7 @@ class Crisis(Shape, kw_only=True):
     counts: dict[str, int]
 
 
-class SourceSummary(Shape, kw_only=True):
+class SourceSummary(Shape, frozen=True, kw_only=True):
     id: str
     crisis_id: str
     title: str
@@ -144,16 +144,16 @@ class SourceSummary(Shape, kw_only=True):
     length: Count
 
 
-class Source(SourceSummary, kw_only=True):
+class Source(SourceSummary, frozen=True, kw_only=True):
     text: str
 
 
-class Alias(Shape, kw_only=True):
+class Alias(Shape, frozen=True, kw_only=True):
     name: str
     language: Language | None
 
 
-class Actor(Shape, kw_only=True):
+class Actor(Shape, frozen=True, kw_only=True):
     id: str
     crisis_id: str
     kind: ActorKind
@@ -163,7 +163,7 @@ class Actor(Shape, kw_only=True):
     fact_counts: dict[str, int]
 
 
-class DisputeValue(Shape, kw_only=True):
+class DisputeValue(Shape, frozen=True, kw_only=True):
     """One source's value for a disputed quantity."""
 
     fact_id: str
@@ -176,7 +176,7 @@ class DisputeValue(Shape, kw_only=True):
     citation: Citation
 
 
-class Dispute(Shape, kw_only=True):
+class Dispute(Shape, frozen=True, kw_only=True):
     """A quantity that sources report differently."""
 
     key: str
@@ -190,7 +190,7 @@ class Dispute(Shape, kw_only=True):
     differ in precision (4,266 is 'more than 4,000')."""
 
 
-class SearchHit(Shape, kw_only=True):
+class SearchHit(Shape, frozen=True, kw_only=True):
     """A source or fact matching the query; `snippet` marks the matched words with <mark>."""
 
     type: str
@@ -204,16 +204,16 @@ class SearchHit(Shape, kw_only=True):
 T = TypeVar("T")
 
 
-class Page(Shape, Generic[T]):
+class Page(Shape, Generic[T], frozen=True, kw_only=True):
     items: list[T]
     next_cursor: str | None
 
 
-class Health(Shape, kw_only=True):
+class Health(Shape, frozen=True, kw_only=True):
     status: str
 
 
-class Ready(Shape, kw_only=True):
+class Ready(Shape, frozen=True, kw_only=True):
     status: str
     revision: str
     dataset_version: int | None

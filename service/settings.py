@@ -6,7 +6,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,7 +16,8 @@ T = TypeVar("T")
 
 def _doc(default: T, help: str) -> T:
     """A dataclass field that carries its own documentation."""
-    return cast(T, field(default=default, metadata={"help": help}))
+    value: T = field(default=default, metadata={"help": help})
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)

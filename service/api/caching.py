@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,7 +36,7 @@ class CachingMiddleware:
         return DefineMiddleware(cls, max_age=settings.cache_max_age)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in {"GET", "HEAD"}:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") not in {"GET", "HEAD"}:
             await self.app(scope, receive, send)
             return
         start: dict[str, Any] = {}
@@ -53,7 +54,7 @@ class CachingMiddleware:
 
         await self.app(scope, receive, buffer)
 
-    async def _finish(self, scope: Scope, send: Send, start: dict[str, Any], body: bytes) -> None:
+    async def _finish(self, scope: Scope, send: Any, start: dict[str, Any], body: bytes) -> None:
         status = start["status"]
         headers: list[tuple[bytes, bytes]] = list(start.get("headers", []))
         if status == 200:
