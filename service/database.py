@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from psycopg import sql
+from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
+from psycopg_pool.base import AttemptWithBackoff
 
 from service.settings import Settings
 
@@ -98,3 +101,42 @@ def engine_for(url: str) -> Iterator[sa.Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+class _SteadyAttempt(AttemptWithBackoff):
+    """Retry a lost server every half second instead of backing off to minutes, so that
+    the service is whole again within a second or two of the database's return."""
+
+    INITIAL_DELAY = 0.5
+    DELAY_BACKOFF = 1.0
+
+
+class ReadPool(AsyncConnectionPool[AsyncConnection[Any]]):
+    """The serving pool: autocommit reads under the read-only role, bounded in time."""
+
+    async def _add_connection(
+        self, attempt: AttemptWithBackoff | None, growing: bool = False
+    ) -> None:
+        steady = attempt or _SteadyAttempt(timeout=self.reconnect_timeout)
+        await super()._add_connection(steady, growing)
+
+
+def make_read_pool(settings: Settings, url: str) -> ReadPool:
+    """Connections for requests: autocommit, read-only role, statement and connect timeouts."""
+    options = f"-c statement_timeout={settings.statement_timeout_ms}"
+    if settings.read_role:
+        options += f" -c role={settings.read_role}"
+    return ReadPool(
+        libpq_url(url),
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout,
+        open=False,
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": max(1, math.ceil(settings.pool_timeout)),
+            "options": options,
+            "application_name": "crisis-facts",
+        },
+        check=AsyncConnectionPool.check_connection,
+    )

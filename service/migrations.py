@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import psycopg
 import sqlalchemy as sa
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg import sql
 
-from alembic import command
+from service.database import libpq_url
 from service.settings import PROJECT_ROOT
 
 
@@ -18,8 +21,38 @@ def alembic_config(url: str | None = None, connection: sa.Connection | None = No
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", read_role: str = "crisis_facts_reader") -> None:
+    """Migrate, then (re)grant the read-only role the serving connections act as."""
     command.upgrade(alembic_config(url), revision)
+    if read_role:
+        grant_read_role(url, read_role)
+
+
+def grant_read_role(url: str, role: str) -> None:
+    """A role that may read every table of this database and nothing more.
+
+    Roles belong to the whole server, so creation tolerates a concurrent twin; the
+    migrating user is made a member so its connections may `SET ROLE` to it.
+    """
+    ident = sql.Identifier(role)
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL(
+                "DO $$ BEGIN CREATE ROLE {} NOLOGIN; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            ).format(ident)
+        )
+        with conn.transaction():
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
+            conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident))
+            conn.execute(
+                sql.SQL(
+                    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {}"
+                ).format(ident)
+            )
+        member = conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", [role]).fetchone()
+        if member is None or not member[0]:
+            conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(ident))
 
 
 def downgrade(url: str, revision: str = "base") -> None:

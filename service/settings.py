@@ -39,13 +39,30 @@ class Settings:
     pool_min_size: int = _doc(1, "Connections each worker keeps open.")
     pool_max_size: int = _doc(4, "Most connections one worker opens; requests beyond wait for one.")
     pool_timeout: float = _doc(
-        2.0, "Seconds a request waits for a connection before answering 503."
+        1.0,
+        "Seconds a request waits for a database connection before answering 503; also the "
+        "connect timeout.",
     )
     statement_timeout_ms: int = _doc(
         5000, "PostgreSQL statement_timeout of every read query, in milliseconds."
     )
     cors_origins: tuple[str, ...] = _doc(
         (), "Comma-separated origins allowed to read the API from a browser; empty allows none."
+    )
+    read_role: str = _doc(
+        "crisis_facts_reader",
+        "Database role the serving connections act as; it may only SELECT. `migrate` creates "
+        "it and grants it to the migrating user. Empty: serve as the login user.",
+    )
+    rate_limit_per_minute: int = _doc(
+        1200, "Requests one client address may make per minute; 0 turns rate limiting off."
+    )
+    allowed_hosts: tuple[str, ...] = _doc(
+        ("localhost", "127.0.0.1", "[::1]"),
+        "Comma-separated Host header values the service answers; `*` answers any.",
+    )
+    max_body_bytes: int = _doc(
+        16384, "Largest request body accepted; the API reads none, larger ones get 413."
     )
     cache_max_age: int = _doc(60, "Cache-Control max-age, in seconds, of successful GET answers.")
 
