@@ -7,11 +7,12 @@ process using it exits.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,12 @@ from psycopg_pool.base import AttemptWithBackoff
 from service.settings import Settings
 
 EMBEDDED_DATABASE = "crisis_facts"
+
+NOTIFY_CHANNEL = "crisis_facts_dataset"
+"""A load NOTIFYs its dataset version here when it commits; every serving worker LISTENs."""
+
+CHECK_EVERY = 1.0
+"""Seconds between a listener's checks that its connection is alive and the version right."""
 
 log = logging.getLogger(__name__)
 _embedded: dict[Path, Any] = {}
@@ -140,3 +147,30 @@ def make_read_pool(settings: Settings, url: str) -> ReadPool:
         },
         check=AsyncConnectionPool.check_connection,
     )
+
+
+async def follow_dataset(url: str, report: Callable[[bool, int | None], None]) -> None:
+    """Call `report(live, version)` on every committed load, and `report(False, None)` while
+    the database is unreachable; runs until cancelled, reconnecting by itself."""
+    while True:
+        try:
+            async with await AsyncConnection.connect(
+                libpq_url(url), autocommit=True, connect_timeout=2
+            ) as conn:
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                report(True, await _dataset_version(conn))
+                while True:
+                    # The generator holds the connection: leave it before querying. Reading
+                    # the version on every wake-up also catches a notification missed
+                    # between two connections.
+                    async for _ in conn.notifies(timeout=CHECK_EVERY, stop_after=1):
+                        pass
+                    report(True, await _dataset_version(conn))
+        except psycopg.Error:
+            report(False, None)
+            await asyncio.sleep(0.5)
+
+
+async def _dataset_version(conn: AsyncConnection[Any]) -> int | None:
+    row = await (await conn.execute("SELECT version FROM dataset_version WHERE id = 1")).fetchone()
+    return None if row is None else int(row[0])

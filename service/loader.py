@@ -18,6 +18,7 @@ import msgspec
 import sqlalchemy as sa
 import yaml
 
+from service.database import NOTIFY_CHANNEL
 from service.fixtures import (
     FACT_FILES,
     ActorSpec,
@@ -35,9 +36,6 @@ from service.fixtures import (
     parse_partial_date,
 )
 from service.vocabulary import ActorRole, FactKind, Hedge
-
-NOTIFY_CHANNEL = "crisis_facts_dataset"
-"""Every worker LISTENs here to drop its cached answers when a load commits."""
 
 LOAD_LOCK = 727_001
 """pg_advisory_xact_lock key: two loaders never interleave."""

@@ -64,6 +64,10 @@ class Settings:
     max_body_bytes: int = _doc(
         16384, "Largest request body accepted; the API reads none, larger ones get 413."
     )
+    answer_cache_entries: int = _doc(
+        2048,
+        "Answers each worker keeps in memory until the next load; 0 turns the cache off.",
+    )
     cache_max_age: int = _doc(60, "Cache-Control max-age, in seconds, of successful GET answers.")
 
     @classmethod

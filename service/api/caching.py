@@ -1,15 +1,30 @@
-"""Conditional GETs: a strong ETag on every successful answer, 304 when the client has it."""
+"""Answers from memory while the data cannot have changed, and conditional GETs.
+
+The data changes only when a load commits, and every load NOTIFYs the version it
+wrote. Each worker keeps the answers it has built, keyed by URL, and drops them all
+when a notification arrives — or when its listening connection is lost, since it
+could then miss one (so during a database outage every request goes to the database
+and gets its honest 503). Every 200 carries a strong ETag; a matching If-None-Match
+gets 304.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CACHED_PREFIX = "/v1/"
+"""Only data answers are kept: /ready and /health must say what is true now."""
 
 
 def etag_of(body: bytes) -> bytes:
@@ -24,59 +39,140 @@ def matches(if_none_match: bytes, etag: bytes) -> bool:
     return etag in wanted
 
 
-class CachingMiddleware:
-    """Buffers GET answers to tag them; the body of a list page is small and bounded."""
+def timeless_gzip(body: bytes) -> bytes:
+    """Litestar's gzip stamps the current second into the header (RFC 1952 MTIME), so the
+    same answer got a new ETag every second and on every worker; MTIME 0 means "no time"."""
+    if body[:3] != b"\x1f\x8b\x08" or len(body) < 10:
+        return body
+    return body[:4] + b"\x00\x00\x00\x00" + body[8:]
 
-    def __init__(self, app: ASGIApp, max_age: int) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    etag: bytes
+
+
+class ResponseCache:
+    """Answers by URL for the current dataset version; empty whenever that is unknown."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.entries: OrderedDict[bytes, Answer] = OrderedDict()
+        self.generation = 0  # bumped on every invalidation: a slow request cannot store stale data
+        self.live = False  # True only while a listener is connected and has read the version
+        self.version: int | None = None
+
+    def get(self, key: bytes) -> Answer | None:
+        if not self.live:
+            return None
+        answer = self.entries.get(key)
+        if answer is not None:
+            self.entries.move_to_end(key)
+        return answer
+
+    def put(self, key: bytes, answer: Answer, generation: int) -> None:
+        if not self.live or generation != self.generation or self.max_entries <= 0:
+            return
+        self.entries[key] = answer
+        if len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+    def invalidate(self, live: bool, version: int | None = None) -> None:
+        self.entries.clear()
+        self.generation += 1
+        self.live = live
+        self.version = version
+
+    def follow(self, live: bool, version: int | None) -> None:
+        """The database listener's callback: any news drops every answer."""
+        if live and self.live and version == self.version:
+            return
+        if self.live and not live:
+            log.warning("answer cache off: the database is unreachable")
+        self.invalidate(live, version)
+
+
+class CachingMiddleware:
+    """Serves and stores /v1 answers through the cache, and tags every 200 with an ETag."""
+
+    def __init__(self, app: Any, cache_control: str, cache: ResponseCache | None) -> None:
         self.app = app
-        self.cache_control = f"public, max-age={max_age}".encode()
+        self.cache_control = cache_control.encode()
+        self.cache = cache
 
     @classmethod
-    def define(cls, settings: Settings) -> DefineMiddleware:
-        return DefineMiddleware(cls, max_age=settings.cache_max_age)
+    def define(cls, settings: Settings, cache: ResponseCache | None) -> DefineMiddleware:
+        return DefineMiddleware(
+            cls, cache_control=f"public, max-age={settings.cache_max_age}", cache=cache
+        )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope.get("method") not in {"GET", "HEAD"}:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
+        request_headers = dict(scope["headers"])
+        if_none_match = request_headers.get(b"if-none-match")
+        cache = self.cache if scope["path"].startswith(CACHED_PREFIX) else None
+        key = b""
+        if cache is not None:
+            gzip = b"gzip" in request_headers.get(b"accept-encoding", b"")
+            origin = request_headers.get(b"origin", b"")
+            key = b"%s?%s|%d|%s" % (scope["path"].encode(), scope["query_string"], gzip, origin)
+            answer = cache.get(key)
+            if answer is not None:
+                await self._send(send, answer, if_none_match)
+                return
+        generation = cache.generation if cache is not None else 0
         start: dict[str, Any] = {}
         chunks: list[bytes] = []
 
-        async def buffer(message: Message) -> None:
+        async def buffer(message: Any) -> None:
             if message["type"] == "http.response.start":
                 start.update(message)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    await self._finish(scope, send, start, b"".join(chunks))
-            else:  # pragma: no cover - http.response.trailers etc. are not used here
+                    answer = self._answer(start, b"".join(chunks))
+                    if cache is not None and answer.status == 200:
+                        cache.put(key, answer, generation)
+                    await self._send(send, answer, if_none_match)
+            else:  # pragma: no cover - no other message is sent for HTTP
                 await send(message)
 
         await self.app(scope, receive, buffer)
 
-    async def _finish(self, scope: Scope, send: Any, start: dict[str, Any], body: bytes) -> None:
-        status = start["status"]
+    def _answer(self, start: dict[str, Any], body: bytes) -> Answer:
+        status: int = start["status"]
         headers: list[tuple[bytes, bytes]] = list(start.get("headers", []))
+        if (b"content-encoding", b"gzip") in headers:
+            body = timeless_gzip(body)
+        etag = b""
         if status == 200:
-            tag = etag_of(body)
+            etag = etag_of(body)
             names = {name.lower() for name, _ in headers}
-            headers.append((b"etag", tag))
+            headers.append((b"etag", etag))
             if b"cache-control" not in names:
                 headers.append((b"cache-control", self.cache_control))
             if b"vary" not in names:
-                headers.append((b"vary", b"Accept-Encoding"))
-            request_headers = dict(scope["headers"])
-            if_none_match = request_headers.get(b"if-none-match")
-            if if_none_match is not None and matches(if_none_match, tag):
-                keep = {b"etag", b"cache-control", b"vary", b"link", b"content-location"}
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 304,
-                        "headers": [(n, v) for n, v in headers if n.lower() in keep],
-                    }
-                )
-                await send({"type": "http.response.body", "body": b""})
-                return
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+                headers.append((b"vary", b"Accept-Encoding, Origin"))
+        return Answer(status, headers, body, etag)
+
+    @staticmethod
+    async def _send(send: Any, answer: Answer, if_none_match: bytes | None) -> None:
+        if (
+            answer.status == 200
+            and if_none_match is not None
+            and matches(if_none_match, answer.etag)
+        ):
+            keep = {b"etag", b"cache-control", b"vary", b"link"}
+            headers = [(n, v) for n, v in answer.headers if n.lower() in keep]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send(
+            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+        )
+        await send({"type": "http.response.body", "body": answer.body})
