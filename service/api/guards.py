@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import urllib.parse
 from typing import Any
 
 import msgspec
@@ -19,6 +20,7 @@ from service.settings import Settings
 
 DOCS_PATH = "/docs"
 API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+MAX_QUERY_BYTES = 4096
 UNGUARDED = ["/health", "/ready"]
 """Probes are never rate limited: an orchestrator polling them must not be locked out."""
 
@@ -46,6 +48,29 @@ def host_allowed(host: bytes, allowed: tuple[str, ...]) -> bool:
         if pattern.startswith("*.") and name.endswith(pattern[1:]):
             return True
     return False
+
+
+def query_problem(query: bytes, raw_path: bytes) -> tuple[int, str, str] | None:
+    """A query string too long to be a real request, or not text: refused before parsing."""
+    if len(query) > MAX_QUERY_BYTES:
+        return (
+            414,
+            "URI Too Long",
+            f"The query string is {len(query)} bytes; at most {MAX_QUERY_BYTES} are read.",
+        )
+    for part in (query, raw_path):
+        decoded = urllib.parse.unquote_to_bytes(part.replace(b"+", b" "))
+        try:
+            text = decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, "Bad Request", "The request's path or query string is not valid UTF-8."
+        if "\x00" in text:
+            return (
+                400,
+                "Bad Request",
+                "The request's path or query string contains a NUL character.",
+            )
+    return None
 
 
 def _hashes(pattern: re.Pattern[bytes], body: bytes) -> str:
@@ -89,6 +114,10 @@ class GuardMiddleware:
         headers = dict(scope["headers"])
         if not host_allowed(headers.get(b"host", b""), self.hosts):
             await self._refuse(send, path, 400, "Bad Request", "This host name is not served here.")
+            return
+        problem = query_problem(scope.get("query_string", b""), scope.get("raw_path") or b"")
+        if problem is not None:
+            await self._refuse(send, path, *problem)
             return
         length = headers.get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_body_bytes:
