@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,13 +16,13 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from service import __version__
-from service.api import facts, resources, system
-from service.api.caching import CachingMiddleware
-from service.api.params import document_problems
-from service.database import libpq_url, server_url
+from service.api import facts, guards, resources, system
+from service.api.caching import CachingMiddleware, ResponseCache
+from service.api.contract import document
+from service.api.params import strict_query
+from service.database import follow_dataset, make_read_pool, server_url
 from service.errors import EXCEPTION_HANDLERS
 from service.settings import Settings
 
@@ -54,27 +56,11 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description=API_DESCRIPTION,
         tags=TAGS,
-        path="/",
-        render_plugins=[JsonRenderPlugin(path="/openapi.json"), SwaggerRenderPlugin(path="/docs")],
+        # Litestar answers every unknown path under its docs router with an HTML 404, so the
+        # router lives under /docs; system.openapi_document serves /openapi.json.
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
         use_handler_docstrings=True,
-    )
-
-
-def make_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncConnection[Any]]:
-    """Autocommit read connections, each query bounded by statement_timeout."""
-    return AsyncConnectionPool(
-        libpq_url(url),
-        min_size=settings.pool_min_size,
-        max_size=settings.pool_max_size,
-        timeout=settings.pool_timeout,
-        open=False,
-        kwargs={
-            "autocommit": True,
-            "connect_timeout": max(1, int(settings.pool_timeout)),
-            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
-            "application_name": "crisis-facts",
-        },
-        check=AsyncConnectionPool.check_connection,
     )
 
 
@@ -86,12 +72,22 @@ async def provide_conn(state: State) -> AsyncIterator[AsyncConnection[Any]]:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
+    cache = ResponseCache(settings.answer_cache_entries)
+
     async def open_pool(app: Litestar) -> None:
-        pool = make_pool(settings, server_url(settings))
+        url = server_url(settings)
+        pool = make_read_pool(settings, url)
         await pool.open(wait=False)
         app.state.pool = pool
+        if settings.answer_cache_entries > 0:
+            app.state.listener = asyncio.create_task(follow_dataset(url, cache.follow))
 
     async def close_pool(app: Litestar) -> None:
+        listener = app.state.get("listener")
+        if listener is not None:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
         await app.state.pool.close()
 
     route_handlers: list[Any] = [
@@ -110,15 +106,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         resources.search,
         system.health,
         system.ready,
+        system.openapi_document,
     ]
-    app = Litestar(
+    app = guards.GuardedLitestar(
+        settings=settings,
         route_handlers=route_handlers,
         dependencies={"conn": Provide(provide_conn)},
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_request=strict_query,
         on_startup=[open_pool],
         on_shutdown=[close_pool],
         openapi_config=openapi_config(),
-        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        compression_config=CompressionConfig(
+            backend="gzip", minimum_size=1024, exclude=[guards.DOCS_PATH]
+        ),
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "HEAD", "OPTIONS"],
@@ -128,11 +129,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         if settings.cors_origins
         else None,
-        middleware=[CachingMiddleware.define(settings)],
+        middleware=[
+            *([limit.middleware] if (limit := guards.rate_limit(settings)) else []),
+            CachingMiddleware.define(settings, cache),
+        ],
         state=State({"settings": settings}),
         debug=False,
     )
-    document_problems(app)
+    document(app)
     return app
 
 

@@ -116,8 +116,14 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     elif status == 405:
         detail = f"{request.method} is not allowed on {request.url.path}; this API is read-only."
     headers = {
-        k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}
+        k: v
+        for k, v in (exc.headers or {}).items()
+        if k.lower() in {"allow", "retry-after"} or k.lower().startswith("ratelimit-")
     }
+    if status == 429:
+        reset = next((v for k, v in headers.items() if k.lower() == "ratelimit-reset"), "60")
+        headers.setdefault("Retry-After", reset)
+        detail = "Too many requests from this client; retry after the time in Retry-After."
     return problem_response(request, Problem(status, detail, headers=headers))
 
 

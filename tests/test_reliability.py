@@ -257,7 +257,7 @@ def wait_for_copy(url: str, process: subprocess.Popen[Any], timeout: float = 120
         while time.monotonic() < deadline and process.poll() is None:
             row = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'COPY facts%%'"
+                "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'COPY %%'"
             ).fetchone()
             if row and row[0]:
                 return True

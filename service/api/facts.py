@@ -12,6 +12,7 @@ from service.api.params import (
     ActorId,
     CrisisId,
     Cursor,
+    Db,
     LanguageFilter,
     Limit,
     PathId,
@@ -25,7 +26,7 @@ from service.api.params import (
     paged,
 )
 from service.errors import not_found
-from service.queries import BadCursor, Conn, FactFilter
+from service.queries import BadCursor, FactFilter
 from service.vocabulary import (
     CasualtyCategory,
     Channel,
@@ -37,7 +38,7 @@ from service.vocabulary import (
 
 
 async def _list(
-    conn: Conn,
+    conn: Db,
     request: Request[Any, Any, Any],
     kind: FactKind,
     filters: FactFilter,
@@ -52,7 +53,7 @@ async def _list(
     return paged(request, page)
 
 
-async def _detail(conn: Conn, kind: FactKind, fact_id: str, what: str) -> Any:
+async def _detail(conn: Db, kind: FactKind, fact_id: str, what: str) -> Any:
     fact = await queries.get_fact(conn, kind, fact_id)
     if fact is None:
         raise not_found(what, fact_id)
@@ -66,7 +67,7 @@ class StatementController(Controller):
     @get("/", operation_id="ListStatements", summary="List statements")
     async def list_statements(
         self,
-        conn: Conn,
+        conn: Db,
         request: Request[Any, Any, Any],
         crisis: CrisisId = None,
         actor: ActorId = None,
@@ -75,6 +76,7 @@ class StatementController(Controller):
         until: Until = None,
         language: LanguageFilter = None,
         verification: VerificationFilter = None,
+        key: QuantityKey = None,
         mode: Annotated[
             StatementMode | None, Parameter(description="Direct quotes or reported speech.")
         ] = None,
@@ -93,12 +95,13 @@ class StatementController(Controller):
             until=until,
             language=language,
             verification=verification,
+            key=key,
             kind_filters={"mode": mode, "channel": channel},
         )
         return await _list(conn, request, FactKind.STATEMENT, filters, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetStatement", summary="Get a statement")
-    async def get_statement(self, conn: Conn, fact_id: PathId) -> schemas.Statement:
+    async def get_statement(self, conn: Db, fact_id: PathId) -> schemas.Statement:
         """One statement with its citations."""
         result: schemas.Statement = await _detail(conn, FactKind.STATEMENT, fact_id, "statement")
         return result
@@ -111,7 +114,7 @@ class CasualtyController(Controller):
     @get("/", operation_id="ListCasualties", summary="List casualty figures")
     async def list_casualties(
         self,
-        conn: Conn,
+        conn: Db,
         request: Request[Any, Any, Any],
         crisis: CrisisId = None,
         actor: ActorId = None,
@@ -145,7 +148,7 @@ class CasualtyController(Controller):
         return await _list(conn, request, FactKind.CASUALTY, filters, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetCasualty", summary="Get a casualty figure")
-    async def get_casualty(self, conn: Conn, fact_id: PathId) -> schemas.Casualty:
+    async def get_casualty(self, conn: Db, fact_id: PathId) -> schemas.Casualty:
         """One casualty figure with its citations."""
         result: schemas.Casualty = await _detail(conn, FactKind.CASUALTY, fact_id, "casualty")
         return result
@@ -158,7 +161,7 @@ class DeploymentController(Controller):
     @get("/", operation_id="ListDeployments", summary="List troop deployments")
     async def list_deployments(
         self,
-        conn: Conn,
+        conn: Db,
         request: Request[Any, Any, Any],
         crisis: CrisisId = None,
         actor: ActorId = None,
@@ -189,7 +192,7 @@ class DeploymentController(Controller):
         return await _list(conn, request, FactKind.DEPLOYMENT, filters, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetDeployment", summary="Get a troop deployment")
-    async def get_deployment(self, conn: Conn, fact_id: PathId) -> schemas.Deployment:
+    async def get_deployment(self, conn: Db, fact_id: PathId) -> schemas.Deployment:
         """One deployment with its citations."""
         result: schemas.Deployment = await _detail(conn, FactKind.DEPLOYMENT, fact_id, "deployment")
         return result
@@ -202,7 +205,7 @@ class ArrestController(Controller):
     @get("/", operation_id="ListArrests", summary="List arrests")
     async def list_arrests(
         self,
-        conn: Conn,
+        conn: Db,
         request: Request[Any, Any, Any],
         crisis: CrisisId = None,
         actor: ActorId = None,
@@ -237,7 +240,7 @@ class ArrestController(Controller):
         return await _list(conn, request, FactKind.ARREST, filters, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetArrest", summary="Get an arrest")
-    async def get_arrest(self, conn: Conn, fact_id: PathId) -> schemas.Arrest:
+    async def get_arrest(self, conn: Db, fact_id: PathId) -> schemas.Arrest:
         """One arrest with its citations."""
         result: schemas.Arrest = await _detail(conn, FactKind.ARREST, fact_id, "arrest")
         return result
@@ -245,7 +248,7 @@ class ArrestController(Controller):
 
 @get("/v1/timeline", operation_id="GetTimeline", summary="Timeline of dated facts", tags=["facts"])
 async def get_timeline(
-    conn: Conn,
+    conn: Db,
     request: Request[Any, Any, Any],
     crisis: CrisisId = None,
     actor: ActorId = None,
@@ -254,6 +257,7 @@ async def get_timeline(
     until: Until = None,
     language: LanguageFilter = None,
     verification: VerificationFilter = None,
+    key: QuantityKey = None,
     kind: Annotated[
         list[FactKind] | None,
         Parameter(description="Only these kinds of fact (repeat the parameter for several)."),
@@ -271,6 +275,7 @@ async def get_timeline(
         until=until,
         language=language,
         verification=verification,
+        key=key,
     )
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
     try:

@@ -6,16 +6,19 @@ import datetime as dt
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from litestar import Litestar, Request, Response
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Reference, Schema
+from litestar import Request, Response
+from litestar.di import NamedDependency
 from litestar.params import Parameter
 
 from service import schemas
-from service.errors import PROBLEM_JSON, invalid_parameter
-from service.queries import BadCursor
+from service.errors import invalid_parameter
+from service.queries import BadCursor, Conn
 from service.vocabulary import Language, Verification
 
 ID_PATTERN = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
+
+Db = NamedDependency[Conn]
+"""The request's pooled connection (app.provide_conn), declared so Litestar need not infer it."""
 
 Limit = Annotated[int, Parameter(ge=1, le=200, description="Items per page, 1 to 200.")]
 Cursor = Annotated[
@@ -74,9 +77,30 @@ QuantityKey = Annotated[
         "e.g. `arrests.nationwide`).",
     ),
 ]
-PathId = Annotated[str, Parameter(max_length=120, description="The item's id.")]
+PathId = Annotated[str, Parameter(max_length=120, pattern=ID_PATTERN, description="The item's id.")]
+"""Ids are slugs: anything else cannot name an item (and NUL would fail in PostgreSQL)."""
 
 T = TypeVar("T")
+
+
+def strict_query(request: Request[Any, Any, Any]) -> None:
+    """A before_request hook. Litestar reads `?language=fr&language=en` as one of the two and
+    `?language=null` as no language at all; a client sending either has made a mistake the
+    contract does not allow, so say so instead of guessing."""
+    fields = request.route_handler.parsed_fn_signature.parameters
+    given: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        given.setdefault(name, []).append(value)
+    for name, values in given.items():
+        field = fields.get(name)
+        if field is None or field.is_non_string_sequence:
+            continue
+        if len(values) > 1:
+            raise invalid_parameter(name, "given more than once")
+        members = [t.annotation for t in field.inner_types] or [field.annotation]
+        literal = all(member in (str, type(None)) for member in members)
+        if values[0] == "null" and not literal:
+            raise invalid_parameter(name, "'null' is not a value: leave the parameter out")
 
 
 def check_dates(since: dt.date | None, until: dt.date | None) -> None:
@@ -98,61 +122,3 @@ def paged(request: Request[Any, Any, Any], page: schemas.Page[T]) -> Response[sc
         query.append(("cursor", page.next_cursor))
         headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
     return Response(page, headers=headers)
-
-
-_PROBLEM_SCHEMA = Schema(
-    type=OpenAPIType.OBJECT,
-    required=["type", "title", "status", "detail"],
-    properties={
-        "type": Schema(type=OpenAPIType.STRING, description="A URI naming the kind of problem."),
-        "title": Schema(type=OpenAPIType.STRING, description="The HTTP status phrase."),
-        "status": Schema(type=OpenAPIType.INTEGER, description="The HTTP status code."),
-        "detail": Schema(type=OpenAPIType.STRING, description="What went wrong, for a human."),
-        "instance": Schema(type=OpenAPIType.STRING, description="The request path."),
-        "invalid_params": Schema(
-            type=OpenAPIType.ARRAY,
-            description="Each bad parameter with the reason.",
-            items=Schema(
-                type=OpenAPIType.OBJECT,
-                required=["name", "reason"],
-                properties={
-                    "name": Schema(type=OpenAPIType.STRING),
-                    "reason": Schema(type=OpenAPIType.STRING),
-                },
-            ),
-        ),
-    },
-    description="RFC 9457 problem details.",
-)
-
-_PROBLEMS = {
-    "400": "A parameter is invalid; `invalid_params` names it.",
-    "404": "Nothing at this path or with this id.",
-    "405": "The API is read-only: only GET is allowed.",
-    "429": "Too many requests; see Retry-After.",
-    "500": "The server failed; the error was logged.",
-    "503": "The database is unavailable; see Retry-After.",
-}
-
-
-def document_problems(app: Litestar) -> None:
-    """Every operation documents the problem+json answers a client may meet."""
-    schema = app.openapi_schema
-    components = schema.components
-    if components.schemas is None:
-        components.schemas = {}
-    components.schemas["Problem"] = _PROBLEM_SCHEMA
-    ref = Reference(ref="#/components/schemas/Problem")
-    for path_item in (schema.paths or {}).values():
-        operation = path_item.get
-        if operation is None:
-            continue
-        responses = operation.responses or {}
-        for code, description in _PROBLEMS.items():
-            existing = responses.get(code)
-            text = existing.description if isinstance(existing, OpenAPIResponse) else description
-            responses[code] = OpenAPIResponse(
-                description=text or description,
-                content={PROBLEM_JSON: OpenAPIMediaType(schema=ref)},
-            )
-        operation.responses = responses

@@ -11,14 +11,15 @@ from service import queries, schemas
 from service.api.params import (
     CrisisId,
     Cursor,
+    Db,
     LanguageFilter,
     Limit,
     PathId,
     cursor_problem,
     paged,
 )
-from service.errors import invalid_parameter, not_found
-from service.queries import BadCursor, Conn
+from service.errors import not_found
+from service.queries import BadCursor
 from service.vocabulary import ActorKind, FactKind, SearchType
 
 SEARCH_MAX_LENGTH = 200
@@ -26,7 +27,7 @@ SEARCH_MAX_LENGTH = 200
 
 @get("/v1/crises", operation_id="ListCrises", summary="List crises", tags=["crises"])
 async def list_crises(
-    conn: Conn, request: Request[Any, Any, Any], limit: Limit = 50, cursor: Cursor = None
+    conn: Db, request: Request[Any, Any, Any], limit: Limit = 50, cursor: Cursor = None
 ) -> Response[schemas.Page[schemas.Crisis]]:
     """Every crisis the service holds, with how many facts of each kind it has."""
     try:
@@ -38,7 +39,7 @@ async def list_crises(
 @get(
     "/v1/crises/{crisis_id:str}", operation_id="GetCrisis", summary="Get a crisis", tags=["crises"]
 )
-async def get_crisis(conn: Conn, crisis_id: PathId) -> schemas.Crisis:
+async def get_crisis(conn: Db, crisis_id: PathId) -> schemas.Crisis:
     """One crisis with its fact counts."""
     crisis = await queries.get_crisis(conn, crisis_id)
     if crisis is None:
@@ -48,7 +49,7 @@ async def get_crisis(conn: Conn, crisis_id: PathId) -> schemas.Crisis:
 
 @get("/v1/sources", operation_id="ListSources", summary="List sources", tags=["sources"])
 async def list_sources(
-    conn: Conn,
+    conn: Db,
     request: Request[Any, Any, Any],
     crisis: CrisisId = None,
     language: LanguageFilter = None,
@@ -68,7 +69,7 @@ async def list_sources(
     summary="Get a source",
     tags=["sources"],
 )
-async def get_source(conn: Conn, source_id: PathId) -> schemas.Source:
+async def get_source(conn: Db, source_id: PathId) -> schemas.Source:
     """One article with its full text: every citation's `start`/`end` index into `text`."""
     source = await queries.get_source(conn, source_id)
     if source is None:
@@ -78,7 +79,7 @@ async def get_source(conn: Conn, source_id: PathId) -> schemas.Source:
 
 @get("/v1/actors", operation_id="ListActors", summary="List actors", tags=["actors"])
 async def list_actors(
-    conn: Conn,
+    conn: Db,
     request: Request[Any, Any, Any],
     crisis: CrisisId = None,
     kind: Annotated[ActorKind | None, Parameter(description="Only actors of this kind.")] = None,
@@ -87,6 +88,7 @@ async def list_actors(
         Parameter(
             min_length=1,
             max_length=100,
+            pattern=r"^[^\x00]+$",
             description="Only actors whose name or any alias contains this text "
             "(case-insensitive), e.g. `Masimov`.",
         ),
@@ -103,7 +105,7 @@ async def list_actors(
 
 
 @get("/v1/actors/{actor_id:str}", operation_id="GetActor", summary="Get an actor", tags=["actors"])
-async def get_actor(conn: Conn, actor_id: PathId) -> schemas.Actor:
+async def get_actor(conn: Db, actor_id: PathId) -> schemas.Actor:
     """One actor with aliases and how many facts of each kind involve it."""
     actor = await queries.get_actor(conn, actor_id)
     if actor is None:
@@ -118,7 +120,7 @@ async def get_actor(conn: Conn, actor_id: PathId) -> schemas.Actor:
     tags=["disputes"],
 )
 async def list_disputes(
-    conn: Conn,
+    conn: Db,
     request: Request[Any, Any, Any],
     crisis: CrisisId = None,
     kind: Annotated[
@@ -137,13 +139,15 @@ async def list_disputes(
 
 @get("/v1/search", operation_id="Search", summary="Full-text search", tags=["search"])
 async def search(
-    conn: Conn,
+    conn: Db,
     request: Request[Any, Any, Any],
     q: Annotated[
         str,
         Parameter(
             min_length=1,
             max_length=SEARCH_MAX_LENGTH,
+            # a character that is not a space, and no NUL (PostgreSQL text cannot hold one)
+            pattern=r"^[^\x00]*[^\s\x00][^\x00]*$",
             description="Words to find in statements, citations and article texts "
             '(French and English stemming; "quotes" for a phrase, -word '
             "to exclude).",
@@ -158,8 +162,6 @@ async def search(
     cursor: Cursor = None,
 ) -> Response[schemas.Page[schemas.SearchHit]]:
     """Sources and facts matching `q`, best first, with the matched words marked."""
-    if not q.strip():
-        raise invalid_parameter("q", "must contain a word")
     types = tuple(sorted({t.value for t in type})) if type else tuple(t.value for t in SearchType)
     try:
         page = await queries.search(conn, q, crisis, types, limit, cursor)

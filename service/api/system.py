@@ -1,23 +1,36 @@
-"""Liveness and readiness, for orchestrators and humans."""
+"""Liveness, readiness and the contract itself, for orchestrators, humans and code generators."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Request, get
+from litestar.datastructures import CacheControlHeader
+from litestar.openapi.plugins import JsonRenderPlugin
 
 from service import queries, schemas
 from service.errors import Problem
 from service.migrations import head
 
+# A probe's answer is about this instant: no cache may keep it.
+NO_STORE = CacheControlHeader(no_store=True)
 
-@get("/health", operation_id="GetHealth", summary="Liveness", tags=["system"], cache_control=None)
+
+@get(
+    "/health",
+    operation_id="GetHealth",
+    summary="Liveness",
+    tags=["system"],
+    cache_control=NO_STORE,
+)
 async def health() -> schemas.Health:
     """Answers while the process lives; says nothing of the database."""
     return schemas.Health(status="ok")
 
 
-@get("/ready", operation_id="GetReady", summary="Readiness", tags=["system"])
+@get(
+    "/ready", operation_id="GetReady", summary="Readiness", tags=["system"], cache_control=NO_STORE
+)
 async def ready(request: Request[Any, Any, Any]) -> schemas.Ready:
     """200 only when the database answers and its schema is at the code's migration head."""
     pool = request.app.state.pool
@@ -34,3 +47,14 @@ async def ready(request: Request[Any, Any, Any]) -> schemas.Ready:
             headers={"Retry-After": "5"},
         )
     return schemas.Ready(status="ready", revision=expected, dataset_version=version)
+
+
+@get(
+    "/openapi.json",
+    include_in_schema=False,
+    media_type="application/vnd.oai.openapi+json",
+    sync_to_thread=False,
+)
+def openapi_document(request: Request[Any, Any, Any]) -> bytes:
+    """The contract, exactly as `crisis-facts openapi` writes openapi/v1.json."""
+    return JsonRenderPlugin.render_json(request, request.app.openapi_schema.to_schema())

@@ -1,0 +1,298 @@
+"""What the committed contract (openapi/v1.json) says beyond what Litestar infers.
+
+`document(app)` runs once in create_app, before the document is first served, so
+`/openapi.json`, `crisis-facts openapi` and the committed file are the same text:
+
+* every operation lists the problem+json answers a client may meet, and the headers
+  of its 200 (ETag, Cache-Control, Link) and its 304;
+* optional query parameters are plain schemas (`string`, an enum, `boolean` ...), not
+  `oneOf [X, null]`: a query parameter is absent, never null, and generators such as
+  schemathesis read the plain form correctly;
+* generic pages get stable names (`CasualtyPage`, not `Page_service.schemas.Casualty_`);
+* each 200 carries an example from the real data (openapi/examples.json, see
+  `collect_examples`), and each path id an example id that exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.enums import ParamType
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    Schema,
+)
+from litestar.openapi.spec.base import BaseSchemaObject
+
+from service.api.guards import MAX_QUERY_BYTES
+from service.errors import PROBLEM_JSON
+from service.migrations import head
+from service.settings import PROJECT_ROOT
+
+EXAMPLES_FILE = PROJECT_ROOT / "openapi" / "examples.json"
+
+PROBLEM_SCHEMA = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["type", "title", "status", "detail"],
+    properties={
+        "type": Schema(type=OpenAPIType.STRING, description="A URI naming the kind of problem."),
+        "title": Schema(type=OpenAPIType.STRING, description="The HTTP status phrase."),
+        "status": Schema(type=OpenAPIType.INTEGER, description="The HTTP status code."),
+        "detail": Schema(type=OpenAPIType.STRING, description="What went wrong, for a human."),
+        "instance": Schema(type=OpenAPIType.STRING, description="The request path."),
+        "invalid_params": Schema(
+            type=OpenAPIType.ARRAY,
+            description="Each bad parameter with the reason.",
+            items=Schema(
+                type=OpenAPIType.OBJECT,
+                required=["name", "reason"],
+                properties={
+                    "name": Schema(type=OpenAPIType.STRING),
+                    "reason": Schema(type=OpenAPIType.STRING),
+                },
+            ),
+        ),
+    },
+    description="RFC 9457 problem details.",
+)
+
+PROBLEMS = {
+    "400": "A parameter is invalid; `invalid_params` names it.",
+    "404": "Nothing at this path or with this id.",
+    "405": "The API is read-only: only GET is allowed.",
+    "414": f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
+    "429": "Too many requests; see Retry-After.",
+    "500": "The server failed; the error was logged.",
+    "503": "The database is unavailable; see Retry-After.",
+}
+
+
+def _header(description: str) -> OpenAPIHeader:
+    return OpenAPIHeader(description=description, schema=Schema(type=OpenAPIType.STRING))
+
+
+ETAG = _header("Strong validator of this answer; send it back in `If-None-Match`.")
+CACHE_CONTROL = _header("How long shared caches may keep the answer.")
+LINK = _header('`<url>; rel="next"`: the next page, when there is one.')
+RETRY_AFTER = _header("Seconds to wait before retrying.")
+ALLOW = _header("The methods this path answers.")
+
+
+class Verbatim(BaseSchemaObject):
+    """A JSON value put in the document as is: Litestar's `to_schema` drops the nulls of
+    plain dicts, and an example without its nulls would not match its own schema."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def to_schema(self) -> Any:
+        return self.value
+
+
+def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
+    """Complete the app's OpenAPI document in place (see the module docstring)."""
+    schema = app.openapi_schema
+    components = schema.components
+    if components.schemas is None:
+        components.schemas = {}
+    components.schemas["Problem"] = PROBLEM_SCHEMA
+    rename_pages(app)
+    examples = load_examples(examples_file)
+    for item in (schema.paths or {}).values():
+        operation = item.get
+        if operation is None:
+            continue
+        plain_query_parameters(operation)
+        document_responses(operation)
+        example = examples.get(operation.operation_id or "")
+        if example is not None:
+            add_example(operation, example)
+
+
+def document_responses(operation: Operation) -> None:
+    responses = operation.responses or {}
+    ok = responses.get("200")
+    if isinstance(ok, OpenAPIResponse):
+        headers: dict[str, OpenAPIHeader | Reference] = {
+            "ETag": ETAG,
+            "Cache-Control": CACHE_CONTROL,
+        }
+        if any(p.name == "cursor" for p in _parameters(operation)):
+            headers["Link"] = LINK
+        ok.headers = headers
+        ok.description = ok.description or "OK"
+    responses["304"] = OpenAPIResponse(
+        description="Not Modified: `If-None-Match` names the current ETag; the body is empty.",
+        headers={"ETag": ETAG, "Cache-Control": CACHE_CONTROL},
+    )
+    ref = Reference(ref="#/components/schemas/Problem")
+    for code, description in PROBLEMS.items():
+        problem_headers: dict[str, OpenAPIHeader | Reference] = {}
+        if code in {"429", "503"}:
+            problem_headers["Retry-After"] = RETRY_AFTER
+        if code == "405":
+            problem_headers["Allow"] = ALLOW
+        responses[code] = OpenAPIResponse(
+            description=description,
+            headers=problem_headers or None,
+            content={PROBLEM_JSON: OpenAPIMediaType(schema=ref)},
+        )
+    operation.responses = dict(sorted(responses.items()))
+
+
+def _parameters(operation: Operation) -> list[Parameter]:
+    return [p for p in operation.parameters or [] if isinstance(p, Parameter)]
+
+
+def plain_query_parameters(operation: Operation) -> None:
+    """`str | None = None` becomes `string`, not `oneOf [string, null]`: absent is not null."""
+    for parameter in _parameters(operation):
+        schema = parameter.schema
+        if not isinstance(schema, Schema) or not schema.one_of:
+            continue
+        kept = [
+            member
+            for member in schema.one_of
+            if not (isinstance(member, Schema) and member.type == OpenAPIType.NULL)
+        ]
+        if len(kept) != 1:
+            continue
+        (member,) = kept
+        if isinstance(member, Reference):
+            # the description stays on the parameter; a $ref stands alone
+            parameter.schema = member
+            continue
+        merged = {
+            f.name: getattr(member, f.name)
+            for f in dataclasses.fields(member)
+            if getattr(member, f.name) is not None
+        }
+        parameter.schema = dataclasses.replace(schema, one_of=None, **merged)
+
+
+_PAGE_NAME = re.compile(r"^Page_(?P<types>.+)_$")
+
+
+def page_name(generated: str) -> str | None:
+    """'Page_service.schemas.Casualty_' -> 'CasualtyPage'; the union of the four facts ->
+    'FactPage'."""
+    match = _PAGE_NAME.match(generated)
+    if match is None:
+        return None
+    names = [part for part in match["types"].split("_") if part]
+    names = [name.rsplit(".", 1)[-1] for name in names]
+    return f"{names[0]}Page" if len(names) == 1 else "FactPage"
+
+
+def rename_pages(app: Litestar) -> None:
+    components = app.openapi_schema.components
+    schemas = components.schemas or {}
+    renames = {old: new for old in schemas if (new := page_name(old)) is not None}
+    if not renames:
+        return
+    for old, new in renames.items():
+        schema = schemas.pop(old)
+        if isinstance(schema, Schema):
+            schema.title = new
+        schemas[new] = schema
+    components.schemas = dict(sorted(schemas.items()))
+    prefix = "#/components/schemas/"
+    refs = {prefix + old: prefix + new for old, new in renames.items()}
+
+    def fix(node: Any) -> None:
+        if isinstance(node, Reference):
+            node.ref = refs.get(node.ref, node.ref)
+        elif isinstance(node, Verbatim):
+            return
+        elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+            for f in dataclasses.fields(node):
+                fix(getattr(node, f.name))
+        elif isinstance(node, dict):
+            for value in node.values():
+                fix(value)
+        elif isinstance(node, list):
+            for value in node:
+                fix(value)
+
+    fix(app.openapi_schema)
+
+
+# ---------------------------------------------------------------- examples
+
+
+def add_example(operation: Operation, example: Any) -> None:
+    ok = (operation.responses or {}).get("200")
+    if isinstance(ok, OpenAPIResponse) and ok.content:
+        for media in ok.content.values():
+            media.example = Verbatim(example)
+    ident = example.get("id") if isinstance(example, dict) else None
+    for parameter in _parameters(operation):
+        if parameter.param_in == ParamType.PATH and ident is not None:
+            parameter.example = ident
+
+
+def load_examples(path: Path = EXAMPLES_FILE) -> dict[str, Any]:
+    """The committed examples, by operationId; none when the file is absent."""
+    if not path.is_file():
+        return {}
+    examples: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    examples.setdefault("GetHealth", {"status": "ok"})
+    examples.setdefault("GetReady", {"status": "ready", "revision": head(), "dataset_version": 1})
+    return examples
+
+
+EXAMPLE_QUERIES = {
+    "ListActors": {"name": "Masimov"},
+    "ListArrests": {"key": "arrests.nationwide"},
+    "Search": {"q": "arrestations"},
+}
+"""Requests whose first item makes a telling example; every other list is asked for its
+first item."""
+
+Get = Callable[[str, dict[str, Any]], Any]
+
+
+def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
+    """One real answer per data operation, fetched with `get(path, params)` (a test client
+    over the loaded fixtures): the first item of each list, and that item for its detail."""
+    examples: dict[str, Any] = {}
+    first_ids: dict[str, str] = {}
+    paths = app.openapi_schema.paths or {}
+    for path, item in sorted(paths.items()):
+        operation = item.get
+        if operation is None or "{" in path or not path.startswith("/v1/"):
+            continue
+        op_id = operation.operation_id or path
+        page = get(path, {**EXAMPLE_QUERIES.get(op_id, {}), "limit": 1})
+        examples[op_id] = page
+        if page["items"] and "id" in page["items"][0]:
+            first_ids[path] = page["items"][0]["id"]
+    for path, item in sorted(paths.items()):
+        operation = item.get
+        if operation is None or "{" not in path:
+            continue
+        parent = path.rsplit("/", 1)[0]
+        if parent in first_ids:
+            examples[operation.operation_id or path] = get(f"{parent}/{first_ids[parent]}", {})
+    return examples
+
+
+def write_examples(examples: dict[str, Any], path: Path = EXAMPLES_FILE) -> None:
+    path.write_text(dump(examples), encoding="utf-8")
+
+
+def dump(document: Any) -> str:
+    """The committed text form of a JSON document (openapi/v1.json and examples.json)."""
+    return json.dumps(document, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
