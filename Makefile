@@ -43,8 +43,9 @@ lint: $(STAMP) ## ruff and mypy --strict
 openapi: $(STAMP) ## regenerate the committed contract openapi/v1.json
 	$(BIN)/crisis-facts openapi --output openapi/v1.json
 
-bench: $(STAMP) ## run the benchmarks and rewrite bench/RESULTS.md
-	$(BIN)/python -m bench
+bench: $(STAMP) ## benchmarks (needs wrk; BENCH_ARGS="--sizes curated,100k,1m"), rewrite bench/RESULTS.md
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## remove .venv and the embedded database
 	rm -rf $(VENV) .data

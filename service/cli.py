@@ -1,4 +1,4 @@
-"""crisis-facts serve | migrate | load | openapi | settings."""
+"""crisis-facts serve | migrate | load | synth | openapi | settings."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _url(settings: Settings) -> str:
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from service import migrations
 
-    migrations.upgrade(_url(settings))
+    migrations.upgrade(_url(settings), read_role=settings.read_role)
     print(f"database at revision {migrations.head()}")
     return 0
 
@@ -48,6 +48,52 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     counts = ", ".join(f"{n} {t}" for t, n in loader.summary(rows).items() if n)
     print(f"loaded {', '.join(rows.crisis_ids)} as dataset version {version}: {counts}")
     return 0
+
+
+def cmd_synth(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+
+    from service import loader, synth
+    from service.database import engine_for
+
+    started = time.perf_counter()
+    bundle = synth.generate(args.facts, args.seed)  # the articles; facts come as they are read
+    generating = synth.timed(bundle, time.perf_counter() - started)
+    try:
+        with engine_for(_url(settings)) as engine, engine.begin() as connection:
+            counts, version = loader.load_bundle(connection, bundle, _synth_bar(args.facts))
+    except loader.FixtureError as exc:  # a bug in the generator, never the user's input
+        print(f"synth made an invalid crisis ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        for problem in exc.problems[:20]:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+    generated = generating()
+    written = elapsed - generated
+    listed = ", ".join(f"{n} {t}" for t, n in counts.items() if n)
+    print(
+        f"loaded {synth.crisis_id(args.facts)} as dataset version {version}: {listed}; "
+        f"generated in {generated:.1f} s, validated and written in {written:.1f} s "
+        f"({args.facts / written:,.0f} facts/s)"
+    )
+    return 0
+
+
+def _synth_bar(facts: int) -> Progress | None:
+    """A progress bar of facts written, on a terminal, for crises big enough to wait for."""
+    if not sys.stderr.isatty() or facts < 50_000:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=facts, unit="fact", unit_scale=True, desc="synth", file=sys.stderr)
+
+    def advance(table: str, count: int) -> None:
+        if table == "facts":
+            bar.update(count)
+            if bar.n >= facts:
+                bar.close()
+
+    return advance
 
 
 def _progress_bar(rows: Rows) -> Progress | None:
@@ -120,6 +166,13 @@ def parser() -> argparse.ArgumentParser:
     load = sub.add_parser("load", help="validate the fixtures and replace their crises' data")
     load.add_argument("path", nargs="?", help="fixtures folder (default: FIXTURES_DIR)")
     load.set_defaults(func=cmd_load)
+    synth = sub.add_parser(
+        "synth",
+        help="generate a synthetic crisis synth-<N> of N facts and load it (other crises stay)",
+    )
+    synth.add_argument("--facts", type=int, required=True, help="how many facts (at least 50)")
+    synth.add_argument("--seed", type=int, default=1, help="same seed, same crisis (default 1)")
+    synth.set_defaults(func=cmd_synth)
     spec = sub.add_parser("openapi", help="print the OpenAPI document the app serves")
     spec.add_argument("--output", "-o", help="write to this file instead of stdout")
     spec.set_defaults(func=cmd_openapi)

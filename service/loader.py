@@ -9,12 +9,13 @@ killed loader leaves the old data in place.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
+import psycopg
 import sqlalchemy as sa
 import yaml
 
@@ -35,7 +36,7 @@ from service.fixtures import (
     convert,
     parse_partial_date,
 )
-from service.vocabulary import ActorRole, FactKind, Hedge
+from service.vocabulary import TEXT_SEARCH_CONFIG, ActorRole, FactKind, Hedge, Language
 
 LOAD_LOCK = 727_001
 """pg_advisory_xact_lock key: two loaders never interleave."""
@@ -69,7 +70,8 @@ class CrisisBundle:
     crisis: CrisisSpec
     actors: list[ActorSpec] = field(default_factory=list)
     places: list[PlaceSpec] = field(default_factory=list)
-    facts: list[tuple[str, FactSpec]] = field(default_factory=list)  # (file, fact)
+    # (file, fact); any iterable, read once: `synth` generates its facts as they are read.
+    facts: Iterable[tuple[str, FactSpec]] = field(default_factory=list)
 
 
 @dataclass
@@ -273,12 +275,14 @@ def read_bundle(root: Path) -> Bundle:
             if path.is_file():
                 w = _rel(path, root)
                 target.extend(_convert_list(_read_yaml(path, root), spec_type, w, problems))
+        facts: list[tuple[str, FactSpec]] = []
         for name, fact_type in FACT_FILES.items():
             path = folder / name
             if path.is_file():
                 w = _rel(path, root)
                 for fact in _convert_list(_read_yaml(path, root), fact_type, w, problems):
-                    cb.facts.append((w, fact))
+                    facts.append((w, fact))
+        cb.facts = facts
         known = {"crisis.yaml", "actors.yaml", "places.yaml", *FACT_FILES}
         for stray in sorted(p.name for p in folder.iterdir() if p.suffix in {".yaml", ".yml"}):
             if stray not in known:
@@ -334,15 +338,64 @@ def _figure_problem(count: int | None, count_max: int | None, hedge: Hedge | Non
     return None
 
 
-def validate(bundle: Bundle) -> Rows:
-    """Cross-check the bundle and turn it into rows; raise FixtureError listing every problem."""
-    problems: list[str] = []
-    rows = Rows()
+class FactRows(NamedTuple):
+    """One valid fact's rows, and the document its search vector is built from."""
 
+    fact: tuple[Any, ...]
+    kind_table: str
+    kind: tuple[Any, ...]
+    actors: list[tuple[Any, ...]]
+    citations: list[tuple[Any, ...]]
+    config: str  # text search configuration: the language of its first source
+    document: str  # statement content, quotes and note: what full-text search matches
+
+
+Item = tuple[str, tuple[Any, ...]] | FactRows
+"""What `_checked` yields: a (table, row) or a fact with all its rows."""
+
+KIND_TABLE = {
+    FactKind.STATEMENT: "statements",
+    FactKind.CASUALTY: "casualties",
+    FactKind.DEPLOYMENT: "deployments",
+    FactKind.ARREST: "arrests",
+}
+
+
+def _checked(bundle: Bundle, problems: list[str]) -> Iterator[Item]:
+    """Every row of the bundle as its record passes its checks, parents before children.
+
+    Problems are appended to `problems` as they are found, and a record with a problem
+    yields nothing. `validate` collects the rows and raises at the end; `load_bundle`
+    writes them as they come, and stops writing at the first problem.
+    """
     crisis_ids = {cb.crisis.id for _, cb in bundle.crises}
     for where, cb in bundle.crises:
         if sum(1 for _, other in bundle.crises if other.crisis.id == cb.crisis.id) > 1:
             problems.append(f"{where}: duplicate crisis id {cb.crisis.id!r}")
+
+    # Crises go first into the database, but their problems are reported with the rest
+    # of their folder, after the sources'.
+    crisis_problems: list[list[str]] = []
+    for where, cb in bundle.crises:
+        crisis = cb.crisis
+        found: list[str] = []
+        crisis_problems.append(found)
+        start = _date(crisis.start, where, found)
+        end = _date(crisis.end, where, found)
+        if start is not None:
+            yield (
+                "crises",
+                (
+                    crisis.id,
+                    crisis.name,
+                    crisis.summary,
+                    crisis.country,
+                    start.value,
+                    start.precision,
+                    end.value if end else None,
+                    end.precision if end else None,
+                ),
+            )
 
     sources: dict[str, SourceText] = {}
     for where, st in bundle.sources:
@@ -357,7 +410,7 @@ def validate(bundle: Bundle) -> Rows:
         published = _date(spec.published, name, problems)
         if published is None or spec.crisis not in crisis_ids:
             continue
-        rows.add(
+        yield (
             "sources",
             (
                 spec.id,
@@ -379,26 +432,11 @@ def validate(bundle: Bundle) -> Rows:
     fact_ids: dict[str, str] = {}
     actor_crisis: dict[str, str] = {}
     place_crisis: dict[str, str] = {}
-    for where, cb in bundle.crises:
+    used: set[str] = set()
+    for (where, cb), found in zip(bundle.crises, crisis_problems, strict=True):
+        problems.extend(found)
         folder = where.rsplit("/", 1)[0]
         crisis = cb.crisis
-        start = _date(crisis.start, where, problems)
-        end = _date(crisis.end, where, problems)
-        if start is not None:
-            rows.crisis_ids.append(crisis.id)
-            rows.add(
-                "crises",
-                (
-                    crisis.id,
-                    crisis.name,
-                    crisis.summary,
-                    crisis.country,
-                    start.value,
-                    start.precision,
-                    end.value if end else None,
-                    end.precision if end else None,
-                ),
-            )
 
         spellings: dict[str, str] = {}
         for actor in cb.actors:
@@ -407,7 +445,7 @@ def validate(bundle: Bundle) -> Rows:
                 problems.append(f"{name}: duplicate id")
                 continue
             actor_crisis[actor.id] = crisis.id
-            rows.add("actors", (actor.id, crisis.id, actor.kind.value, actor.name, actor.role))
+            yield "actors", (actor.id, crisis.id, actor.kind.value, actor.name, actor.role)
             for alias in actor.aliases:
                 owner = spellings.get(alias.name)
                 if alias.name == actor.name or owner is not None:
@@ -416,7 +454,7 @@ def validate(bundle: Bundle) -> Rows:
                     )
                     continue
                 spellings[alias.name] = actor.id
-                rows.add(
+                yield (
                     "actor_aliases",
                     (
                         crisis.id,
@@ -440,7 +478,7 @@ def validate(bundle: Bundle) -> Rows:
                 continue
             place_crisis[place.id] = crisis.id
             coords = place.coordinates
-            rows.add(
+            yield (
                 "places",
                 (
                     place.id,
@@ -459,17 +497,36 @@ def validate(bundle: Bundle) -> Rows:
                 problems.append(f"{name}: duplicate id (first in {fact_ids[fact.id]})")
                 continue
             fact_ids[fact.id] = file
-            before = len(problems)
-            _fact_rows(fact, crisis.id, name, sources, actor_crisis, place_crisis, rows, problems)
-            if len(problems) > before:
-                continue
+            rows = _fact_rows(fact, crisis.id, name, sources, actor_crisis, place_crisis, problems)
+            if rows is not None:
+                used.update(row[1] for row in rows.actors)
+                yield rows
 
-    used = {row[1] for row in rows.tables.get("fact_actors", [])}
     for actor_id, crisis_id in actor_crisis.items():
         if actor_id not in used:
             problems.append(
                 f"fixtures/facts/{crisis_id}/actors.yaml: actor {actor_id!r}: used by no fact"
             )
+
+
+def validate(bundle: Bundle) -> Rows:
+    """Cross-check the bundle and turn it into rows; raise FixtureError listing every problem."""
+    problems: list[str] = []
+    rows = Rows()
+    add = rows.add
+    for item in _checked(bundle, problems):
+        if isinstance(item, FactRows):
+            add("facts", item.fact)
+            add(item.kind_table, item.kind)
+            for row in item.actors:
+                add("fact_actors", row)
+            for row in item.citations:
+                add("citations", row)
+        else:
+            table, row = item
+            if table == "crises":
+                rows.crisis_ids.append(row[0])
+            add(table, row)
     if problems:
         raise FixtureError(problems)
     return rows
@@ -482,10 +539,9 @@ def _fact_rows(
     sources: dict[str, SourceText],
     actor_crisis: dict[str, str],
     place_crisis: dict[str, str],
-    rows: Rows,
     problems: list[str],
-) -> None:
-    """Check one fact and append its rows; problems go to `problems`, rows only when clean."""
+) -> FactRows | None:
+    """Check one fact: its rows when clean, else None with its problems in `problems`."""
     found: list[str] = []
     involved: list[tuple[str, ActorRole]] = []
 
@@ -594,10 +650,12 @@ def _fact_rows(
         )
     if found:
         problems.extend(found)
-        return
-    rows.add(
-        "facts",
-        (
+        return None
+    quotes = " ".join(row[4] for row in citation_rows)
+    first_source = sources[min(row[2] for row in citation_rows)].spec
+    content = fact.content if isinstance(fact, StatementSpec) else ""
+    return FactRows(
+        fact=(
             fact.id,
             crisis_id,
             kind.value,
@@ -610,12 +668,13 @@ def _fact_rows(
             fact.place,
             fact.note,
         ),
+        kind_table=KIND_TABLE[kind],
+        kind=kind_row,
+        actors=[(fact.id, ref, role.value) for ref, role in dict.fromkeys(involved)],
+        citations=citation_rows,
+        config=TEXT_SEARCH_CONFIG[first_source.language],
+        document=f"{content} {quotes} {fact.note or ''}",
     )
-    rows.add(f"{kind.value}s" if kind != FactKind.CASUALTY else "casualties", kind_row)
-    for pair in dict.fromkeys(involved):
-        rows.add("fact_actors", (fact.id, pair[0], pair[1].value))
-    for row in citation_rows:
-        rows.add("citations", row)
 
 
 def read(root: Path) -> Rows:
@@ -624,26 +683,6 @@ def read(root: Path) -> Rows:
 
 
 # ---------------------------------------------------------------- writing
-
-_SEARCH_SQL = """
-UPDATE facts f SET search = d.doc
-FROM (
-    SELECT f2.id,
-           to_tsvector(CASE s.language WHEN 'fr' THEN 'french'::regconfig
-                                       ELSE 'english'::regconfig END,
-                       coalesce(st.content, '') || ' ' || c.quotes || ' ' || coalesce(f2.note, ''))
-           AS doc
-    FROM facts f2
-    JOIN LATERAL (
-        SELECT string_agg(quote, ' ' ORDER BY position) AS quotes, min(source_id) AS source_id
-        FROM citations WHERE fact_id = f2.id
-    ) c ON true
-    JOIN sources s ON s.id = c.source_id
-    LEFT JOIN statements st ON st.fact_id = f2.id
-    WHERE f2.crisis_id = ANY(%(crises)s)
-) d
-WHERE f.id = d.id
-"""
 
 INSERT_ORDER = (
     "crises",
@@ -659,40 +698,205 @@ INSERT_ORDER = (
     "fact_actors",
     "citations",
 )
+"""Every table after the tables it references."""
+
+CHUNK = 20_000
+"""Facts written per round of COPYs when streaming: bounds memory, not speed."""
 
 Progress = Callable[[str, int], None]
 """Called with a table name and how many rows were just written."""
 
+Cursor = psycopg.Cursor[tuple[Any, ...]]
+TEXT_OID = 25
 
-def write(connection: sa.Connection, rows: Rows, progress: Progress | None = None) -> int:
-    """Replace the crises in `rows` inside the caller's transaction; return the new version."""
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", [LOAD_LOCK])
-        # Facts first: they reference actors, places and sources, which go with the crisis.
-        cur.execute("DELETE FROM facts WHERE crisis_id = ANY(%s)", [rows.crisis_ids])
-        cur.execute("DELETE FROM crises WHERE id = ANY(%s)", [rows.crisis_ids])
-        for table in INSERT_ORDER:
-            columns = COLUMNS[table]
-            batch = rows.tables.get(table, [])
-            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for start in range(0, len(batch), 10_000):
-                    chunk = batch[start : start + 10_000]
-                    for row in chunk:
-                        copy.write_row(row)
-                    if progress:
-                        progress(table, len(chunk))
-        cur.execute(_SEARCH_SQL, {"crises": rows.crisis_ids})
-        cur.execute(
+_DELETE = (
+    # Facts first: they reference actors, places and sources, which go with the crisis.
+    "DELETE FROM facts WHERE crisis_id = ANY(%(crises)s)",
+    "DELETE FROM crises WHERE id = ANY(%(crises)s)",
+)
+
+
+DISPUTES_SQL = """
+INSERT INTO disputed_quantities (crisis_id, quantity_key, kind)
+SELECT f.crisis_id, f.quantity_key, min(f.kind)
+FROM facts f
+LEFT JOIN casualties ca ON ca.fact_id = f.id
+LEFT JOIN deployments de ON de.fact_id = f.id
+LEFT JOIN arrests ar ON ar.fact_id = f.id
+WHERE f.crisis_id = ANY(%(crises)s) AND f.quantity_key IS NOT NULL
+  AND coalesce(ca.count, de.count, ar.count) IS NOT NULL
+GROUP BY f.crisis_id, f.quantity_key
+HAVING count(DISTINCT (coalesce(ca.count, de.count, ar.count),
+                       coalesce(ca.count_max, de.count_max, ar.count_max),
+                       coalesce(ca.hedge, de.hedge, ar.hedge))) > 1
+"""
+"""Quantities whose sources give different figures: what /v1/disputes lists."""
+
+
+class _Writer:
+    """Binary COPY into the tables, with facts' search vectors made in the same INSERT."""
+
+    def __init__(self, cursor: Cursor, progress: Progress | None) -> None:
+        self.cursor = cursor
+        self.progress = progress
+        self.counts = dict.fromkeys(INSERT_ORDER, 0)
+        rows = cursor.execute(
+            "SELECT c.relname, a.attname, a.atttypid::int FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.oid = ANY(%s::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped",
+            [list(INSERT_ORDER)],
+        ).fetchall()
+        types = {(table, column): name for table, column, name in rows}
+        self.types = {t: [types[t, c] for c in COLUMNS[t]] for t in INSERT_ORDER}
+        # A staging table for facts: PostgreSQL turns each document into its search vector
+        # while inserting the fact, instead of updating every fact afterwards.
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS loading_facts "
+            "(LIKE facts INCLUDING DEFAULTS, config text, document text) ON COMMIT DROP"
+        )
+        cursor.execute("TRUNCATE loading_facts")
+
+    def replace(self, crisis_ids: list[str]) -> None:
+        """Lock out other loaders, then delete the crises about to be written."""
+        self.cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOAD_LOCK])
+        self.crisis_ids = crisis_ids
+        for statement in _DELETE:
+            self.cursor.execute(statement, {"crises": crisis_ids})
+
+    def copy(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """COPY rows into `table`; facts go through `facts` instead."""
+        columns = ", ".join(COLUMNS[table])
+        count = 0
+        with self.cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(self.types[table])
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        self._done(table, count)
+
+    def facts(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Facts rows each followed by (config, document), into facts with their vectors."""
+        columns = ", ".join(COLUMNS["facts"])
+        count = 0
+        statement = f"COPY loading_facts ({columns}, config, document) FROM STDIN (FORMAT BINARY)"
+        with self.cursor.copy(statement) as copy:
+            copy.set_types([*self.types["facts"], TEXT_OID, TEXT_OID])
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        self.cursor.execute(
+            f"INSERT INTO facts ({columns}, search) "
+            f"SELECT {columns}, to_tsvector(config::regconfig, document) FROM loading_facts"
+        )
+        self.cursor.execute("TRUNCATE loading_facts")
+        self._done("facts", count)
+
+    def _done(self, table: str, count: int) -> None:
+        self.counts[table] += count
+        if self.progress is not None and count:
+            self.progress(table, count)
+
+    def finish(self) -> int:
+        """Find the disputed quantities, bump the dataset version and tell every server;
+        the caller commits."""
+        self.cursor.execute(DISPUTES_SQL, {"crises": self.crisis_ids})
+        row = self.cursor.execute(
             "INSERT INTO dataset_version (id, version) VALUES (1, 1) "
             "ON CONFLICT (id) DO UPDATE SET version = dataset_version.version + 1, "
             "loaded_at = now() RETURNING version"
+        ).fetchone()
+        assert row is not None
+        self.cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(row[0])])
+        return int(row[0])
+
+
+def _raw(connection: sa.Connection) -> psycopg.Connection[tuple[Any, ...]]:
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    return raw
+
+
+def write(connection: sa.Connection, rows: Rows, progress: Progress | None = None) -> int:
+    """Replace the crises in `rows` inside the caller's transaction; return the new version."""
+    with _raw(connection).cursor() as cursor:
+        writer = _Writer(cursor, progress)
+        writer.replace(rows.crisis_ids)
+        documents = _documents(rows)
+        for table in INSERT_ORDER:
+            batch = rows.tables.get(table, [])
+            if table != "facts":
+                writer.copy(table, batch)
+                continue
+            for start in range(0, len(batch), CHUNK):
+                end = start + CHUNK
+                chunk = zip(batch[start:end], documents[start:end], strict=True)
+                writer.facts((*fact, *document) for fact, document in chunk)
+        return writer.finish()
+
+
+def _documents(rows: Rows) -> list[tuple[str, str]]:
+    """(config, document) of every fact in `rows`, as `_fact_rows` builds them."""
+    language = {row[0]: row[6] for row in rows.tables.get("sources", [])}
+    content = {row[0]: row[2] for row in rows.tables.get("statements", [])}
+    quotes: dict[str, list[str]] = {}
+    first: dict[str, str] = {}
+    for row in rows.tables.get("citations", []):  # in position order within a fact
+        quotes.setdefault(row[0], []).append(row[4])
+        first[row[0]] = min(first.get(row[0], row[2]), row[2])
+    return [
+        (
+            TEXT_SEARCH_CONFIG[Language(language[first[fact[0]]])],
+            f"{content.get(fact[0], '')} {' '.join(quotes[fact[0]])} {fact[10] or ''}",
         )
-        version_row = cur.fetchone()
-        assert version_row is not None
-        cur.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(version_row[0])])
-        return int(version_row[0])
+        for fact in rows.tables.get("facts", [])
+    ]
+
+
+def load_bundle(
+    connection: sa.Connection, bundle: Bundle, progress: Progress | None = None
+) -> tuple[dict[str, int], int]:
+    """Validate and write `bundle` in one pass inside the caller's transaction.
+
+    For datasets too big to hold as `Rows` (`crisis-facts synth`): rows go into COPY a
+    chunk at a time as they pass `validate`'s checks, so memory stays bounded. At the
+    first problem writing stops; checking goes on, and FixtureError lists every problem
+    as `validate` would. The caller must then roll back, which leaves the old data.
+    Returns the rows written per table and the new dataset version.
+    """
+    problems: list[str] = []
+    pending: dict[str, list[tuple[Any, ...]]] = {table: [] for table in INSERT_ORDER}
+    with _raw(connection).cursor() as cursor:
+        writer = _Writer(cursor, progress)
+        writer.replace([cb.crisis.id for _, cb in bundle.crises])
+
+        def flush() -> None:
+            if problems:  # nothing more is written once the dataset is known to be bad
+                for batch in pending.values():
+                    batch.clear()
+                return
+            for table, batch in pending.items():
+                if batch:
+                    writer.facts(batch) if table == "facts" else writer.copy(table, batch)
+                    batch.clear()
+
+        facts = pending["facts"]
+        for item in _checked(bundle, problems):
+            if isinstance(item, FactRows):
+                facts.append((*item.fact, item.config, item.document))
+                pending[item.kind_table].append(item.kind)
+                pending["fact_actors"].extend(item.actors)
+                pending["citations"].extend(item.citations)
+                if len(facts) >= CHUNK:
+                    flush()
+            else:
+                table, row = item
+                pending[table].append(row)
+                if table == "sources" and len(pending[table]) >= CHUNK // 10:
+                    flush()  # texts are large
+        flush()
+        if problems:
+            raise FixtureError(problems)
+        return writer.counts, writer.finish()
 
 
 def load(engine: sa.Engine, root: Path, progress: Progress | None = None) -> tuple[Rows, int]:

@@ -225,9 +225,11 @@ class Fact(Base):
         one_of("date_precision", Precision),
         CheckConstraint("(occurred_on IS NULL) = (date_precision IS NULL)", name="date_complete"),
         Index(None, "crisis_id", "kind", "id"),
+        Index(None, "kind", "id"),
         Index(None, "kind", "occurred_on", "id"),
+        Index(None, "occurred_on", "id", postgresql_where=text("occurred_on IS NOT NULL")),
         Index(None, "claimant_id"),
-        Index(None, "quantity_key", postgresql_where=text("quantity_key IS NOT NULL")),
+        Index(None, "crisis_id", "quantity_key", postgresql_where=text("quantity_key IS NOT NULL")),
         Index(None, "place_id"),
         Index(None, "search", postgresql_using="gin"),
     )
@@ -369,6 +371,21 @@ class Citation(Base):
         ),
         Index(None, "source_id", "fact_id"),
     )
+
+
+class DisputedQuantity(Base):
+    """A quantity key whose facts give different figures: found once per load, so that
+    /v1/disputes pages through a small table instead of grouping every fact per request."""
+
+    __tablename__ = "disputed_quantities"
+
+    crisis_id: Mapped[str] = mapped_column(
+        ForeignKey("crises.id", ondelete="CASCADE"), primary_key=True
+    )
+    quantity_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (one_of("kind", FactKind), Index(None, "kind", "crisis_id", "quantity_key"))
 
 
 class DatasetVersion(Base):

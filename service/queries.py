@@ -138,8 +138,9 @@ def _fact_json(kinds: tuple[FactKind, ...]) -> str:
     return f"CASE f.kind {branches} END"
 
 
-def _fact_select(kinds: tuple[FactKind, ...], page_sql: str) -> str:
-    """Embed the page of facts chosen by `page_sql` (a query returning fact ids in order)."""
+def _fact_select(kinds: tuple[FactKind, ...], page_sql: str, order: str = "f.id") -> str:
+    """Embed the page of facts whose ids `page_sql` picks (ordered and limited there: the
+    JSON is built for those rows only), in `order` again."""
     joins = "".join(_KIND_JOINS[k] for k in kinds)
     return f"""
         WITH page AS ({page_sql})
@@ -148,7 +149,7 @@ def _fact_select(kinds: tuple[FactKind, ...], page_sql: str) -> str:
         LEFT JOIN actors cl ON cl.id = f.claimant_id
         LEFT JOIN places pl ON pl.id = f.place_id
         {joins}
-        ORDER BY page.ord
+        ORDER BY {order}
     """
 
 
@@ -257,7 +258,7 @@ async def list_facts(
         clauses.append("f.id > %(after)s")
         params["after"] = after
     page_sql = f"""
-        SELECT f.id, row_number() OVER (ORDER BY f.id) AS ord
+        SELECT f.id
         FROM facts f JOIN {table} {alias} ON {alias}.fact_id = f.id
         WHERE {" AND ".join(clauses)}
         ORDER BY f.id LIMIT %(limit)s
@@ -269,7 +270,7 @@ async def list_facts(
 
 
 async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Any | None:
-    page_sql = "SELECT f.id, 1 AS ord FROM facts f WHERE f.id = %(id)s AND f.kind = %(kind)s"
+    page_sql = "SELECT f.id FROM facts f WHERE f.id = %(id)s AND f.kind = %(kind)s"
     row = await (
         await conn.execute(_fact_select((kind,), page_sql), {"id": fact_id, "kind": kind.value})
     ).fetchone()
@@ -298,11 +299,12 @@ async def timeline(
         params["day"] = dt.date.fromisoformat(day)
         params["after"] = after
     page_sql = f"""
-        SELECT f.id, row_number() OVER (ORDER BY f.occurred_on, f.id) AS ord
+        SELECT f.id
         FROM facts f WHERE {" AND ".join(clauses)}
         ORDER BY f.occurred_on, f.id LIMIT %(limit)s
     """
-    rows = await (await conn.execute(_fact_select(ALL_KINDS, page_sql), params)).fetchall()
+    select = _fact_select(ALL_KINDS, page_sql, order="f.occurred_on, f.id")
+    rows = await (await conn.execute(select, params)).fetchall()
     items: list[schemas.AnyFact] = _decode_list(
         [r[0] for r in rows[:limit]],
         schemas.AnyFact,
@@ -477,25 +479,23 @@ async def get_actor(conn: Conn, actor_id: str) -> schemas.Actor | None:
 # ---------------------------------------------------------------- disputes
 
 _DISPUTE_SQL = """
-WITH figures AS (
+WITH keys AS (
+    SELECT d.crisis_id, d.quantity_key FROM disputed_quantities d
+    WHERE true {filters} {after}
+    ORDER BY d.crisis_id, d.quantity_key
+    LIMIT %(limit)s
+),
+figures AS (
     SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
            f.date_precision, f.claimant_id,
            coalesce(ca.count, de.count, ar.count) AS count,
            coalesce(ca.count_max, de.count_max, ar.count_max) AS count_max,
            coalesce(ca.hedge, de.hedge, ar.hedge) AS hedge
-    FROM facts f
+    FROM keys k
+    JOIN facts f ON f.crisis_id = k.crisis_id AND f.quantity_key = k.quantity_key
     LEFT JOIN casualties ca ON ca.fact_id = f.id
     LEFT JOIN deployments de ON de.fact_id = f.id
     LEFT JOIN arrests ar ON ar.fact_id = f.id
-    WHERE f.quantity_key IS NOT NULL {filters}
-),
-keys AS (
-    SELECT crisis_id, quantity_key FROM figures
-    WHERE count IS NOT NULL {after}
-    GROUP BY crisis_id, quantity_key
-    HAVING count(DISTINCT (count, count_max, hedge)) > 1
-    ORDER BY crisis_id, quantity_key
-    LIMIT %(limit)s
 )
 SELECT k.crisis_id, k.quantity_key, json_agg(json_build_object(
     'fact_id', g.id, 'kind', g.kind, 'source_id', c.source_id,
@@ -516,6 +516,8 @@ LEFT JOIN actors a ON a.id = g.claimant_id
 GROUP BY k.crisis_id, k.quantity_key
 ORDER BY k.crisis_id, k.quantity_key
 """
+"""Disputed keys come from `disputed_quantities`, which each load fills: a page costs the
+same whatever the number of facts."""
 
 _UNBOUNDED = 2**62
 
@@ -561,16 +563,16 @@ async def list_disputes(
     params: dict[str, Any] = {"limit": limit + 1}
     filters = ""
     if crisis is not None:
-        filters += " AND f.crisis_id = %(crisis)s"
+        filters += " AND d.crisis_id = %(crisis)s"
         params["crisis"] = crisis
     if kind is not None:
-        filters += " AND f.kind = %(kind)s"
+        filters += " AND d.kind = %(kind)s"
         params["kind"] = kind
     scope = FactFilter(crisis=crisis, kind_filters={"kind": kind}).scope("disputes")
     after = ""
     if cursor is not None:
         params["after_crisis"], params["after_key"] = decode_cursor(scope, cursor, (str, str))
-        after = "AND (crisis_id, quantity_key) > (%(after_crisis)s, %(after_key)s)"
+        after = "AND (d.crisis_id, d.quantity_key) > (%(after_crisis)s, %(after_key)s)"
     sql = _DISPUTE_SQL.format(filters=filters, after=after)
     rows = await (await conn.execute(sql, params)).fetchall()
     decoder = msgspec.json.Decoder(list[schemas.DisputeValue])

@@ -1,0 +1,205 @@
+"""One benchmark run against one dataset: the product's scenarios, then its ceilings."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bench import datasets, drivers, servers
+from bench.drivers import Measure
+from service import queries
+from service.database import libpq_url
+from service.vocabulary import FactKind
+
+LOGS = Path(__file__).parent / "logs"
+
+
+def busy(seconds: float = 2.0) -> float:
+    """Share of all CPUs in use over `seconds`, from /proc/stat (0 where unavailable)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, sum(fields)
+
+    try:
+        used0, total0 = sample()
+        time.sleep(seconds)
+        used1, total1 = sample()
+    except OSError:
+        return 0.0
+    return (used1 - used0) / max(1, total1 - total0)
+
+
+def wait_quiet(limit: float, patience: float, log: Callable[[str], None]) -> float:
+    """Wait (up to `patience` seconds) until other processes use under `limit` of the CPUs,
+    so that a test suite running beside the benchmark does not become its result."""
+    deadline = time.monotonic() + patience
+    share = busy()
+    while share > limit and time.monotonic() < deadline:
+        log(f"  the machine is {share:.0%} busy with other work; waiting for it to calm down")
+        time.sleep(10)
+        share = busy()
+    return share
+
+
+CACHED = ("hot",)
+"""Scenarios run with the answer cache on; every other one measures an uncached answer."""
+
+
+class Config(msgspec.Struct, kw_only=True):
+    workers: int
+    pool_min_size: int
+    pool_max_size: int
+    connections: int
+    seconds: float
+    warmup: float
+    port: int
+
+
+class SizeResult(msgspec.Struct, kw_only=True):
+    size: str
+    date: str
+    command: str
+    machine: dict[str, str]
+    config: Config
+    crisis: str
+    crisis_facts: int
+    total_facts: int
+    scenarios: dict[str, Measure]
+    notes: dict[str, str]
+    examples: dict[str, str]
+    ceiling: Measure
+    database: Measure
+    alternative: dict[str, Measure]
+    loader: datasets.LoaderRun | None = None
+    settings: dict[str, str] = {}
+    """PostgreSQL settings set on the database for this run only (empty: as shipped)."""
+    busy_before: float = 0.0
+    """Share of the CPUs other processes used just before measuring (0 to 1)."""
+
+
+def product_env(dataset: datasets.Dataset, config: Config, cache: bool) -> dict[str, str]:
+    """Production settings, but for the rate limit: the load generator is one client address."""
+    return {
+        "DATABASE_URL": dataset.url,
+        "HOST": "127.0.0.1",
+        "PORT": str(config.port),
+        "WORKERS": str(config.workers),
+        "POOL_MIN_SIZE": str(config.pool_min_size),
+        "POOL_MAX_SIZE": str(config.pool_max_size),
+        "RATE_LIMIT_PER_MINUTE": "0",
+        **({} if cache else {"ANSWER_CACHE_ENTRIES": "0"}),
+    }
+
+
+def measure_all(
+    base: str, scenarios: dict[str, list[str]], config: Config, log: Callable[[str], None]
+) -> dict[str, Measure]:
+    results = {}
+    first = next(iter(scenarios.values()))
+    drivers.wrk(base, first, connections=config.connections, seconds=config.warmup)
+    for name, paths in scenarios.items():
+        result = drivers.wrk(base, paths, connections=config.connections, seconds=config.seconds)
+        log(
+            f"  {name:12s} {result.rps:9.0f} req/s  p50 {result.p50_ms:7.2f} ms  "
+            f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
+        )
+        results[name] = result
+    return results
+
+
+def product(
+    dataset: datasets.Dataset,
+    config: Config,
+    cache: bool,
+    work: Callable[[str], Any],
+) -> Any:
+    """Run `work(base_url)` against `crisis-facts serve` on this dataset."""
+    base = f"http://127.0.0.1:{config.port}"
+    with servers.running(
+        servers.product_command(),
+        product_env(dataset, config, cache),
+        f"{base}/ready",
+        LOGS / f"product-{dataset.size}.log",
+    ):
+        return work(base)
+
+
+def ceiling(config: Config, log: Callable[[str], None]) -> Measure:
+    base = f"http://127.0.0.1:{config.port}"
+    env = {"PORT": str(config.port), "WORKERS": str(config.workers)}
+    with servers.running(
+        servers.target_command("bench.ceiling:create_app"),
+        env,
+        f"{base}/ping",
+        LOGS / "ceiling.log",
+    ):
+        result = measure_all(base, {"fixed JSON": ["/ping"]}, config, log)
+    return result["fixed JSON"]
+
+
+def alternative(
+    dataset: datasets.Dataset, config: Config, pages: int, log: Callable[[str], None]
+) -> dict[str, Measure]:
+    base = f"http://127.0.0.1:{config.port}"
+    env = {
+        "DATABASE_URL": dataset.url,
+        "PORT": str(config.port),
+        "WORKERS": str(config.workers),
+        "POOL_MAX_SIZE": str(config.pool_max_size),
+    }
+    with servers.running(
+        servers.target_command("bench.alternative:create_app"),
+        env,
+        f"{base}{datasets.LIST}",
+        LOGS / f"alternative-{dataset.size}.log",
+    ):
+        cold = datasets.walk(base, datasets.LIST, pages)
+        return measure_all(base, {"list": [datasets.LIST], "cold": cold}, config, log)
+
+
+class _Recorder:
+    """Stands in for a connection to capture the SQL a query function sends."""
+
+    def __init__(self) -> None:
+        self.sql = ""
+        self.params: dict[str, Any] = {}
+
+    async def execute(self, sql: str, params: dict[str, Any]) -> _Recorder:
+        self.sql, self.params = sql, params
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        return []
+
+
+def list_sql() -> tuple[str, dict[str, str]]:
+    """The SQL of the list page, as service.queries sends it, in pgbench's :variable form."""
+    recorder = _Recorder()
+    filters = queries.FactFilter(kind_filters={"category": None, "victim_group": None})
+    asyncio.run(queries.list_facts(recorder, FactKind.CASUALTY, filters, 50, None))  # type: ignore[arg-type]
+    sql = re.sub(r"%\((\w+)\)s", r":\1", recorder.sql)
+    return sql, {name: str(value) for name, value in recorder.params.items()}
+
+
+def database(dataset: datasets.Dataset, config: Config, log: Callable[[str], None]) -> Measure:
+    sql, variables = list_sql()
+    result = drivers.pgbench(
+        libpq_url(dataset.url),
+        sql,
+        variables,
+        connections=config.connections,
+        seconds=config.seconds,
+    )
+    log(
+        f"  {'pgbench':12s} {result.rps:9.0f} tx/s   p50 {result.p50_ms:7.2f} ms  "
+        f"p99 {result.p99_ms:7.2f} ms  errors {result.errors}"
+    )
+    return result
