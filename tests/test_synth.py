@@ -45,9 +45,9 @@ class TestLoaded:
 
     def test_curated_crisis_untouched(self, connection: sa.Connection, rows: loader.Rows) -> None:
         count = "SELECT crisis_id, count(*) FROM facts GROUP BY 1"
-        before: dict[str, int] = dict(connection.exec_driver_sql(count).tuples().all())
+        before: dict[str, int] = {k: v for k, v in connection.exec_driver_sql(count).all()}
         loader.write(connection, rows)
-        after: dict[str, int] = dict(connection.exec_driver_sql(count).tuples().all())
+        after: dict[str, int] = {k: v for k, v in connection.exec_driver_sql(count).all()}
         assert after.pop(synth.crisis_id(FACTS)) == FACTS
         assert after == {k: v for k, v in before.items() if k != synth.crisis_id(FACTS)}
         assert after, "the curated crisis is loaded in the test database"
