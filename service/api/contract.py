@@ -72,6 +72,7 @@ PROBLEMS = {
     "400": "A parameter is invalid; `invalid_params` names it.",
     "404": "Nothing at this path or with this id.",
     "405": "The API is read-only: only GET is allowed.",
+    "413": "The request carries a body larger than MAX_BODY_BYTES; the API reads none.",
     "414": f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
     "429": "Too many requests; see Retry-After.",
     "500": "The server failed; the error was logged.",
