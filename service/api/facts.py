@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -9,19 +10,12 @@ from litestar.params import Parameter
 
 from service import queries, schemas
 from service.api.params import (
-    ActorId,
-    CrisisId,
+    FILTER_DEPENDENCIES,
     Cursor,
     Db,
-    LanguageFilter,
+    Filters,
     Limit,
     PathId,
-    QuantityKey,
-    Since,
-    SourceId,
-    Until,
-    VerificationFilter,
-    check_dates,
     cursor_problem,
     paged,
 )
@@ -45,7 +39,6 @@ async def _list(
     limit: int,
     cursor: str | None,
 ) -> Response[Any]:
-    check_dates(filters.since, filters.until)
     try:
         page = await queries.list_facts(conn, kind, filters, limit, cursor)
     except BadCursor as exc:
@@ -63,20 +56,14 @@ async def _detail(conn: Db, kind: FactKind, fact_id: str, what: str) -> Any:
 class StatementController(Controller):
     path = "/v1/statements"
     tags = ["facts"]
+    dependencies = FILTER_DEPENDENCIES
 
     @get("/", operation_id="ListStatements", summary="List statements")
     async def list_statements(
         self,
         conn: Db,
         request: Request[Any, Any, Any],
-        crisis: CrisisId = None,
-        actor: ActorId = None,
-        source: SourceId = None,
-        since: Since = None,
-        until: Until = None,
-        language: LanguageFilter = None,
-        verification: VerificationFilter = None,
-        key: QuantityKey = None,
+        filters: Filters,
         mode: Annotated[
             StatementMode | None, Parameter(description="Direct quotes or reported speech.")
         ] = None,
@@ -87,18 +74,8 @@ class StatementController(Controller):
         cursor: Cursor = None,
     ) -> Response[schemas.Page[schemas.Statement]]:
         """Direct quotes and attributed reported speech, each with its speaker and citations."""
-        filters = FactFilter(
-            crisis=crisis,
-            actor=actor,
-            source=source,
-            since=since,
-            until=until,
-            language=language,
-            verification=verification,
-            key=key,
-            kind_filters={"mode": mode, "channel": channel},
-        )
-        return await _list(conn, request, FactKind.STATEMENT, filters, limit, cursor)
+        narrowed = replace(filters, kind_filters={"mode": mode, "channel": channel})
+        return await _list(conn, request, FactKind.STATEMENT, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetStatement", summary="Get a statement")
     async def get_statement(self, conn: Db, fact_id: PathId) -> schemas.Statement:
@@ -110,20 +87,14 @@ class StatementController(Controller):
 class CasualtyController(Controller):
     path = "/v1/casualties"
     tags = ["facts"]
+    dependencies = FILTER_DEPENDENCIES
 
     @get("/", operation_id="ListCasualties", summary="List casualty figures")
     async def list_casualties(
         self,
         conn: Db,
         request: Request[Any, Any, Any],
-        crisis: CrisisId = None,
-        actor: ActorId = None,
-        source: SourceId = None,
-        since: Since = None,
-        until: Until = None,
-        language: LanguageFilter = None,
-        verification: VerificationFilter = None,
-        key: QuantityKey = None,
+        filters: Filters,
         category: Annotated[
             CasualtyCategory | None, Parameter(description="Killed, injured or seriously injured.")
         ] = None,
@@ -134,18 +105,10 @@ class CasualtyController(Controller):
         cursor: Cursor = None,
     ) -> Response[schemas.Page[schemas.Casualty]]:
         """Killed and injured figures, one per source claim, each hedged as its source hedges it."""
-        filters = FactFilter(
-            crisis=crisis,
-            actor=actor,
-            source=source,
-            since=since,
-            until=until,
-            language=language,
-            verification=verification,
-            key=key,
-            kind_filters={"category": category, "victim_group": victim_group},
+        narrowed = replace(
+            filters, kind_filters={"category": category, "victim_group": victim_group}
         )
-        return await _list(conn, request, FactKind.CASUALTY, filters, limit, cursor)
+        return await _list(conn, request, FactKind.CASUALTY, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetCasualty", summary="Get a casualty figure")
     async def get_casualty(self, conn: Db, fact_id: PathId) -> schemas.Casualty:
@@ -157,20 +120,14 @@ class CasualtyController(Controller):
 class DeploymentController(Controller):
     path = "/v1/deployments"
     tags = ["facts"]
+    dependencies = FILTER_DEPENDENCIES
 
     @get("/", operation_id="ListDeployments", summary="List troop deployments")
     async def list_deployments(
         self,
         conn: Db,
         request: Request[Any, Any, Any],
-        crisis: CrisisId = None,
-        actor: ActorId = None,
-        source: SourceId = None,
-        since: Since = None,
-        until: Until = None,
-        language: LanguageFilter = None,
-        verification: VerificationFilter = None,
-        key: QuantityKey = None,
+        filters: Filters,
         status: Annotated[
             DeploymentStatus | None, Parameter(description="Requested, announced, approved ...")
         ] = None,
@@ -178,18 +135,8 @@ class DeploymentController(Controller):
         cursor: Cursor = None,
     ) -> Response[schemas.Page[schemas.Deployment]]:
         """Troop deployments: sender, size, framework and status at a date, one per source claim."""
-        filters = FactFilter(
-            crisis=crisis,
-            actor=actor,
-            source=source,
-            since=since,
-            until=until,
-            language=language,
-            verification=verification,
-            key=key,
-            kind_filters={"status": status},
-        )
-        return await _list(conn, request, FactKind.DEPLOYMENT, filters, limit, cursor)
+        narrowed = replace(filters, kind_filters={"status": status})
+        return await _list(conn, request, FactKind.DEPLOYMENT, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetDeployment", summary="Get a troop deployment")
     async def get_deployment(self, conn: Db, fact_id: PathId) -> schemas.Deployment:
@@ -201,20 +148,14 @@ class DeploymentController(Controller):
 class ArrestController(Controller):
     path = "/v1/arrests"
     tags = ["facts"]
+    dependencies = FILTER_DEPENDENCIES
 
     @get("/", operation_id="ListArrests", summary="List arrests")
     async def list_arrests(
         self,
         conn: Db,
         request: Request[Any, Any, Any],
-        crisis: CrisisId = None,
-        actor: ActorId = None,
-        source: SourceId = None,
-        since: Since = None,
-        until: Until = None,
-        language: LanguageFilter = None,
-        verification: VerificationFilter = None,
-        key: QuantityKey = None,
+        filters: Filters,
         confirmed: Annotated[
             bool | None,
             Parameter(
@@ -226,18 +167,8 @@ class ArrestController(Controller):
         cursor: Cursor = None,
     ) -> Response[schemas.Page[schemas.Arrest]]:
         """Named arrests with charge and legal basis, and mass-arrest counts with their scope."""
-        filters = FactFilter(
-            crisis=crisis,
-            actor=actor,
-            source=source,
-            since=since,
-            until=until,
-            language=language,
-            verification=verification,
-            key=key,
-            kind_filters={"confirmed": confirmed},
-        )
-        return await _list(conn, request, FactKind.ARREST, filters, limit, cursor)
+        narrowed = replace(filters, kind_filters={"confirmed": confirmed})
+        return await _list(conn, request, FactKind.ARREST, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetArrest", summary="Get an arrest")
     async def get_arrest(self, conn: Db, fact_id: PathId) -> schemas.Arrest:
@@ -246,18 +177,17 @@ class ArrestController(Controller):
         return result
 
 
-@get("/v1/timeline", operation_id="GetTimeline", summary="Timeline of dated facts", tags=["facts"])
+@get(
+    "/v1/timeline",
+    operation_id="GetTimeline",
+    summary="Timeline of dated facts",
+    tags=["facts"],
+    dependencies=FILTER_DEPENDENCIES,
+)
 async def get_timeline(
     conn: Db,
     request: Request[Any, Any, Any],
-    crisis: CrisisId = None,
-    actor: ActorId = None,
-    source: SourceId = None,
-    since: Since = None,
-    until: Until = None,
-    language: LanguageFilter = None,
-    verification: VerificationFilter = None,
-    key: QuantityKey = None,
+    filters: Filters,
     kind: Annotated[
         list[FactKind] | None,
         Parameter(description="Only these kinds of fact (repeat the parameter for several)."),
@@ -266,17 +196,6 @@ async def get_timeline(
     cursor: Cursor = None,
 ) -> Response[schemas.Page[schemas.AnyFact]]:
     """Every dated fact of every kind in date order (then id); each item says its `kind`."""
-    check_dates(since, until)
-    filters = FactFilter(
-        crisis=crisis,
-        actor=actor,
-        source=source,
-        since=since,
-        until=until,
-        language=language,
-        verification=verification,
-        key=key,
-    )
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
     try:
         page = await queries.timeline(conn, filters, kinds, limit, cursor)

@@ -7,12 +7,12 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from litestar import Request, Response
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import Parameter
 
 from service import schemas
 from service.errors import invalid_parameter
-from service.queries import BadCursor, Conn
+from service.queries import BadCursor, Conn, FactFilter
 from service.vocabulary import Language, Verification
 
 ID_PATTERN = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
@@ -87,7 +87,12 @@ def strict_query(request: Request[Any, Any, Any]) -> None:
     """A before_request hook. Litestar reads `?language=fr&language=en` as one of the two and
     `?language=null` as no language at all; a client sending either has made a mistake the
     contract does not allow, so say so instead of guessing."""
-    fields = request.route_handler.parsed_fn_signature.parameters
+    handler = request.route_handler
+    fields = dict(handler.parsed_fn_signature.parameters)
+    for provider in handler.resolve_dependencies().values():
+        parsed = getattr(provider, "parsed_fn_signature", None)
+        if parsed is not None:
+            fields.update(parsed.parameters)
     given: dict[str, list[str]] = {}
     for name, value in request.query_params.multi_items():
         given.setdefault(name, []).append(value)
@@ -122,3 +127,31 @@ def paged(request: Request[Any, Any, Any], page: schemas.Page[T]) -> Response[sc
         query.append(("cursor", page.next_cursor))
         headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
     return Response(page, headers=headers)
+
+
+def fact_filter(
+    crisis: CrisisId = None,
+    actor: ActorId = None,
+    source: SourceId = None,
+    since: Since = None,
+    until: Until = None,
+    language: LanguageFilter = None,
+    verification: VerificationFilter = None,
+    key: QuantityKey = None,
+) -> FactFilter:
+    """The filters every fact list shares, declared once for the handlers and the contract."""
+    check_dates(since, until)
+    return FactFilter(
+        crisis=crisis,
+        actor=actor,
+        source=source,
+        since=since,
+        until=until,
+        language=language.value if language else None,
+        verification=verification.value if verification else None,
+        key=key,
+    )
+
+
+Filters = NamedDependency[FactFilter]
+FILTER_DEPENDENCIES = {"filters": Provide(fact_filter, sync_to_thread=False)}
