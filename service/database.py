@@ -130,7 +130,12 @@ class ReadPool(AsyncConnectionPool[AsyncConnection[Any]]):
 
 def make_read_pool(settings: Settings, url: str) -> ReadPool:
     """Connections for requests: autocommit, read-only role, statement and connect timeouts."""
-    options = f"-c statement_timeout={settings.statement_timeout_ms}"
+    # Short, indexed reads: JIT compilation costs more than it saves, and a generic plan
+    # chosen for one actor or date range is a bad plan for another (bench/RESULTS.md).
+    options = (
+        f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off "
+        "-c plan_cache_mode=force_custom_plan"
+    )
     if settings.read_role:
         options += f" -c role={settings.read_role}"
     return ReadPool(
