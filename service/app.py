@@ -72,7 +72,7 @@ async def provide_conn(state: State) -> AsyncIterator[AsyncConnection[Any]]:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
-    cache = ResponseCache(settings.answer_cache_entries)
+    cache = ResponseCache(settings.answer_cache_entries, settings.answer_cache_mb * 2**20)
 
     async def open_pool(app: Litestar) -> None:
         url = server_url(settings)

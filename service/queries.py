@@ -231,6 +231,14 @@ class FactFilter:
         return hashlib.blake2s(digest, digest_size=6).hexdigest()
 
 
+async def _fetch(conn: Conn, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run a page query with its LIMIT written into the SQL: psycopg prepares a statement
+    after a few runs, and a plan cached for `LIMIT $n` does not know a page is 51 rows
+    (measured at 1M facts: 148 ms with the parameter, 1.2 ms with the literal)."""
+    limit = int(params.pop("limit"))
+    return await (await conn.execute(sql.replace("%(limit)s", str(limit)), params)).fetchall()
+
+
 def _decode_list(texts: list[str], item_type: Any) -> list[Any]:
     """Decode rows of JSON into Structs in one call: one `[...]` document, one decode."""
     if not texts:
@@ -251,8 +259,8 @@ async def list_facts(
     """A page of facts of one kind, in id order."""
     table, alias = _KIND_TABLE[kind]
     scope = filters.scope(kind.value)
-    params: dict[str, Any] = {"kind": kind.value, "limit": limit + 1}
-    clauses = ["f.kind = %(kind)s", *filters.where(params, alias)]
+    params: dict[str, Any] = {"limit": limit + 1}
+    clauses = [f"f.kind = '{kind.value}'", *filters.where(params, alias)]
     if cursor is not None:
         (after,) = decode_cursor(scope, cursor, (str,))
         clauses.append("f.id > %(after)s")
@@ -263,17 +271,15 @@ async def list_facts(
         WHERE {" AND ".join(clauses)}
         ORDER BY f.id LIMIT %(limit)s
     """
-    rows = await (await conn.execute(_fact_select((kind,), page_sql), params)).fetchall()
+    rows = await _fetch(conn, _fact_select((kind,), page_sql), params)
     items = _decode_list([r[0] for r in rows[:limit]], schemas.AnyFact)
     next_cursor = encode_cursor(scope, [items[-1].id]) if len(rows) > limit else None
     return schemas.Page(items=items, next_cursor=next_cursor)
 
 
 async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Any | None:
-    page_sql = "SELECT f.id FROM facts f WHERE f.id = %(id)s AND f.kind = %(kind)s"
-    row = await (
-        await conn.execute(_fact_select((kind,), page_sql), {"id": fact_id, "kind": kind.value})
-    ).fetchone()
+    page_sql = f"SELECT f.id FROM facts f WHERE f.id = %(id)s AND f.kind = '{kind.value}'"
+    row = await (await conn.execute(_fact_select((kind,), page_sql), {"id": fact_id})).fetchone()
     if row is None:
         return None
     return msgspec.json.decode(row[0], type=schemas.AnyFact)
@@ -304,7 +310,7 @@ async def timeline(
         ORDER BY f.occurred_on, f.id LIMIT %(limit)s
     """
     select = _fact_select(ALL_KINDS, page_sql, order="f.occurred_on, f.id")
-    rows = await (await conn.execute(select, params)).fetchall()
+    rows = await _fetch(conn, select, params)
     items: list[schemas.AnyFact] = _decode_list(
         [r[0] for r in rows[:limit]],
         schemas.AnyFact,
@@ -347,7 +353,7 @@ async def _keyset_page(
         f"SELECT {item_json}::text, {order} FROM {from_sql} {where} "
         f"ORDER BY {order} LIMIT %(limit)s"
     )
-    rows = await (await conn.execute(sql, params)).fetchall()
+    rows = await _fetch(conn, sql, params)
     items = _decode_list([r[0] for r in rows[:limit]], item_type)
     next_cursor = encode_cursor(scope, [rows[limit - 1][1]]) if len(rows) > limit else None
     return schemas.Page(items=items, next_cursor=next_cursor)
@@ -574,7 +580,7 @@ async def list_disputes(
         params["after_crisis"], params["after_key"] = decode_cursor(scope, cursor, (str, str))
         after = "AND (d.crisis_id, d.quantity_key) > (%(after_crisis)s, %(after_key)s)"
     sql = _DISPUTE_SQL.format(filters=filters, after=after)
-    rows = await (await conn.execute(sql, params)).fetchall()
+    rows = await _fetch(conn, sql, params)
     decoder = msgspec.json.Decoder(list[schemas.DisputeValue])
     items = [dispute(r[0], r[1], decoder.decode(r[2])) for r in rows[:limit]]
     next_cursor = (
@@ -657,7 +663,7 @@ async def search(
         params["after_type"], params["after_id"] = kind, after_id
         after = "WHERE (-rank, type, id) > (-%(rank)s, %(after_type)s, %(after_id)s)"
     sql = _SEARCH_SQL.format(source_filters=source_filters, fact_filters=fact_filters, after=after)
-    rows = await (await conn.execute(sql, params)).fetchall()
+    rows = await _fetch(conn, sql, params)
     items = [
         schemas.SearchHit(
             type=r[0],

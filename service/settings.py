@@ -35,9 +35,17 @@ class Settings:
     )
     host: str = _doc("127.0.0.1", "Address `serve` listens on.")
     port: int = _doc(8000, "Port `serve` listens on.")
-    workers: int = _doc(1, "Server worker processes; each has its own connection pool.")
+    workers: int = _doc(
+        2,
+        "Server worker processes, each with its own pool; 2 served the most pages on 2 cores "
+        "(bench/RESULTS.md).",
+    )
     pool_min_size: int = _doc(1, "Connections each worker keeps open.")
-    pool_max_size: int = _doc(4, "Most connections one worker opens; requests beyond wait for one.")
+    pool_max_size: int = _doc(
+        2,
+        "Most connections one worker opens; requests beyond wait for one. More only lengthens "
+        "the queue inside PostgreSQL (cold p99 131 ms with 2, 270 ms with 4).",
+    )
     pool_timeout: float = _doc(
         1.0,
         "Seconds a request waits for a database connection before answering 503; also the "
@@ -67,6 +75,9 @@ class Settings:
     answer_cache_entries: int = _doc(
         2048,
         "Answers each worker keeps in memory until the next load; 0 turns the cache off.",
+    )
+    answer_cache_mb: int = _doc(
+        64, "Memory, in MiB of answer bodies, each worker may keep; the oldest go first."
     )
     cache_max_age: int = _doc(60, "Cache-Control max-age, in seconds, of successful GET answers.")
 

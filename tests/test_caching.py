@@ -111,3 +111,14 @@ def test_the_cache_is_bounded() -> None:
 )
 def test_if_none_match_uses_weak_comparison(header: bytes, expected: bool) -> None:
     assert matches(header, b'"abc"') is expected
+
+
+def test_the_cache_is_bounded_in_bytes() -> None:
+    cache = ResponseCache(max_entries=100, max_bytes=10)
+    cache.follow(True, 1)
+    for key in (b"a", b"b", b"c"):
+        cache.put(key, Answer(200, [], b"12345", b'"e"'), cache.generation)
+    assert cache.get(b"a") is None and cache.get(b"b") is not None and cache.get(b"c")
+    assert cache.bytes == 10
+    cache.put(b"big", Answer(200, [], b"x" * 11, b'"b"'), cache.generation)
+    assert cache.get(b"big") is None, "an answer larger than the whole cache is not kept"

@@ -58,8 +58,10 @@ class Answer:
 class ResponseCache:
     """Answers by URL for the current dataset version; empty whenever that is unknown."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(self, max_entries: int, max_bytes: int = 64 * 2**20) -> None:
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.entries: OrderedDict[bytes, Answer] = OrderedDict()
         self.generation = 0  # bumped on every invalidation: a slow request cannot store stale data
         self.live = False  # True only while a listener is connected and has read the version
@@ -76,12 +78,20 @@ class ResponseCache:
     def put(self, key: bytes, answer: Answer, generation: int) -> None:
         if not self.live or generation != self.generation or self.max_entries <= 0:
             return
+        if len(answer.body) > self.max_bytes:
+            return
+        previous = self.entries.pop(key, None)
+        if previous is not None:
+            self.bytes -= len(previous.body)
         self.entries[key] = answer
-        if len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
+        self.bytes += len(answer.body)
+        while len(self.entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, evicted = self.entries.popitem(last=False)
+            self.bytes -= len(evicted.body)
 
     def invalidate(self, live: bool, version: int | None = None) -> None:
         self.entries.clear()
+        self.bytes = 0
         self.generation += 1
         self.live = live
         self.version = version
