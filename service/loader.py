@@ -36,6 +36,7 @@ from service.fixtures import (
     convert,
     parse_partial_date,
 )
+from service.queries import documents_sql
 from service.vocabulary import TEXT_SEARCH_CONFIG, ActorRole, FactKind, Hedge, Language
 
 LOAD_LOCK = 727_001
@@ -716,6 +717,9 @@ _DELETE = (
 )
 
 
+DOCUMENTS_SQL = documents_sql("f.crisis_id = ANY(%(crises)s)")
+"""Every fact's answer, built once per load (see service.queries.documents_sql)."""
+
 DISPUTES_SQL = """
 INSERT INTO disputed_quantities (crisis_id, quantity_key, kind)
 SELECT f.crisis_id, f.quantity_key, min(f.kind)
@@ -799,6 +803,7 @@ class _Writer:
     def finish(self) -> int:
         """Find the disputed quantities, bump the dataset version and tell every server;
         the caller commits."""
+        self.cursor.execute(DOCUMENTS_SQL, {"crises": self.crisis_ids})
         self.cursor.execute(DISPUTES_SQL, {"crises": self.crisis_ids})
         row = self.cursor.execute(
             "INSERT INTO dataset_version (id, version) VALUES (1, 1) "

@@ -373,6 +373,19 @@ class Citation(Base):
     )
 
 
+class FactDocument(Base):
+    """Each fact's answer as the API serves it, citations and actors embedded, built by the
+    load that wrote the fact: a page of facts reads ready JSON instead of joining six
+    tables per row, so its cost does not grow with the data."""
+
+    __tablename__ = "fact_documents"
+
+    fact_id: Mapped[str] = mapped_column(
+        ForeignKey("facts.id", ondelete="CASCADE"), primary_key=True
+    )
+    document: Mapped[str] = mapped_column(Text)
+
+
 class DisputedQuantity(Base):
     """A quantity key whose facts give different figures: found once per load, so that
     /v1/disputes pages through a small table instead of grouping every fact per request."""

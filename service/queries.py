@@ -129,6 +129,9 @@ _KIND_TABLE = {
 }
 
 
+ALL_KINDS = tuple(FactKind)
+
+
 def _fact_json(kinds: tuple[FactKind, ...]) -> str:
     if len(kinds) == 1:
         return f"json_build_object({_COMMON}, {_KIND_FIELDS[kinds[0]]})"
@@ -149,6 +152,30 @@ def _fact_select(kinds: tuple[FactKind, ...], page_sql: str, order: str = "f.id"
         LEFT JOIN actors cl ON cl.id = f.claimant_id
         LEFT JOIN places pl ON pl.id = f.place_id
         {joins}
+        ORDER BY {order}
+    """
+
+
+def documents_sql(where: str) -> str:
+    """INSERT every matching fact's answer into fact_documents: run by each load, so that a
+    page is an index range over ready JSON whatever the size of the data."""
+    joins = "".join(_KIND_JOINS[k] for k in ALL_KINDS)
+    return f"""
+        INSERT INTO fact_documents (fact_id, document)
+        SELECT f.id, {_fact_json(ALL_KINDS)}::text
+        FROM facts f
+        LEFT JOIN actors cl ON cl.id = f.claimant_id
+        LEFT JOIN places pl ON pl.id = f.place_id
+        {joins}
+        WHERE {where}
+    """
+
+
+def _document_select(page_sql: str, order: str = "page.id") -> str:
+    """The stored answers of the facts `page_sql` picks (ordered and limited there)."""
+    return f"""
+        WITH page AS MATERIALIZED ({page_sql})
+        SELECT d.document FROM page JOIN fact_documents d ON d.fact_id = page.id
         ORDER BY {order}
     """
 
@@ -271,7 +298,7 @@ async def list_facts(
         WHERE {" AND ".join(clauses)}
         ORDER BY f.id LIMIT %(limit)s
     """
-    rows = await _fetch(conn, _fact_select((kind,), page_sql), params)
+    rows = await _fetch(conn, _document_select(page_sql), params)
     items = _decode_list([r[0] for r in rows[:limit]], schemas.AnyFact)
     next_cursor = encode_cursor(scope, [items[-1].id]) if len(rows) > limit else None
     return schemas.Page(items=items, next_cursor=next_cursor)
@@ -279,13 +306,10 @@ async def list_facts(
 
 async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Any | None:
     page_sql = f"SELECT f.id FROM facts f WHERE f.id = %(id)s AND f.kind = '{kind.value}'"
-    row = await (await conn.execute(_fact_select((kind,), page_sql), {"id": fact_id})).fetchone()
+    row = await (await conn.execute(_document_select(page_sql), {"id": fact_id})).fetchone()
     if row is None:
         return None
     return msgspec.json.decode(row[0], type=schemas.AnyFact)
-
-
-ALL_KINDS = tuple(FactKind)
 
 
 async def timeline(
@@ -305,11 +329,11 @@ async def timeline(
         params["day"] = dt.date.fromisoformat(day)
         params["after"] = after
     page_sql = f"""
-        SELECT f.id
+        SELECT f.id, f.occurred_on
         FROM facts f WHERE {" AND ".join(clauses)}
         ORDER BY f.occurred_on, f.id LIMIT %(limit)s
     """
-    select = _fact_select(ALL_KINDS, page_sql, order="f.occurred_on, f.id")
+    select = _document_select(page_sql, order="page.occurred_on, page.id")
     rows = await _fetch(conn, select, params)
     items: list[schemas.AnyFact] = _decode_list(
         [r[0] for r in rows[:limit]],
