@@ -43,8 +43,10 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    with engine_for(_url(settings)) as engine, engine.begin() as connection:
+    url = _url(settings)
+    with engine_for(url) as engine, engine.begin() as connection:
         version = loader.write(connection, rows, _progress_bar(rows))
+    loader.tidy(url)
     counts = ", ".join(f"{n} {t}" for t, n in loader.summary(rows).items() if n)
     print(f"loaded {', '.join(rows.crisis_ids)} as dataset version {version}: {counts}")
     return 0
@@ -59,8 +61,9 @@ def cmd_synth(settings: Settings, args: argparse.Namespace) -> int:
     started = time.perf_counter()
     bundle = synth.generate(args.facts, args.seed)  # the articles; facts come as they are read
     generating = synth.timed(bundle, time.perf_counter() - started)
+    url = _url(settings)
     try:
-        with engine_for(_url(settings)) as engine, engine.begin() as connection:
+        with engine_for(url) as engine, engine.begin() as connection:
             counts, version = loader.load_bundle(connection, bundle, _synth_bar(args.facts))
     except loader.FixtureError as exc:  # a bug in the generator, never the user's input
         print(f"synth made an invalid crisis ({len(exc.problems)} problem(s)):", file=sys.stderr)
@@ -71,6 +74,9 @@ def cmd_synth(settings: Settings, args: argparse.Namespace) -> int:
     generated = generating()
     written = elapsed - generated
     listed = ", ".join(f"{n} {t}" for t, n in counts.items() if n)
+    tidying = time.perf_counter()
+    loader.tidy(url)
+    print(f"vacuumed and analyzed in {time.perf_counter() - tidying:.1f} s", file=sys.stderr)
     print(
         f"loaded {synth.crisis_id(args.facts)} as dataset version {version}: {listed}; "
         f"generated in {generated:.1f} s, validated and written in {written:.1f} s "

@@ -19,7 +19,7 @@ import psycopg
 import sqlalchemy as sa
 import yaml
 
-from service.database import NOTIFY_CHANNEL
+from service.database import NOTIFY_CHANNEL, libpq_url
 from service.fixtures import (
     FACT_FILES,
     ActorSpec,
@@ -914,3 +914,12 @@ def load(engine: sa.Engine, root: Path, progress: Progress | None = None) -> tup
 
 def summary(rows: Rows) -> dict[str, int]:
     return {table: len(rows.tables.get(table, [])) for table in INSERT_ORDER}
+
+
+def tidy(url: str) -> None:
+    """After a committed load: VACUUM ANALYZE what it rewrote, so the planner knows the new
+    sizes and index-only page scans need not visit the heap (seen at 1M facts: a deep page
+    at 96 req/s straight after a load, 1,574 once autovacuum had passed)."""
+    tables = [*INSERT_ORDER, "fact_documents", "disputed_quantities"]
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
