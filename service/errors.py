@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import psycopg
 import psycopg_pool
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 PROBLEM_JSON = "application/problem+json"
@@ -168,4 +168,4 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     Exception: handle_unexpected,
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "Problem", "MediaType"]
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "Problem"]

@@ -141,21 +141,6 @@ def _fact_json(kinds: tuple[FactKind, ...]) -> str:
     return f"CASE f.kind {branches} END"
 
 
-def _fact_select(kinds: tuple[FactKind, ...], page_sql: str, order: str = "f.id") -> str:
-    """Embed the page of facts whose ids `page_sql` picks (ordered and limited there: the
-    JSON is built for those rows only), in `order` again."""
-    joins = "".join(_KIND_JOINS[k] for k in kinds)
-    return f"""
-        WITH page AS ({page_sql})
-        SELECT {_fact_json(kinds)}::text
-        FROM page JOIN facts f ON f.id = page.id
-        LEFT JOIN actors cl ON cl.id = f.claimant_id
-        LEFT JOIN places pl ON pl.id = f.place_id
-        {joins}
-        ORDER BY {order}
-    """
-
-
 def documents_sql(where: str) -> str:
     """INSERT every matching fact's answer into fact_documents: run by each load, so that a
     page is an index range over ready JSON whatever the size of the data."""

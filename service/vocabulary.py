@@ -6,7 +6,6 @@ enums cannot drift apart.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 
@@ -110,9 +109,6 @@ class ActorRole(StrEnum):
     PERSON = "person"
     MENTIONED = "mentioned"
 
-
-SLUG = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
-"""Ids and quantity keys: lower-case words joined by '-' or '.'."""
 
 TEXT_SEARCH_CONFIG = {Language.FR: "french", Language.EN: "english"}
 
