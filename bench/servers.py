@@ -81,7 +81,7 @@ def target_command(target: str) -> list[str]:
 def serve_target(target: str) -> None:
     """Serve an ASGI app factory exactly as `crisis-facts serve` serves the product."""
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     Granian(
         target,
@@ -89,6 +89,7 @@ def serve_target(target: str) -> None:
         address=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "8000")),
         interface=Interfaces.ASGI,
+        loop=Loops.uvloop,
         workers=int(os.environ.get("WORKERS", "1")),
         log_access=False,
     ).serve()

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
-from psycopg import AsyncConnection
 
 from service import __version__
 from service.api import facts, guards, resources, system
@@ -64,11 +61,6 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-async def provide_conn(state: State) -> AsyncIterator[AsyncConnection[Any]]:
-    async with state.pool.connection() as conn:
-        yield conn
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
@@ -79,8 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = make_read_pool(settings, url)
         await pool.open(wait=False)
         app.state.pool = pool
-        if settings.answer_cache_entries > 0:
-            app.state.listener = asyncio.create_task(follow_dataset(url, cache.follow))
+        app.state.listener = asyncio.create_task(follow_dataset(url, cache.follow, pool))
 
     async def close_pool(app: Litestar) -> None:
         listener = app.state.get("listener")
@@ -111,9 +102,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = guards.GuardedLitestar(
         settings=settings,
         route_handlers=route_handlers,
-        dependencies={"conn": Provide(provide_conn)},
         exception_handlers=EXCEPTION_HANDLERS,
-        before_request=strict_query,
+        before_request=strict_query(),
         on_startup=[open_pool],
         on_shutdown=[close_pool],
         openapi_config=openapi_config(),

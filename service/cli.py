@@ -122,7 +122,7 @@ def _progress_bar(rows: Rows) -> Progress | None:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, Loops
 
     # Workers are separate processes: hand them the resolved server so the embedded
     # PostgreSQL, if any, is started once here and shared.
@@ -133,6 +133,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         address=settings.host,
         port=settings.port,
         interface=Interfaces.ASGI,
+        loop=Loops.uvloop,
         workers=settings.workers,
         log_access=False,
     ).serve()

@@ -129,7 +129,11 @@ class ReadPool(AsyncConnectionPool[AsyncConnection[Any]]):
 
 
 def make_read_pool(settings: Settings, url: str) -> ReadPool:
-    """Connections for requests: autocommit, read-only role, statement and connect timeouts."""
+    """Connections for requests: autocommit, read-only role, statement and connect timeouts.
+
+    No check before each use (it cost a round trip per request): follow_dataset has the pool
+    check its connections when the server goes away, and a connection that breaks in use is
+    discarded when it comes back, its request answered 503."""
     # Short, indexed reads: JIT compilation costs more than it saves, and a generic plan
     # chosen for one actor or date range is a bad plan for another (bench/RESULTS.md).
     options = (
@@ -150,19 +154,28 @@ def make_read_pool(settings: Settings, url: str) -> ReadPool:
             "options": options,
             "application_name": "crisis-facts",
         },
-        check=AsyncConnectionPool.check_connection,
     )
 
 
-async def follow_dataset(url: str, report: Callable[[bool, int | None], None]) -> None:
+async def follow_dataset(
+    url: str, report: Callable[[bool, int | None], None], pool: ReadPool | None = None
+) -> None:
     """Call `report(live, version)` on every committed load, and `report(False, None)` while
-    the database is unreachable; runs until cancelled, reconnecting by itself."""
+    the database is unreachable; runs until cancelled, reconnecting by itself.
+
+    Losing this connection is also how the serving pool learns that the server went away:
+    its idle connections are then checked and the dead ones replaced, once when the loss is
+    seen and once when the server is back, instead of a round trip before every request."""
+    lost = False
     while True:
         try:
             async with await AsyncConnection.connect(
                 libpq_url(url), autocommit=True, connect_timeout=2
             ) as conn:
                 await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                if lost and pool is not None:
+                    await pool.check()
+                lost = False
                 report(True, await _dataset_version(conn))
                 while True:
                     # The generator holds the connection: leave it before querying. Reading
@@ -173,6 +186,9 @@ async def follow_dataset(url: str, report: Callable[[bool, int | None], None]) -
                     report(True, await _dataset_version(conn))
         except psycopg.Error:
             report(False, None)
+            if not lost and pool is not None:
+                await pool.check()
+            lost = True
             await asyncio.sleep(0.5)
 
 

@@ -12,11 +12,11 @@ from service import queries, schemas
 from service.api.params import (
     FILTER_DEPENDENCIES,
     Cursor,
-    Db,
     Filters,
     Limit,
     PathId,
     cursor_problem,
+    fetch,
     paged,
 )
 from service.errors import not_found
@@ -32,7 +32,6 @@ from service.vocabulary import (
 
 
 async def _list(
-    conn: Db,
     request: Request[Any, Any, Any],
     kind: FactKind,
     filters: FactFilter,
@@ -40,14 +39,14 @@ async def _list(
     cursor: str | None,
 ) -> Response[Any]:
     try:
-        page = await queries.list_facts(conn, kind, filters, limit, cursor)
+        page = await fetch(request, queries.list_facts, kind, filters, limit, cursor)
     except BadCursor as exc:
         raise cursor_problem(exc) from None
     return paged(request, page)
 
 
-async def _detail(conn: Db, kind: FactKind, fact_id: str, what: str) -> Any:
-    fact = await queries.get_fact(conn, kind, fact_id)
+async def _detail(request: Request[Any, Any, Any], kind: FactKind, fact_id: str, what: str) -> Any:
+    fact = await fetch(request, queries.get_fact, kind, fact_id)
     if fact is None:
         raise not_found(what, fact_id)
     return fact
@@ -61,7 +60,6 @@ class StatementController(Controller):
     @get("/", operation_id="ListStatements", summary="List statements")
     async def list_statements(
         self,
-        conn: Db,
         request: Request[Any, Any, Any],
         filters: Filters,
         mode: Annotated[
@@ -75,12 +73,14 @@ class StatementController(Controller):
     ) -> Response[schemas.Page[schemas.Statement]]:
         """Direct quotes and attributed reported speech, each with its speaker and citations."""
         narrowed = replace(filters, kind_filters={"mode": mode, "channel": channel})
-        return await _list(conn, request, FactKind.STATEMENT, narrowed, limit, cursor)
+        return await _list(request, FactKind.STATEMENT, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetStatement", summary="Get a statement")
-    async def get_statement(self, conn: Db, fact_id: PathId) -> schemas.Statement:
+    async def get_statement(
+        self, request: Request[Any, Any, Any], fact_id: PathId
+    ) -> schemas.Statement:
         """One statement with its citations."""
-        result: schemas.Statement = await _detail(conn, FactKind.STATEMENT, fact_id, "statement")
+        result: schemas.Statement = await _detail(request, FactKind.STATEMENT, fact_id, "statement")
         return result
 
 
@@ -92,7 +92,6 @@ class CasualtyController(Controller):
     @get("/", operation_id="ListCasualties", summary="List casualty figures")
     async def list_casualties(
         self,
-        conn: Db,
         request: Request[Any, Any, Any],
         filters: Filters,
         category: Annotated[
@@ -108,12 +107,14 @@ class CasualtyController(Controller):
         narrowed = replace(
             filters, kind_filters={"category": category, "victim_group": victim_group}
         )
-        return await _list(conn, request, FactKind.CASUALTY, narrowed, limit, cursor)
+        return await _list(request, FactKind.CASUALTY, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetCasualty", summary="Get a casualty figure")
-    async def get_casualty(self, conn: Db, fact_id: PathId) -> schemas.Casualty:
+    async def get_casualty(
+        self, request: Request[Any, Any, Any], fact_id: PathId
+    ) -> schemas.Casualty:
         """One casualty figure with its citations."""
-        result: schemas.Casualty = await _detail(conn, FactKind.CASUALTY, fact_id, "casualty")
+        result: schemas.Casualty = await _detail(request, FactKind.CASUALTY, fact_id, "casualty")
         return result
 
 
@@ -125,7 +126,6 @@ class DeploymentController(Controller):
     @get("/", operation_id="ListDeployments", summary="List troop deployments")
     async def list_deployments(
         self,
-        conn: Db,
         request: Request[Any, Any, Any],
         filters: Filters,
         status: Annotated[
@@ -136,12 +136,16 @@ class DeploymentController(Controller):
     ) -> Response[schemas.Page[schemas.Deployment]]:
         """Troop deployments: sender, size, framework and status at a date, one per source claim."""
         narrowed = replace(filters, kind_filters={"status": status})
-        return await _list(conn, request, FactKind.DEPLOYMENT, narrowed, limit, cursor)
+        return await _list(request, FactKind.DEPLOYMENT, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetDeployment", summary="Get a troop deployment")
-    async def get_deployment(self, conn: Db, fact_id: PathId) -> schemas.Deployment:
+    async def get_deployment(
+        self, request: Request[Any, Any, Any], fact_id: PathId
+    ) -> schemas.Deployment:
         """One deployment with its citations."""
-        result: schemas.Deployment = await _detail(conn, FactKind.DEPLOYMENT, fact_id, "deployment")
+        result: schemas.Deployment = await _detail(
+            request, FactKind.DEPLOYMENT, fact_id, "deployment"
+        )
         return result
 
 
@@ -153,7 +157,6 @@ class ArrestController(Controller):
     @get("/", operation_id="ListArrests", summary="List arrests")
     async def list_arrests(
         self,
-        conn: Db,
         request: Request[Any, Any, Any],
         filters: Filters,
         confirmed: Annotated[
@@ -168,12 +171,12 @@ class ArrestController(Controller):
     ) -> Response[schemas.Page[schemas.Arrest]]:
         """Named arrests with charge and legal basis, and mass-arrest counts with their scope."""
         narrowed = replace(filters, kind_filters={"confirmed": confirmed})
-        return await _list(conn, request, FactKind.ARREST, narrowed, limit, cursor)
+        return await _list(request, FactKind.ARREST, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetArrest", summary="Get an arrest")
-    async def get_arrest(self, conn: Db, fact_id: PathId) -> schemas.Arrest:
+    async def get_arrest(self, request: Request[Any, Any, Any], fact_id: PathId) -> schemas.Arrest:
         """One arrest with its citations."""
-        result: schemas.Arrest = await _detail(conn, FactKind.ARREST, fact_id, "arrest")
+        result: schemas.Arrest = await _detail(request, FactKind.ARREST, fact_id, "arrest")
         return result
 
 
@@ -185,7 +188,6 @@ class ArrestController(Controller):
     dependencies=FILTER_DEPENDENCIES,
 )
 async def get_timeline(
-    conn: Db,
     request: Request[Any, Any, Any],
     filters: Filters,
     kind: Annotated[
@@ -198,7 +200,7 @@ async def get_timeline(
     """Every dated fact of every kind in date order (then id); each item says its `kind`."""
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
     try:
-        page = await queries.timeline(conn, filters, kinds, limit, cursor)
+        page = await fetch(request, queries.timeline, filters, kinds, limit, cursor)
     except BadCursor as exc:
         raise cursor_problem(exc) from None
     return paged(request, page)

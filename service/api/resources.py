@@ -11,11 +11,11 @@ from service import queries, schemas
 from service.api.params import (
     CrisisId,
     Cursor,
-    Db,
     LanguageFilter,
     Limit,
     PathId,
     cursor_problem,
+    fetch,
     paged,
 )
 from service.errors import not_found
@@ -27,11 +27,11 @@ SEARCH_MAX_LENGTH = 200
 
 @get("/v1/crises", operation_id="ListCrises", summary="List crises", tags=["crises"])
 async def list_crises(
-    conn: Db, request: Request[Any, Any, Any], limit: Limit = 50, cursor: Cursor = None
+    request: Request[Any, Any, Any], limit: Limit = 50, cursor: Cursor = None
 ) -> Response[schemas.Page[schemas.Crisis]]:
     """Every crisis the service holds, with how many facts of each kind it has."""
     try:
-        return paged(request, await queries.list_crises(conn, limit, cursor))
+        return paged(request, await fetch(request, queries.list_crises, limit, cursor))
     except BadCursor as exc:
         raise cursor_problem(exc) from None
 
@@ -39,9 +39,9 @@ async def list_crises(
 @get(
     "/v1/crises/{crisis_id:str}", operation_id="GetCrisis", summary="Get a crisis", tags=["crises"]
 )
-async def get_crisis(conn: Db, crisis_id: PathId) -> schemas.Crisis:
+async def get_crisis(request: Request[Any, Any, Any], crisis_id: PathId) -> schemas.Crisis:
     """One crisis with its fact counts."""
-    crisis = await queries.get_crisis(conn, crisis_id)
+    crisis = await fetch(request, queries.get_crisis, crisis_id)
     if crisis is None:
         raise not_found("crisis", crisis_id)
     return crisis
@@ -49,7 +49,6 @@ async def get_crisis(conn: Db, crisis_id: PathId) -> schemas.Crisis:
 
 @get("/v1/sources", operation_id="ListSources", summary="List sources", tags=["sources"])
 async def list_sources(
-    conn: Db,
     request: Request[Any, Any, Any],
     crisis: CrisisId = None,
     language: LanguageFilter = None,
@@ -58,7 +57,9 @@ async def list_sources(
 ) -> Response[schemas.Page[schemas.SourceSummary]]:
     """The articles facts are drawn from, with how each publication date was determined."""
     try:
-        return paged(request, await queries.list_sources(conn, crisis, language, limit, cursor))
+        return paged(
+            request, await fetch(request, queries.list_sources, crisis, language, limit, cursor)
+        )
     except BadCursor as exc:
         raise cursor_problem(exc) from None
 
@@ -69,9 +70,9 @@ async def list_sources(
     summary="Get a source",
     tags=["sources"],
 )
-async def get_source(conn: Db, source_id: PathId) -> schemas.Source:
+async def get_source(request: Request[Any, Any, Any], source_id: PathId) -> schemas.Source:
     """One article with its full text: every citation's `start`/`end` index into `text`."""
-    source = await queries.get_source(conn, source_id)
+    source = await fetch(request, queries.get_source, source_id)
     if source is None:
         raise not_found("source", source_id)
     return source
@@ -79,7 +80,6 @@ async def get_source(conn: Db, source_id: PathId) -> schemas.Source:
 
 @get("/v1/actors", operation_id="ListActors", summary="List actors", tags=["actors"])
 async def list_actors(
-    conn: Db,
     request: Request[Any, Any, Any],
     crisis: CrisisId = None,
     kind: Annotated[ActorKind | None, Parameter(description="Only actors of this kind.")] = None,
@@ -98,16 +98,16 @@ async def list_actors(
 ) -> Response[schemas.Page[schemas.Actor]]:
     """People, organizations, states and groups, with every spelling the sources use."""
     try:
-        page = await queries.list_actors(conn, crisis, kind, name, limit, cursor)
+        page = await fetch(request, queries.list_actors, crisis, kind, name, limit, cursor)
     except BadCursor as exc:
         raise cursor_problem(exc) from None
     return paged(request, page)
 
 
 @get("/v1/actors/{actor_id:str}", operation_id="GetActor", summary="Get an actor", tags=["actors"])
-async def get_actor(conn: Db, actor_id: PathId) -> schemas.Actor:
+async def get_actor(request: Request[Any, Any, Any], actor_id: PathId) -> schemas.Actor:
     """One actor with aliases and how many facts of each kind involve it."""
-    actor = await queries.get_actor(conn, actor_id)
+    actor = await fetch(request, queries.get_actor, actor_id)
     if actor is None:
         raise not_found("actor", actor_id)
     return actor
@@ -120,7 +120,6 @@ async def get_actor(conn: Db, actor_id: PathId) -> schemas.Actor:
     tags=["disputes"],
 )
 async def list_disputes(
-    conn: Db,
     request: Request[Any, Any, Any],
     crisis: CrisisId = None,
     kind: Annotated[
@@ -131,7 +130,7 @@ async def list_disputes(
 ) -> Response[schemas.Page[schemas.Dispute]]:
     """Every quantity that sources report differently, each source's figure side by side."""
     try:
-        page = await queries.list_disputes(conn, crisis, kind, limit, cursor)
+        page = await fetch(request, queries.list_disputes, crisis, kind, limit, cursor)
     except BadCursor as exc:
         raise cursor_problem(exc) from None
     return paged(request, page)
@@ -139,7 +138,6 @@ async def list_disputes(
 
 @get("/v1/search", operation_id="Search", summary="Full-text search", tags=["search"])
 async def search(
-    conn: Db,
     request: Request[Any, Any, Any],
     q: Annotated[
         str,
@@ -164,7 +162,7 @@ async def search(
     """Sources and facts matching `q`, best first, with the matched words marked."""
     types = tuple(sorted({t.value for t in type})) if type else tuple(t.value for t in SearchType)
     try:
-        page = await queries.search(conn, q, crisis, types, limit, cursor)
+        page = await fetch(request, queries.search, q, crisis, types, limit, cursor)
     except BadCursor as exc:
         raise cursor_problem(exc) from None
     return paged(request, page)
