@@ -36,7 +36,7 @@ from service.fixtures import (
     convert,
     parse_partial_date,
 )
-from service.queries import documents_sql
+from service.queries import disputes_sql, documents_sql
 from service.vocabulary import TEXT_SEARCH_CONFIG, ActorRole, FactKind, Hedge, Language
 
 LOAD_LOCK = 727_001
@@ -162,7 +162,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "legal_basis",
         "scope",
     ),
-    "fact_actors": ("fact_id", "actor_id", "role"),
+    "fact_actors": ("fact_id", "actor_id", "role", "kind"),
     "citations": (
         "fact_id",
         "position",
@@ -671,7 +671,7 @@ def _fact_rows(
         ),
         kind_table=KIND_TABLE[kind],
         kind=kind_row,
-        actors=[(fact.id, ref, role.value) for ref, role in dict.fromkeys(involved)],
+        actors=[(fact.id, ref, role.value, kind.value) for ref, role in dict.fromkeys(involved)],
         citations=citation_rows,
         config=TEXT_SEARCH_CONFIG[first_source.language],
         document=f"{content} {quotes} {fact.note or ''}",
@@ -720,21 +720,8 @@ _DELETE = (
 DOCUMENTS_SQL = documents_sql("f.crisis_id = ANY(%(crises)s)")
 """Every fact's answer, built once per load (see service.queries.documents_sql)."""
 
-DISPUTES_SQL = """
-INSERT INTO disputed_quantities (crisis_id, quantity_key, kind)
-SELECT f.crisis_id, f.quantity_key, min(f.kind)
-FROM facts f
-LEFT JOIN casualties ca ON ca.fact_id = f.id
-LEFT JOIN deployments de ON de.fact_id = f.id
-LEFT JOIN arrests ar ON ar.fact_id = f.id
-WHERE f.crisis_id = ANY(%(crises)s) AND f.quantity_key IS NOT NULL
-  AND coalesce(ca.count, de.count, ar.count) IS NOT NULL
-GROUP BY f.crisis_id, f.quantity_key
-HAVING count(DISTINCT (coalesce(ca.count, de.count, ar.count),
-                       coalesce(ca.count_max, de.count_max, ar.count_max),
-                       coalesce(ca.hedge, de.hedge, ar.hedge))) > 1
-"""
-"""Quantities whose sources give different figures: what /v1/disputes lists."""
+DISPUTES_SQL = disputes_sql("f.crisis_id = ANY(%(crises)s)")
+"""Quantities whose sources give different figures, with the figures /v1/disputes lists."""
 
 
 class _Writer:

@@ -175,6 +175,21 @@ class FactListCases:
         )
         assert on_the_day
 
+    def test_actor_with_dates_pages_through_exactly_its_facts(self, client: Client) -> None:
+        # Pins the actor filter, which pages by walking the actor's facts of one kind in
+        # id order: small pages must give every fact involving the actor in the date
+        # range, once each, in id order, and nothing else.
+        items = walk(client, self.path)
+        involved = Counter(a["id"] for i in items if day(i) is not None for a in i["actors"])
+        actor = involved.most_common(1)[0][0]
+        dated = [i for i in items if day(i) is not None and actor in {a["id"] for a in i["actors"]}]
+        since = min(day(i) or "" for i in dated)
+        until = median_day(dated) if len({day(i) for i in dated}) > 1 else since
+        expected = [i["id"] for i in dated if since <= (day(i) or "") <= until]
+        assert expected
+        found = walk(client, self.path, limit=1, actor=actor, since=since, until=until)
+        assert ids(found) == expected
+
     def test_until_before_since_is_refused(self, client: Client) -> None:
         invalid(client, self.path, "until", since="2022-01-08", until="2022-01-07")
 

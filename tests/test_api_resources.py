@@ -237,6 +237,27 @@ class TestSearch:
         ranks = [hit["rank"] for hit in hits]
         assert ranks == sorted(ranks, reverse=True)
 
+    @pytest.mark.parametrize("q", ["Massimov", "Kazakhstan", '"Kassym-Jomart Tokayev"'])
+    def test_ranked_paged_and_marked(self, client: Client, q: str) -> None:
+        # Ranking is bounded to the first candidates found (service.queries); what a client
+        # sees must still be one ranking, the same over small pages as in one page, and
+        # every fact hit must show the words it matched.
+        hits = walk(client, "/v1/search", q=q)
+        assert hits
+        assert [h["rank"] for h in hits] == sorted((h["rank"] for h in hits), reverse=True)
+        assert len({(h["type"], h["id"]) for h in hits}) == len(hits)
+        assert walk(client, "/v1/search", limit=3, q=q) == hits
+        for hit in hits:
+            if hit["type"] != "source":
+                assert "<mark>" in hit["snippet"], hit
+
+    def test_an_article_opening_with_the_word_is_marked(self, client: Client) -> None:
+        source = ok(client, "/v1/sources/" + walk(client, "/v1/sources")[0]["id"])
+        word = max((w for w in source["text"][:200].split() if w.isalpha()), key=len)
+        hits = walk(client, "/v1/search", q=word, type="source")
+        hit = next(h for h in hits if h["id"] == source["id"])
+        assert "<mark>" in hit["snippet"], hit
+
     def test_stems_match_other_forms(self, client: Client) -> None:
         # "arrestation" (singular) and "arrested" only share their stems with the texts
         assert walk(client, "/v1/search", q="arrestation")
