@@ -172,7 +172,7 @@ class _Recorder:
         self.sql = ""
         self.params: dict[str, Any] = {}
 
-    async def execute(self, sql: str, params: dict[str, Any]) -> _Recorder:
+    async def execute(self, sql: str, params: dict[str, Any], **options: Any) -> _Recorder:
         self.sql, self.params = sql, params
         return self
 

@@ -134,12 +134,8 @@ def make_read_pool(settings: Settings, url: str) -> ReadPool:
     No check before each use (it cost a round trip per request): follow_dataset has the pool
     check its connections when the server goes away, and a connection that breaks in use is
     discarded when it comes back, its request answered 503."""
-    # Short, indexed reads: JIT compilation costs more than it saves, and a generic plan
-    # chosen for one actor or date range is a bad plan for another (bench/RESULTS.md).
-    options = (
-        f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off "
-        "-c plan_cache_mode=force_custom_plan"
-    )
+    # Short, indexed reads: JIT compilation costs more than it saves (bench/RESULTS.md).
+    options = f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off"
     if settings.read_role:
         options += f" -c role={settings.read_role}"
     return ReadPool(
