@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from typing import Any
 
 from litestar import Litestar
@@ -72,6 +73,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await pool.open(wait=False)
         app.state.pool = pool
         app.state.listener = asyncio.create_task(follow_dataset(url, cache.follow, pool))
+        # Everything built so far lives as long as the worker: keep it out of the garbage
+        # collector's full passes, which otherwise walk it again and again under load.
+        gc.freeze()
 
     async def close_pool(app: Litestar) -> None:
         listener = app.state.get("listener")
