@@ -104,7 +104,7 @@ def _synth_bar(facts: int) -> Progress | None:
 
 def _progress_bar(rows: Rows) -> Progress | None:
     """A progress bar on a terminal, for loads big enough to wait for."""
-    total = sum(len(batch) for batch in rows.tables.values())
+    total = sum(len(batch) for batch in rows.tables.values()) + rows.fact_count  # + answers
     if not sys.stderr.isatty() or total < 50_000:
         return None
     from tqdm import tqdm

@@ -9,6 +9,8 @@ killed loader leaves the old data in place.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ import sqlalchemy as sa
 import yaml
 
 from service.database import NOTIFY_CHANNEL, libpq_url
+from service.documents import Documents
 from service.fixtures import (
     FACT_FILES,
     ActorSpec,
@@ -36,7 +39,7 @@ from service.fixtures import (
     convert,
     parse_partial_date,
 )
-from service.queries import disputes_sql, documents_sql
+from service.queries import disputes_sql
 from service.vocabulary import TEXT_SEARCH_CONFIG, ActorRole, FactKind, Hedge, Language
 
 LOAD_LOCK = 727_001
@@ -711,14 +714,17 @@ Cursor = psycopg.Cursor[tuple[Any, ...]]
 TEXT_OID = 25
 
 _DELETE = (
-    # Facts first: they reference actors, places and sources, which go with the crisis.
+    # What hangs off the facts goes first, one statement per table: left to the cascade,
+    # each fact would delete its rows one fact at a time.
+    *(
+        f"DELETE FROM {table} t USING facts f "
+        "WHERE t.fact_id = f.id AND f.crisis_id = ANY(%(crises)s)"
+        for table in ("fact_documents", "citations", "fact_actors", *KIND_TABLE.values())
+    ),
+    # Then facts: they reference actors, places and sources, which go with the crisis.
     "DELETE FROM facts WHERE crisis_id = ANY(%(crises)s)",
     "DELETE FROM crises WHERE id = ANY(%(crises)s)",
 )
-
-
-DOCUMENTS_SQL = documents_sql("f.crisis_id = ANY(%(crises)s)")
-"""Every fact's answer, built once per load (see service.queries.documents_sql)."""
 
 DISPUTES_SQL = disputes_sql("f.crisis_id = ANY(%(crises)s)")
 """Quantities whose sources give different figures, with the figures /v1/disputes lists."""
@@ -730,7 +736,7 @@ class _Writer:
     def __init__(self, cursor: Cursor, progress: Progress | None) -> None:
         self.cursor = cursor
         self.progress = progress
-        self.counts = dict.fromkeys(INSERT_ORDER, 0)
+        self.counts = dict.fromkeys([*INSERT_ORDER, "fact_documents"], 0)
         rows = cursor.execute(
             "SELECT c.relname, a.attname, a.atttypid::int FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid "
@@ -782,6 +788,17 @@ class _Writer:
         self.cursor.execute("TRUNCATE loading_facts")
         self._done("facts", count)
 
+    def documents(self, rows: Iterable[tuple[str, str]]) -> None:
+        """(fact id, answer) of facts already written, into fact_documents."""
+        count = 0
+        statement = "COPY fact_documents (fact_id, document) FROM STDIN (FORMAT BINARY)"
+        with self.cursor.copy(statement) as copy:
+            copy.set_types([TEXT_OID, TEXT_OID])
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        self._done("fact_documents", count)
+
     def _done(self, table: str, count: int) -> None:
         self.counts[table] += count
         if self.progress is not None and count:
@@ -790,7 +807,6 @@ class _Writer:
     def finish(self) -> int:
         """Find the disputed quantities, bump the dataset version and tell every server;
         the caller commits."""
-        self.cursor.execute(DOCUMENTS_SQL, {"crises": self.crisis_ids})
         self.cursor.execute(DISPUTES_SQL, {"crises": self.crisis_ids})
         row = self.cursor.execute(
             "INSERT INTO dataset_version (id, version) VALUES (1, 1) "
@@ -813,7 +829,7 @@ def write(connection: sa.Connection, rows: Rows, progress: Progress | None = Non
     with _raw(connection).cursor() as cursor:
         writer = _Writer(cursor, progress)
         writer.replace(rows.crisis_ids)
-        documents = _documents(rows)
+        search = _search_texts(rows)
         for table in INSERT_ORDER:
             batch = rows.tables.get(table, [])
             if table != "facts":
@@ -821,12 +837,13 @@ def write(connection: sa.Connection, rows: Rows, progress: Progress | None = Non
                 continue
             for start in range(0, len(batch), CHUNK):
                 end = start + CHUNK
-                chunk = zip(batch[start:end], documents[start:end], strict=True)
-                writer.facts((*fact, *document) for fact, document in chunk)
+                chunk = zip(batch[start:end], search[start:end], strict=True)
+                writer.facts((*fact, *text) for fact, text in chunk)
+        writer.documents(_answers(rows))
         return writer.finish()
 
 
-def _documents(rows: Rows) -> list[tuple[str, str]]:
+def _search_texts(rows: Rows) -> list[tuple[str, str]]:
     """(config, document) of every fact in `rows`, as `_fact_rows` builds them."""
     language = {row[0]: row[6] for row in rows.tables.get("sources", [])}
     content = {row[0]: row[2] for row in rows.tables.get("statements", [])}
@@ -844,48 +861,136 @@ def _documents(rows: Rows) -> list[tuple[str, str]]:
     ]
 
 
+def _answers(rows: Rows) -> Iterator[tuple[str, str]]:
+    """(fact id, answer) of every fact in `rows`."""
+    documents = Documents()
+    for row in rows.tables.get("actors", []):
+        documents.actor(row)
+    for row in rows.tables.get("places", []):
+        documents.place(row)
+    by_fact: dict[str, tuple[Any, ...]] = {}
+    for table in KIND_TABLE.values():
+        by_fact.update((row[0], row) for row in rows.tables.get(table, []))
+    actors: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows.tables.get("fact_actors", []):
+        actors.setdefault(row[0], []).append(row)
+    citations: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows.tables.get("citations", []):
+        citations.setdefault(row[0], []).append(row)
+    for fact in rows.tables.get("facts", []):
+        fact_id = fact[0]
+        yield (
+            fact_id,
+            documents.document(
+                fact, by_fact[fact_id], actors.get(fact_id, []), citations.get(fact_id, [])
+            ),
+        )
+
+
+class _Chunk:
+    """Rows to write together, per table, with the answers of their facts."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[tuple[Any, ...]]] = {table: [] for table in INSERT_ORDER}
+        self.answers: list[tuple[str, str]] = []
+
+    def write(self, writer: _Writer) -> None:
+        for table, batch in self.tables.items():
+            if batch:
+                writer.facts(batch) if table == "facts" else writer.copy(table, batch)
+        if self.answers:
+            writer.documents(self.answers)
+
+
+class _Background:
+    """Writes chunks on a thread of its own: PostgreSQL stores one chunk while Python
+    checks the next, so on two cores a load takes about the longer of the two instead
+    of their sum. One chunk at most waits its turn, which keeps memory bounded."""
+
+    def __init__(self, writer: _Writer) -> None:
+        self.writer = writer
+        self.queue: queue.Queue[_Chunk | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="loader-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:  # after a failure, chunks are taken and dropped
+                try:
+                    chunk.write(self.writer)
+                except BaseException as exc:  # raised again by the loading thread
+                    self.error = exc
+
+    def put(self, chunk: _Chunk) -> None:
+        self.raise_error()
+        self.queue.put(chunk)
+
+    def stop(self) -> None:
+        """Wait for the chunks handed over to be written (or dropped after a failure)."""
+        self.queue.put(None)
+        self.thread.join()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 def load_bundle(
     connection: sa.Connection, bundle: Bundle, progress: Progress | None = None
 ) -> tuple[dict[str, int], int]:
     """Validate and write `bundle` in one pass inside the caller's transaction.
 
     For datasets too big to hold as `Rows` (`crisis-facts synth`): rows go into COPY a
-    chunk at a time as they pass `validate`'s checks, so memory stays bounded. At the
-    first problem writing stops; checking goes on, and FixtureError lists every problem
-    as `validate` would. The caller must then roll back, which leaves the old data.
-    Returns the rows written per table and the new dataset version.
+    chunk at a time as they pass `validate`'s checks, so memory stays bounded, and while
+    one chunk is written the next is checked. At the first problem writing stops;
+    checking goes on, and FixtureError lists every problem as `validate` would. The
+    caller must then roll back, which leaves the old data. Returns the rows written per
+    table and the new dataset version.
     """
     problems: list[str] = []
-    pending: dict[str, list[tuple[Any, ...]]] = {table: [] for table in INSERT_ORDER}
+    documents = Documents()
     with _raw(connection).cursor() as cursor:
         writer = _Writer(cursor, progress)
         writer.replace([cb.crisis.id for _, cb in bundle.crises])
+        background = _Background(writer)
+        chunk = _Chunk()
 
         def flush() -> None:
-            if problems:  # nothing more is written once the dataset is known to be bad
-                for batch in pending.values():
-                    batch.clear()
-                return
-            for table, batch in pending.items():
-                if batch:
-                    writer.facts(batch) if table == "facts" else writer.copy(table, batch)
-                    batch.clear()
+            nonlocal chunk
+            if not problems:  # nothing more is written once the dataset is known to be bad
+                background.put(chunk)
+            chunk = _Chunk()
 
-        facts = pending["facts"]
-        for item in _checked(bundle, problems):
-            if isinstance(item, FactRows):
-                facts.append((*item.fact, item.config, item.document))
-                pending[item.kind_table].append(item.kind)
-                pending["fact_actors"].extend(item.actors)
-                pending["citations"].extend(item.citations)
-                if len(facts) >= CHUNK:
-                    flush()
-            else:
-                table, row = item
-                pending[table].append(row)
-                if table == "sources" and len(pending[table]) >= CHUNK // 10:
-                    flush()  # texts are large
-        flush()
+        try:
+            for item in _checked(bundle, problems):
+                if isinstance(item, FactRows):
+                    facts = chunk.tables["facts"]
+                    facts.append((*item.fact, item.config, item.document))
+                    chunk.tables[item.kind_table].append(item.kind)
+                    chunk.tables["fact_actors"].extend(item.actors)
+                    chunk.tables["citations"].extend(item.citations)
+                    if not problems:
+                        answer = documents.document(
+                            item.fact, item.kind, item.actors, item.citations
+                        )
+                        chunk.answers.append((item.fact[0], answer))
+                    if len(facts) >= CHUNK:
+                        flush()
+                else:
+                    table, row = item
+                    batch = chunk.tables[table]
+                    batch.append(row)
+                    if table == "actors":
+                        documents.actor(row)
+                    elif table == "places":
+                        documents.place(row)
+                    elif table == "sources" and len(batch) >= CHUNK // 10:
+                        flush()  # texts are large
+            flush()
+        finally:
+            background.stop()
+        background.raise_error()
         if problems:
             raise FixtureError(problems)
         return writer.counts, writer.finish()

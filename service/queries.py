@@ -66,61 +66,6 @@ def decode_cursor(scope: str, cursor: str, types: tuple[type, ...]) -> list[Any]
 _REF = (
     "CASE WHEN {a}.id IS NULL THEN NULL ELSE json_build_object('id', {a}.id, 'name', {a}.name) END"
 )
-_FIGURE = (
-    "CASE WHEN {k}.count IS NULL THEN NULL ELSE json_build_object("
-    "'count', {k}.count, 'count_max', {k}.count_max, 'hedge', {k}.hedge) END"
-)
-
-_COMMON = f"""
-'kind', f.kind, 'id', f.id, 'crisis_id', f.crisis_id, 'verification', f.verification,
-'date', CASE WHEN f.occurred_on IS NULL THEN NULL
-             ELSE json_build_object('value', f.occurred_on, 'precision', f.date_precision) END,
-'date_note', f.date_note, 'quantity_key', f.quantity_key, 'note', f.note,
-'claimant', {_REF.format(a="cl")},
-'place', {_REF.format(a="pl")},
-'citations', coalesce((
-    SELECT json_agg(json_build_object('source_id', c.source_id, 'quote', c.quote,
-                                      'start', c.start_offset, 'end', c.end_offset)
-                    ORDER BY c.position)
-    FROM citations c WHERE c.fact_id = f.id), '[]'),
-'actors', coalesce((
-    SELECT json_agg(json_build_object('id', a.id, 'name', a.name, 'role', fa.role)
-                    ORDER BY fa.role, a.id)
-    FROM fact_actors fa JOIN actors a ON a.id = fa.actor_id WHERE fa.fact_id = f.id), '[]')
-"""
-
-_KIND_FIELDS = {
-    FactKind.STATEMENT: f"""
-        'speaker', {_REF.format(a="sp")}, 'content', st.content, 'mode', st.mode,
-        'language', st.language, 'channel', st.channel""",
-    FactKind.CASUALTY: f"""
-        'category', ca.category, 'victim_group', ca.victim_group,
-        'figure', {_FIGURE.format(k="ca")}""",
-    FactKind.DEPLOYMENT: f"""
-        'sender', {_REF.format(a="se")}, 'status', de.status, 'figure', {_FIGURE.format(k="de")},
-        'framework', {_REF.format(a="fw")}, 'authorised_by', {_REF.format(a="au")},
-        'purpose', de.purpose""",
-    FactKind.ARREST: f"""
-        'confirmed', ar.confirmed, 'person', {_REF.format(a="pe")},
-        'figure', {_FIGURE.format(k="ar")}, 'charge', ar.charge,
-        'legal_basis', ar.legal_basis, 'scope', ar.scope""",
-}
-
-_KIND_JOINS = {
-    FactKind.STATEMENT: """
-        LEFT JOIN statements st ON st.fact_id = f.id
-        LEFT JOIN actors sp ON sp.id = st.speaker_id""",
-    FactKind.CASUALTY: """
-        LEFT JOIN casualties ca ON ca.fact_id = f.id""",
-    FactKind.DEPLOYMENT: """
-        LEFT JOIN deployments de ON de.fact_id = f.id
-        LEFT JOIN actors se ON se.id = de.sender_id
-        LEFT JOIN actors fw ON fw.id = de.framework_id
-        LEFT JOIN actors au ON au.id = de.authorised_by_id""",
-    FactKind.ARREST: """
-        LEFT JOIN arrests ar ON ar.fact_id = f.id
-        LEFT JOIN actors pe ON pe.id = ar.person_id""",
-}
 
 _KIND_TABLE = {
     FactKind.STATEMENT: ("statements", "st"),
@@ -128,33 +73,6 @@ _KIND_TABLE = {
     FactKind.DEPLOYMENT: ("deployments", "de"),
     FactKind.ARREST: ("arrests", "ar"),
 }
-
-
-ALL_KINDS = tuple(FactKind)
-
-
-def _fact_json(kinds: tuple[FactKind, ...]) -> str:
-    if len(kinds) == 1:
-        return f"json_build_object({_COMMON}, {_KIND_FIELDS[kinds[0]]})"
-    branches = " ".join(
-        f"WHEN '{k.value}' THEN json_build_object({_COMMON}, {_KIND_FIELDS[k]})" for k in kinds
-    )
-    return f"CASE f.kind {branches} END"
-
-
-def documents_sql(where: str) -> str:
-    """INSERT every matching fact's answer into fact_documents: run by each load, so that a
-    page is an index range over ready JSON whatever the size of the data."""
-    joins = "".join(_KIND_JOINS[k] for k in ALL_KINDS)
-    return f"""
-        INSERT INTO fact_documents (fact_id, document)
-        SELECT f.id, {_fact_json(ALL_KINDS)}::text
-        FROM facts f
-        LEFT JOIN actors cl ON cl.id = f.claimant_id
-        LEFT JOIN places pl ON pl.id = f.place_id
-        {joins}
-        WHERE {where}
-    """
 
 
 def _document_select(page_sql: str, order: str = "page.id") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from service import cli, loader
+from service import cli, loader, synth
+from service.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, copy_fixtures, table_dump
 
 CRISIS = "kazakhstan-2022"
@@ -225,6 +227,34 @@ def test_replacement_is_atomic_for_readers(
         assert outside.scalar_one() != "Renamed during the test"
         facts = reader.exec_driver_sql("SELECT count(*) FROM facts").scalar_one()
         assert facts > 0
+
+
+def sql_built_answers() -> str:
+    """The query that built every fact's answer before loads built them in Python, as
+    migration 1dde7b88281a keeps it."""
+    path = next((PROJECT_ROOT / "alembic" / "versions").glob("*_1dde7b88281a.py"))
+    spec = importlib.util.spec_from_file_location("fact_documents_migration", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.FACT_DOCUMENTS)
+
+
+def test_answers_are_byte_for_byte_those_the_sql_built(connection: sa.Connection) -> None:
+    """Pages send stored answers as they are: built in Python, they must keep the layout,
+    escaping, key order and nulls that PostgreSQL gave them and clients have seen. The
+    curated crisis comes through `write`, the synthetic one through `load_bundle`."""
+    loader.load_bundle(connection, synth.generate(2000, seed=3))
+    stored = "SELECT fact_id, document FROM fact_documents"
+    built = sql_built_answers()
+    differing = connection.exec_driver_sql(
+        f"({stored} EXCEPT ({built})) UNION ALL (({built}) EXCEPT {stored})"
+    ).all()
+    assert differing == []
+    counts = connection.exec_driver_sql(
+        "SELECT (SELECT count(*) FROM facts), (SELECT count(*) FROM fact_documents)"
+    ).one()
+    assert counts[0] == counts[1] > 2000
 
 
 def test_missing_fixtures_folder_is_refused(tmp_path: Path) -> None:

@@ -10,12 +10,72 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from service.queries import documents_sql
-
 revision: str = "1dde7b88281a"
 down_revision: str | None = "c0d68d3a81d6"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# Each fact's answer as this revision's SQL built it, frozen here: loads now build the same
+# bytes in Python (service/documents.py), and a test holds them to this query.
+_REF = (
+    "CASE WHEN {a}.id IS NULL THEN NULL ELSE json_build_object('id', {a}.id, 'name', {a}.name) END"
+)
+_FIGURE = (
+    "CASE WHEN {k}.count IS NULL THEN NULL ELSE json_build_object("
+    "'count', {k}.count, 'count_max', {k}.count_max, 'hedge', {k}.hedge) END"
+)
+_COMMON = f"""
+'kind', f.kind, 'id', f.id, 'crisis_id', f.crisis_id, 'verification', f.verification,
+'date', CASE WHEN f.occurred_on IS NULL THEN NULL
+             ELSE json_build_object('value', f.occurred_on, 'precision', f.date_precision) END,
+'date_note', f.date_note, 'quantity_key', f.quantity_key, 'note', f.note,
+'claimant', {_REF.format(a="cl")},
+'place', {_REF.format(a="pl")},
+'citations', coalesce((
+    SELECT json_agg(json_build_object('source_id', c.source_id, 'quote', c.quote,
+                                      'start', c.start_offset, 'end', c.end_offset)
+                    ORDER BY c.position)
+    FROM citations c WHERE c.fact_id = f.id), '[]'),
+'actors', coalesce((
+    SELECT json_agg(json_build_object('id', a.id, 'name', a.name, 'role', fa.role)
+                    ORDER BY fa.role, a.id)
+    FROM fact_actors fa JOIN actors a ON a.id = fa.actor_id WHERE fa.fact_id = f.id), '[]')
+"""
+_KIND_FIELDS = {
+    "statement": f"""
+        'speaker', {_REF.format(a="sp")}, 'content', st.content, 'mode', st.mode,
+        'language', st.language, 'channel', st.channel""",
+    "casualty": f"""
+        'category', ca.category, 'victim_group', ca.victim_group,
+        'figure', {_FIGURE.format(k="ca")}""",
+    "deployment": f"""
+        'sender', {_REF.format(a="se")}, 'status', de.status, 'figure', {_FIGURE.format(k="de")},
+        'framework', {_REF.format(a="fw")}, 'authorised_by', {_REF.format(a="au")},
+        'purpose', de.purpose""",
+    "arrest": f"""
+        'confirmed', ar.confirmed, 'person', {_REF.format(a="pe")},
+        'figure', {_FIGURE.format(k="ar")}, 'charge', ar.charge,
+        'legal_basis', ar.legal_basis, 'scope', ar.scope""",
+}
+_BRANCHES = " ".join(
+    f"WHEN '{kind}' THEN json_build_object({_COMMON}, {fields})"
+    for kind, fields in _KIND_FIELDS.items()
+)
+FACT_DOCUMENTS = f"""
+    SELECT f.id, CASE f.kind {_BRANCHES} END::text
+    FROM facts f
+    LEFT JOIN actors cl ON cl.id = f.claimant_id
+    LEFT JOIN places pl ON pl.id = f.place_id
+    LEFT JOIN statements st ON st.fact_id = f.id
+    LEFT JOIN actors sp ON sp.id = st.speaker_id
+    LEFT JOIN casualties ca ON ca.fact_id = f.id
+    LEFT JOIN deployments de ON de.fact_id = f.id
+    LEFT JOIN actors se ON se.id = de.sender_id
+    LEFT JOIN actors fw ON fw.id = de.framework_id
+    LEFT JOIN actors au ON au.id = de.authorised_by_id
+    LEFT JOIN arrests ar ON ar.fact_id = f.id
+    LEFT JOIN actors pe ON pe.id = ar.person_id
+"""
 
 
 def upgrade() -> None:
@@ -34,7 +94,7 @@ def upgrade() -> None:
     )
     # ### end Alembic commands ###
     # Facts already loaded get their documents now; every later load builds its own.
-    op.execute(documents_sql("true"))
+    op.execute(f"INSERT INTO fact_documents (fact_id, document) {FACT_DOCUMENTS}")
 
 
 def downgrade() -> None:
