@@ -38,9 +38,11 @@ SIZES = {"curated": 0, "100k": 100_000, "1m": 1_000_000}
 RECIPE = (
     "alembic/versions",
     "fixtures",
+    "service/documents.py",
     "service/fixtures.py",
     "service/loader.py",
     "service/models.py",
+    "service/queries.py",
     "service/synth.py",
 )
 CLI = str(Path(sys.executable).parent / "crisis-facts")
