@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 from typing import Any
 
@@ -81,8 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         listener = app.state.get("listener")
         if listener is not None:
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await asyncio.wait([listener], timeout=2)  # shutdown never waits on the database
         await app.state.pool.close()
 
     route_handlers: list[Any] = [

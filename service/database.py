@@ -180,11 +180,14 @@ async def follow_dataset(
                     async for _ in conn.notifies(timeout=CHECK_EVERY, stop_after=1):
                         pass
                     report(True, await _dataset_version(conn))
-        except psycopg.Error:
+        except psycopg.OperationalError:
             report(False, None)
             if not lost and pool is not None:
                 await pool.check()
             lost = True
+            await asyncio.sleep(0.5)
+        except psycopg.Error:  # reachable, but not migrated yet: no version to follow
+            report(False, None)
             await asyncio.sleep(0.5)
 
 
