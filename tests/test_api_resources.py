@@ -258,6 +258,25 @@ class TestSearch:
         hit = next(h for h in hits if h["id"] == source["id"])
         assert "<mark>" in hit["snippet"], hit
 
+    @pytest.mark.parametrize(("word", "typed"), [("États", "états"), (None, "upper")])
+    def test_an_article_is_marked_where_the_word_is(
+        self, client: Client, word: str | None, typed: str
+    ) -> None:
+        # The snippet window is placed on the word however the reader typed its case, also
+        # when it sits far from the opening and starts with a capital outside ASCII.
+        for listed in walk(client, "/v1/sources"):
+            text = ok(client, "/v1/sources/" + listed["id"])["text"]
+            words = [word] if word else [w for w in text[1000:].split() if w.isalpha()]
+            deep = [w for w in words if len(w) > 4 and w.lower() not in text[:600].lower()]
+            if deep and deep[0] in text[600:]:
+                break
+        else:
+            pytest.fail("no article has such a word")
+        q = deep[0].upper() if typed == "upper" else typed
+        hits = walk(client, "/v1/search", q=q, type="source")
+        hit = next(h for h in hits if h["id"] == listed["id"])
+        assert "<mark>" in hit["snippet"], (q, hit)
+
     def test_stems_match_other_forms(self, client: Client) -> None:
         # "arrestation" (singular) and "arrested" only share their stems with the texts
         assert walk(client, "/v1/search", q="arrestation")
