@@ -234,28 +234,38 @@ async def list_facts(
     scope = filters.scope(kind.value)
     params: dict[str, Any] = {"limit": limit + 1}
     clauses = [f"f.kind = '{kind.value}'", *filters.where(params, alias, by_actor=False)]
-    key, facts = "f.id", "facts f"
+    facts = "facts f"
+    if any(value is not None for value in filters.kind_filters.values()):
+        facts += f" JOIN {table} {alias} ON {alias}.fact_id = f.id"
     if cursor is not None:
         (params["after"],) = decode_cursor(scope, cursor, (str,))
     if filters.actor is not None:
         # The actor's facts of this kind are one index range in id order: the page walks
-        # it and stops at `limit` (hashing all of an actor's 10k facts first took 25 ms).
+        # it, checks each fact, and stops at `limit`. Left to choose, the planner may
+        # instead read every fact of the date range and sort (29 ms at 100k facts, against
+        # 0.3 ms); LATERAL ... LIMIT 1 keeps the walk, whose worst case is the actor's
+        # own facts of this kind.
         params["actor"] = filters.actor
         after = "" if cursor is None else " AND fa.fact_id > %(after)s"
-        key = "fa.fact_id"
-        facts = f"""(SELECT DISTINCT fa.fact_id FROM fact_actors fa
-                     WHERE fa.actor_id = %(actor)s AND fa.kind = '{kind.value}'{after}) fa
-                    JOIN facts f ON f.id = fa.fact_id"""
-    elif cursor is not None:
-        clauses.append("f.id > %(after)s")
-    if any(value is not None for value in filters.kind_filters.values()):
-        facts += f" JOIN {table} {alias} ON {alias}.fact_id = f.id"
-    page_sql = f"""
-        SELECT {key} AS id
-        FROM {facts}
-        WHERE {" AND ".join(clauses)}
-        ORDER BY {key} LIMIT %(limit)s
-    """
+        page_sql = f"""
+            SELECT fa.fact_id AS id
+            FROM (SELECT DISTINCT fa.fact_id FROM fact_actors fa
+                  WHERE fa.actor_id = %(actor)s AND fa.kind = '{kind.value}'{after}) fa
+            CROSS JOIN LATERAL (
+                SELECT 1 FROM {facts}
+                WHERE f.id = fa.fact_id AND {" AND ".join(clauses)} LIMIT 1
+            ) f
+            ORDER BY fa.fact_id LIMIT %(limit)s
+        """
+    else:
+        if cursor is not None:
+            clauses.append("f.id > %(after)s")
+        page_sql = f"""
+            SELECT f.id
+            FROM {facts}
+            WHERE {" AND ".join(clauses)}
+            ORDER BY f.id LIMIT %(limit)s
+        """
     select = _document_select(page_sql)
     prepare = False if filters.narrows else None
     rows = await _fetch(conn, select, params, binary=True, prepare=prepare)
