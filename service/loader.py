@@ -789,12 +789,12 @@ class _Writer:
         self.cursor.execute("TRUNCATE loading_facts")
         self._done("facts", count)
 
-    def documents(self, rows: Iterable[tuple[str, str]]) -> None:
-        """(fact id, answer) of facts already written, into fact_documents."""
+    def documents(self, rows: Iterable[tuple[str, str, str]]) -> None:
+        """(fact id, kind, answer) of facts already written, into fact_documents."""
         count = 0
-        statement = "COPY fact_documents (fact_id, document) FROM STDIN (FORMAT BINARY)"
+        statement = "COPY fact_documents (fact_id, kind, document) FROM STDIN (FORMAT BINARY)"
         with self.cursor.copy(statement) as copy:
-            copy.set_types([TEXT_OID, TEXT_OID])
+            copy.set_types([TEXT_OID, TEXT_OID, TEXT_OID])
             for row in rows:
                 copy.write_row(row)
                 count += 1
@@ -866,8 +866,8 @@ def _search_texts(rows: Rows) -> list[tuple[str, str]]:
     ]
 
 
-def _answers(rows: Rows) -> Iterator[tuple[str, str]]:
-    """(fact id, answer) of every fact in `rows`."""
+def _answers(rows: Rows) -> Iterator[tuple[str, str, str]]:
+    """(fact id, kind, answer) of every fact in `rows`."""
     documents = Documents()
     for row in rows.tables.get("actors", []):
         documents.actor(row)
@@ -886,6 +886,7 @@ def _answers(rows: Rows) -> Iterator[tuple[str, str]]:
         fact_id = fact[0]
         yield (
             fact_id,
+            fact[2],
             documents.document(
                 fact, by_fact[fact_id], actors.get(fact_id, []), citations.get(fact_id, [])
             ),
@@ -897,7 +898,7 @@ class _Chunk:
 
     def __init__(self) -> None:
         self.tables: dict[str, list[tuple[Any, ...]]] = {table: [] for table in INSERT_ORDER}
-        self.answers: list[tuple[str, str]] = []
+        self.answers: list[tuple[str, str, str]] = []
 
     def write(self, writer: _Writer) -> None:
         for table, batch in self.tables.items():
@@ -979,7 +980,7 @@ def load_bundle(
                         answer = documents.document(
                             item.fact, item.kind, item.actors, item.citations
                         )
-                        chunk.answers.append((item.fact[0], answer))
+                        chunk.answers.append((item.fact[0], item.fact[2], answer))
                     if len(facts) >= CHUNK:
                         flush()
                 else:

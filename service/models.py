@@ -387,10 +387,15 @@ class FactDocument(Base):
 
     __tablename__ = "fact_documents"
 
-    fact_id: Mapped[str] = mapped_column(
-        ForeignKey("facts.id", ondelete="CASCADE"), primary_key=True
-    )
+    fact_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
     document: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["fact_id", "kind"], ["facts.id", "facts.kind"], ondelete="CASCADE"),
+        # An unfiltered page of one kind is one range of this index: no probe per fact.
+        Index(None, "kind", "fact_id"),
+    )
 
 
 class DisputedQuantity(Base):

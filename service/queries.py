@@ -257,6 +257,17 @@ async def list_facts(
             ) f
             ORDER BY fa.fact_id LIMIT %(limit)s
         """
+    elif not filters.narrows:
+        # Every fact of the kind: one range of fact_documents (kind, fact_id), the answers
+        # read as they lie, no probe per fact.
+        after = "" if cursor is None else " AND d.fact_id > %(after)s"
+        sql = f"""
+            SELECT convert_to(d.document, 'UTF8'), d.fact_id FROM fact_documents d
+            WHERE d.kind = '{kind.value}'{after}
+            ORDER BY d.fact_id LIMIT %(limit)s
+        """
+        rows = await _fetch(conn, sql, params, binary=True)
+        return _page(rows, limit, scope)
     else:
         if cursor is not None:
             clauses.append("f.id > %(after)s")
@@ -267,16 +278,22 @@ async def list_facts(
             ORDER BY f.id LIMIT %(limit)s
         """
     select = _document_select(page_sql)
-    prepare = False if filters.narrows else None
-    rows = await _fetch(conn, select, params, binary=True, prepare=prepare)
+    rows = await _fetch(conn, select, params, binary=True, prepare=False)
+    return _page(rows, limit, scope)
+
+
+def _page(rows: list[tuple[Any, ...]], limit: int, scope: str) -> schemas.Page[Any]:
+    """Stored answers and the id after which the next page starts."""
     items = [_stored(r[0]) for r in rows[:limit]]
     next_cursor = encode_cursor(scope, [rows[limit - 1][1]]) if len(rows) > limit else None
     return schemas.Page(items=items, next_cursor=next_cursor)
 
 
 async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Any | None:
-    page_sql = f"SELECT f.id FROM facts f WHERE f.id = %(id)s AND f.kind = '{kind.value}'"
-    select = _document_select(page_sql)
+    select = (
+        "SELECT convert_to(d.document, 'UTF8') FROM fact_documents d "
+        f"WHERE d.fact_id = %(id)s AND d.kind = '{kind.value}'"
+    )
     row = await (await conn.execute(select, {"id": fact_id}, binary=True)).fetchone()
     return None if row is None else _stored(row[0])
 
