@@ -154,7 +154,7 @@ def make_read_pool(settings: Settings, url: str) -> ReadPool:
 
 
 async def follow_dataset(
-    url: str, report: Callable[[bool, int | None], None], pool: ReadPool | None = None
+    url: str, report: Callable[[bool, int | None], None], pool: ReadPool
 ) -> None:
     """Call `report(live, version)` on every committed load, and `report(False, None)` while
     the database is unreachable; runs until cancelled, reconnecting by itself.
@@ -169,7 +169,7 @@ async def follow_dataset(
                 libpq_url(url), autocommit=True, connect_timeout=2
             ) as conn:
                 await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                if lost and pool is not None:
+                if lost:
                     await pool.check()
                 lost = False
                 report(True, await _dataset_version(conn))
@@ -182,7 +182,7 @@ async def follow_dataset(
                     report(True, await _dataset_version(conn))
         except psycopg.OperationalError:
             report(False, None)
-            if not lost and pool is not None:
+            if not lost:
                 await pool.check()
             lost = True
             await asyncio.sleep(0.5)

@@ -727,8 +727,9 @@ _DELETE = (
 )
 
 DISPUTES_SQL = disputes_sql("f.crisis_id = ANY(%(crises)s)")
-DISPUTE_TABLES = ("facts", *KIND_TABLE.values(), "citations", "actors")
 """Quantities whose sources give different figures, with the figures /v1/disputes lists."""
+DISPUTE_TABLES = ("facts", *KIND_TABLE.values(), "citations", "actors")
+"""What DISPUTES_SQL reads: analyzed in the load's transaction before it runs."""
 
 
 class _Writer:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -111,23 +112,24 @@ class FactFilter:
     key: str | None = None
     kind_filters: dict[str, Any] = field(default_factory=dict)
 
+    def _shared(self) -> tuple[Any, ...]:
+        """The filters every fact list has, in one order for `narrows` and `scope`."""
+        return (
+            self.crisis,
+            self.actor,
+            self.source,
+            self.since,
+            self.until,
+            self.language,
+            self.verification,
+            self.key,
+        )
+
     @property
     def narrows(self) -> bool:
         """True when any filter is set: such a page is planned for its own values."""
-        return any(
-            value is not None
-            for value in (
-                self.crisis,
-                self.actor,
-                self.source,
-                self.since,
-                self.until,
-                self.language,
-                self.verification,
-                self.key,
-                *self.kind_filters.values(),
-            )
-        )
+        values = (*self._shared(), *self.kind_filters.values())
+        return any(value is not None for value in values)
 
     def where(self, params: dict[str, Any], alias: str | None, by_actor: bool = True) -> list[str]:
         """SQL conditions on `f` (and on the kind table as `alias`); `by_actor=False` when
@@ -174,21 +176,8 @@ class FactFilter:
 
     def scope(self, name: str) -> str:
         """Cursors are bound to the list and its filters: a cursor from another list is refused."""
-        parts = [
-            name,
-            self.crisis,
-            self.actor,
-            self.source,
-            self.since,
-            self.until,
-            self.language,
-            self.verification,
-            self.key,
-            *sorted(self.kind_filters.items()),
-        ]
+        parts = [name, *self._shared(), *sorted(self.kind_filters.items())]
         digest = msgspec.json.encode(parts, enc_hook=str)
-        import hashlib
-
         return hashlib.blake2s(digest, digest_size=6).hexdigest()
 
 
