@@ -42,7 +42,6 @@ RECIPE = (
     "service/fixtures.py",
     "service/loader.py",
     "service/models.py",
-    "service/queries.py",
     "service/synth.py",
 )
 CLI = str(Path(sys.executable).parent / "crisis-facts")
