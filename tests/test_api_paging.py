@@ -106,6 +106,19 @@ class TestLinkHeader:
         assert following.status_code == 200
         assert following.json() == ok(client, "/v1/arrests", **query)
 
+    def test_link_keeps_escaped_values_and_replaces_the_cursor(self, client: Client) -> None:
+        """A query with escapes (words with spaces and a quote) is re-encoded, not copied."""
+        first = client.get("/v1/search", params={"q": "forces de l'ordre", "limit": 1})
+        second = client.get(first.headers["link"][1 : first.headers["link"].index(">")])
+        link = second.headers["link"]
+        assert "<" not in link[1:] and " " not in link[: link.index(">")]
+        query = parse_qsl(urlsplit(link[1 : link.index(">")]).query)
+        assert query == [
+            ("q", "forces de l'ordre"),
+            ("limit", "1"),
+            ("cursor", second.json()["next_cursor"]),
+        ]
+
     def test_last_page_has_no_link(self, client: Client) -> None:
         response = client.get("/v1/crises", params={"limit": 200})
         assert response.json()["next_cursor"] is None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, Response
 from litestar.di import NamedDependency, Provide
@@ -154,16 +155,35 @@ def cursor_problem(exc: BadCursor) -> Exception:
     return invalid_parameter("cursor", str(exc))
 
 
+_PLAIN_QUERY = re.compile(rb"[A-Za-z0-9._~!$'()*+,;=:@/?&-]*")
+"""A query string that can go into a Link header as the client sent it: no escapes."""
+
+
+def next_link(path: str, query_string: bytes, cursor: str) -> str:
+    """`Link: <path?same query, next cursor>; rel="next"`.
+
+    A plain query string (the usual case: cursors are URL-safe base64) keeps its bytes and
+    swaps its cursor; any other is decoded and encoded again."""
+    if _PLAIN_QUERY.fullmatch(query_string):
+        kept = [p for p in query_string.split(b"&") if p and not p.startswith(b"cursor=")]
+        kept.append(b"cursor=" + cursor.encode())
+        query = b"&".join(kept).decode()
+    else:
+        pairs = [
+            (k, v)
+            for k, v in parse_qsl(query_string.decode(), keep_blank_values=True)
+            if k != "cursor"
+        ]
+        query = urlencode([*pairs, ("cursor", cursor)])
+    return f'<{path}?{query}>; rel="next"'
+
+
 def paged(request: Request[Any, Any, Any], page: schemas.Page[T]) -> Response[schemas.Page[T]]:
     """The page, with a `Link: rel="next"` header when there is one."""
-    headers = {}
-    if page.next_cursor is not None:
-        query: list[tuple[str, Any]] = [
-            (k, v) for k, v in request.query_params.multi_items() if k != "cursor"
-        ]
-        query.append(("cursor", page.next_cursor))
-        headers["Link"] = f'<{request.url.path}?{urlencode(query)}>; rel="next"'
-    return Response(page, headers=headers)
+    if page.next_cursor is None:
+        return Response(page)
+    link = next_link(request.scope["path"], request.scope["query_string"], page.next_cursor)
+    return Response(page, headers={"Link": link})
 
 
 def fact_filter(
