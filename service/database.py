@@ -170,14 +170,7 @@ def make_read_pool(settings: Settings, url: str) -> ReadPool:
     check its connections when the server goes away, and a connection that breaks in use is
     discarded when it comes back, its request answered 503."""
     # Short, indexed reads: JIT compilation costs more than it saves (bench/RESULTS.md).
-    # A prepared statement keeps its first plan: left to choose, PostgreSQL re-planned the
-    # page after a cursor on every run (its generic plan looked dearer than it is), which
-    # cost more than running it. Queries whose best plan depends on their values are not
-    # prepared (queries._fetch).
-    options = (
-        f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off "
-        "-c plan_cache_mode=force_generic_plan"
-    )
+    options = f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off"
     if settings.read_role:
         options += f" -c role={settings.read_role}"
     return ReadPool(

@@ -198,8 +198,9 @@ async def _fetch(
     after a few runs, and a plan cached for `LIMIT $n` does not know a page is 51 rows
     (measured at 1M facts: 148 ms with the parameter, 1.2 ms with the literal).
 
-    A prepared statement is planned once (the pool's connections force generic plans);
-    planning a page afresh cost more than running it (0.8 ms against 0.3 ms at 1M facts).
+    A prepared statement is planned once, if PostgreSQL finds its generic plan no dearer
+    than planning each run; planning a page afresh cost more than running it (0.8 ms
+    against 0.3 ms at 1M facts).
     A filtered page and a search pass `prepare=False` instead: one plan for every actor,
     date range or set of words would be wrong for some of them."""
     limit = int(params.pop("limit"))
@@ -255,8 +256,11 @@ async def list_facts(
         """
     elif not filters.narrows:
         # Every fact of the kind: one range of fact_documents (kind, fact_id), the answers
-        # read as they lie, no probe per fact.
-        after = "" if cursor is None else " AND d.fact_id > %(after)s"
+        # read as they lie, no probe per fact. The cursor is a subquery so that the plan
+        # does not depend on its value: as a plain parameter, PostgreSQL judged the generic
+        # plan dearer than one made for the value, and planned every page afresh (PostgreSQL
+        # CPU per page 168 -> 123 us at 1M facts once it stopped).
+        after = "" if cursor is None else " AND d.fact_id > (SELECT %(after)s::text)"
         sql = f"""
             SELECT convert_to(d.document, 'UTF8'), d.fact_id FROM fact_documents d
             WHERE d.kind = '{kind.value}'{after}

@@ -3,19 +3,26 @@ API did not issue for this list is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import msgspec
+import psycopg
 import pytest
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service import loader, migrations, queries, synth
+from service.database import ReadConnection, drop_database, make_engine
 from service.settings import Settings
 from service.vocabulary import ActorKind, FactKind, Language, SearchType, Verification
 from tests.apiclient import Client, ids, invalid, ok, serve, walk
+from tests.conftest import fresh_database
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +212,47 @@ class TestBadLimits:
     @pytest.mark.parametrize("limit", [1, 200])
     def test_bounds_are_accepted(self, client: Client, limit: int) -> None:
         assert len(ok(client, "/v1/statements", limit=limit)["items"]) <= limit
+
+
+@pytest.fixture(scope="module")
+def synth_url(server_url: str) -> Iterator[str]:
+    """A database holding a synthetic crisis of 5,000 facts beside nothing else."""
+    url = fresh_database(server_url, "plans")
+    try:
+        migrations.upgrade(url)
+        engine = make_engine(url)
+        try:
+            with engine.begin() as connection:
+                loader.write(connection, loader.validate(synth.generate(5_000, seed=3)))
+        finally:
+            engine.dispose()
+        yield url
+    finally:
+        drop_database(server_url, sa.engine.make_url(url).database or "")
+
+
+def test_the_serving_connection_reads_long_pages_whole(synth_url: str) -> None:
+    """Pages of 200 facts arrive in many reads, which the serving pool's connection class
+    takes without waiting on the event loop when data is already there: the pages must be
+    exactly those a plain connection reads, every fact once."""
+
+    async def follow(connection_class: type[psycopg.AsyncConnection[Any]]) -> list[bytes]:
+        async with await connection_class.connect(synth_url, autocommit=True) as conn:
+            pages: list[bytes] = []
+            cursor = None
+            while True:
+                page = await queries.list_facts(
+                    conn, FactKind.CASUALTY, queries.FactFilter(), 200, cursor
+                )
+                pages.append(msgspec.json.encode(page))
+                cursor = page.next_cursor
+                if cursor is None:
+                    return pages
+
+    served = asyncio.run(follow(ReadConnection))
+    assert served == asyncio.run(follow(psycopg.AsyncConnection))
+    assert max(len(page) for page in served) > 100_000
+    items = [item["id"] for page in served for item in msgspec.json.decode(page)["items"]]
+    with psycopg.connect(synth_url) as conn:
+        expected = conn.execute("SELECT count(*) FROM casualties").fetchone()
+    assert expected is not None and len(items) == len(set(items)) == expected[0]
