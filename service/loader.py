@@ -726,44 +726,44 @@ _DELETE = (
 )
 
 DISPUTES_SQL = """
-        INSERT INTO disputed_quantities (crisis_id, quantity_key, kind, figures)
-        WITH figures AS MATERIALIZED (
-            SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
-                   f.date_precision, f.claimant_id,
-                   coalesce(ca.count, de.count, ar.count) AS count,
-                   coalesce(ca.count_max, de.count_max, ar.count_max) AS count_max,
-                   coalesce(ca.hedge, de.hedge, ar.hedge) AS hedge
-            FROM facts f
-            LEFT JOIN casualties ca ON ca.fact_id = f.id
-            LEFT JOIN deployments de ON de.fact_id = f.id
-            LEFT JOIN arrests ar ON ar.fact_id = f.id
-            WHERE (f.crisis_id = ANY(%(crises)s)) AND f.quantity_key IS NOT NULL
-              AND coalesce(ca.count, de.count, ar.count) IS NOT NULL
-        ),
-        disputed AS (
-            SELECT crisis_id, quantity_key, min(kind) AS kind FROM figures
-            GROUP BY crisis_id, quantity_key
-            HAVING count(DISTINCT (count, count_max, hedge)) > 1
-        )
-        SELECT d.crisis_id, d.quantity_key, d.kind, json_agg(json_build_object(
-            'fact_id', g.id, 'kind', g.kind, 'source_id', c.source_id,
-            'figure', json_build_object('count', g.count, 'count_max', g.count_max,
-                                        'hedge', g.hedge),
-            'claimant', CASE WHEN a.id IS NULL THEN NULL
-                              ELSE json_build_object('id', a.id, 'name', a.name) END,
-            'date', CASE WHEN g.occurred_on IS NULL THEN NULL
-                         ELSE json_build_object('value', g.occurred_on,
-                                                'precision', g.date_precision) END,
-            'verification', g.verification,
-            'citation', json_build_object('source_id', c.source_id, 'quote', c.quote,
-                                          'start', c.start_offset, 'end', c.end_offset)
-        ) ORDER BY g.count, g.id)::text
-        FROM disputed d
-        JOIN figures g ON g.crisis_id = d.crisis_id AND g.quantity_key = d.quantity_key
-        JOIN citations c ON c.fact_id = g.id AND c.position = 0
-        LEFT JOIN actors a ON a.id = g.claimant_id
-        GROUP BY d.crisis_id, d.quantity_key, d.kind
-    """
+INSERT INTO disputed_quantities (crisis_id, quantity_key, kind, figures)
+WITH figures AS MATERIALIZED (
+    SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
+           f.date_precision, f.claimant_id,
+           coalesce(ca.count, de.count, ar.count) AS count,
+           coalesce(ca.count_max, de.count_max, ar.count_max) AS count_max,
+           coalesce(ca.hedge, de.hedge, ar.hedge) AS hedge
+    FROM facts f
+    LEFT JOIN casualties ca ON ca.fact_id = f.id
+    LEFT JOIN deployments de ON de.fact_id = f.id
+    LEFT JOIN arrests ar ON ar.fact_id = f.id
+    WHERE (f.crisis_id = ANY(%(crises)s)) AND f.quantity_key IS NOT NULL
+      AND coalesce(ca.count, de.count, ar.count) IS NOT NULL
+),
+disputed AS (
+    SELECT crisis_id, quantity_key, min(kind) AS kind FROM figures
+    GROUP BY crisis_id, quantity_key
+    HAVING count(DISTINCT (count, count_max, hedge)) > 1
+)
+SELECT d.crisis_id, d.quantity_key, d.kind, json_agg(json_build_object(
+    'fact_id', g.id, 'kind', g.kind, 'source_id', c.source_id,
+    'figure', json_build_object('count', g.count, 'count_max', g.count_max,
+                                'hedge', g.hedge),
+    'claimant', CASE WHEN a.id IS NULL THEN NULL
+                      ELSE json_build_object('id', a.id, 'name', a.name) END,
+    'date', CASE WHEN g.occurred_on IS NULL THEN NULL
+                 ELSE json_build_object('value', g.occurred_on,
+                                        'precision', g.date_precision) END,
+    'verification', g.verification,
+    'citation', json_build_object('source_id', c.source_id, 'quote', c.quote,
+                                  'start', c.start_offset, 'end', c.end_offset)
+) ORDER BY g.count, g.id)::text
+FROM disputed d
+JOIN figures g ON g.crisis_id = d.crisis_id AND g.quantity_key = d.quantity_key
+JOIN citations c ON c.fact_id = g.id AND c.position = 0
+LEFT JOIN actors a ON a.id = g.claimant_id
+GROUP BY d.crisis_id, d.quantity_key, d.kind
+"""
 """The quantity keys of the crises just written whose facts give different figures, each
 with its figures as /v1/disputes serves them: a page then reads 50 ready rows instead of
 joining and encoding every fact of 50 keys."""

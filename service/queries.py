@@ -1,8 +1,9 @@
 """All read SQL: one function per question, each one round trip, returning Structs.
 
-PostgreSQL builds each item's JSON (citations and actors embedded) and msgspec
-decodes the page into typed Structs in one call, so a page costs the same
-whatever its size. Lists are keyset-paginated on a unique, indexed order.
+Facts are answered from `fact_documents`, their JSON built by the load (citations and
+actors embedded) and sent as it is stored. For the other items PostgreSQL builds each
+one's JSON and msgspec decodes the page into typed Structs in one call, so a page costs
+the same whatever its size. Lists are keyset-paginated on a unique, indexed order.
 """
 
 from __future__ import annotations
@@ -62,11 +63,7 @@ def decode_cursor(scope: str, cursor: str, types: tuple[type, ...]) -> list[Any]
     return key
 
 
-# ---------------------------------------------------------------- fact JSON
-
-_REF = (
-    "CASE WHEN {a}.id IS NULL THEN NULL ELSE json_build_object('id', {a}.id, 'name', {a}.name) END"
-)
+# ---------------------------------------------------------------- stored fact answers
 
 _KIND_TABLE = {
     FactKind.STATEMENT: ("statements", "st"),
@@ -87,16 +84,13 @@ def _document_select(page_sql: str, order: str = "page.id") -> str:
     """
 
 
-def _stored(document: bytes) -> msgspec.Raw:
-    """A stored answer goes out as it is: the load built it from the same Structs' shape
+def _stored_list(rows: list[tuple[Any, ...]]) -> Any:
+    """Stored answers (first column) as one JSON array, for a page's `items`.
+
+    A stored answer goes out as it is: the load built it from the same Structs' shape
     (tests and the contract check every field), so it is not decoded to be re-encoded.
     It arrives as UTF-8 bytes (bytea in binary format): turning 50 answers into Python
-    text and back cost more than the rest of the page's Python."""
-    return msgspec.Raw(document)
-
-
-def _stored_list(rows: list[tuple[Any, ...]]) -> Any:
-    """Stored answers (first column) as one JSON array, for a page's `items`: one Raw is
+    text and back cost more than the rest of the page's Python. One Raw for the page is
     copied once when the page is encoded, where a Raw per answer was 50 objects."""
     return msgspec.Raw(b"[" + b",".join([r[0] for r in rows]) + b"]")
 
@@ -295,7 +289,7 @@ async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Any | None:
         f"WHERE d.fact_id = %(id)s AND d.kind = '{kind.value}'"
     )
     row = await (await conn.execute(select, {"id": fact_id}, binary=True)).fetchone()
-    return None if row is None else _stored(row[0])
+    return None if row is None else msgspec.Raw(row[0])  # as _stored_list, one answer
 
 
 async def timeline(

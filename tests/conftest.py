@@ -6,10 +6,11 @@ write do so inside a transaction they roll back, so tests pass in any order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +51,27 @@ def fresh_database(server: str, label: str) -> str:
     return with_database(server, name)
 
 
-@pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    """A migrated database with the fixtures loaded, dropped after the run."""
-    url = fresh_database(server_url, "main")
+@contextlib.contextmanager
+def loaded_database(server: str, label: str, fill: Callable[[sa.Engine], object]) -> Iterator[str]:
+    """A fresh database, migrated and filled by `fill(engine)`, dropped afterwards."""
+    url = fresh_database(server, label)
     try:
         migrations.upgrade(url)
         engine = make_engine(url)
         try:
-            loader.load(engine, FIXTURES)
+            fill(engine)
         finally:
             engine.dispose()
         yield url
     finally:
-        drop_database(server_url, sa.engine.make_url(url).database or "")
+        drop_database(server, sa.engine.make_url(url).database or "")
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A migrated database with the fixtures loaded, dropped after the run."""
+    with loaded_database(server_url, "main", lambda engine: loader.load(engine, FIXTURES)) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

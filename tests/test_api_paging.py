@@ -17,12 +17,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service import loader, migrations, queries, synth
-from service.database import ReadConnection, drop_database, make_engine
+from service import loader, queries, synth
+from service.database import ReadConnection
 from service.settings import Settings
 from service.vocabulary import ActorKind, FactKind, Language, SearchType, Verification
 from tests.apiclient import Client, ids, invalid, ok, serve, walk
-from tests.conftest import fresh_database
+from tests.conftest import loaded_database
 
 
 @pytest.fixture(scope="module")
@@ -217,18 +217,13 @@ class TestBadLimits:
 @pytest.fixture(scope="module")
 def synth_url(server_url: str) -> Iterator[str]:
     """A database holding a synthetic crisis of 5,000 facts beside nothing else."""
-    url = fresh_database(server_url, "plans")
-    try:
-        migrations.upgrade(url)
-        engine = make_engine(url)
-        try:
-            with engine.begin() as connection:
-                loader.write(connection, loader.validate(synth.generate(5_000, seed=3)))
-        finally:
-            engine.dispose()
+
+    def fill(engine: sa.Engine) -> None:
+        with engine.begin() as connection:
+            loader.write(connection, loader.validate(synth.generate(5_000, seed=3)))
+
+    with loaded_database(server_url, "synth", fill) as url:
         yield url
-    finally:
-        drop_database(server_url, sa.engine.make_url(url).database or "")
 
 
 def test_the_serving_connection_reads_long_pages_whole(synth_url: str) -> None:
