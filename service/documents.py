@@ -11,6 +11,7 @@ the SQL that used to build them.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +20,11 @@ import msgspec
 _encode = msgspec.json.Encoder().encode
 
 NULL = b"null"
+
+
+def digest(answer: bytes) -> bytes:
+    """What `fact_documents.digest` holds: 16 bytes of the answer's SHA-256."""
+    return hashlib.sha256(answer).digest()[:16]
 
 
 def _json(value: Any) -> bytes:
@@ -87,7 +93,7 @@ class Documents:
         kind: tuple[Any, ...],
         actors: Iterable[tuple[Any, ...]],
         citations: Iterable[tuple[Any, ...]],
-    ) -> str:
+    ) -> bytes:
         """The answer of one fact from its `facts` row, its kind table's row, its
         `fact_actors` rows and its `citations` rows in position order."""
         memo = self.memo
@@ -165,4 +171,4 @@ class Documents:
                     _json(scope),
                 )
             )
-        return (common + own).decode()
+        return common + own

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 import yaml
 
 from service.database import NOTIFY_CHANNEL, libpq_url
-from service.documents import Documents
+from service.documents import Documents, digest
 from service.fixtures import (
     FACT_FILES,
     ActorSpec,
@@ -711,6 +711,10 @@ Progress = Callable[[str, int], None]
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 TEXT_OID = 25
+BYTEA_OID = 17
+
+Answer = tuple[str, str, str, bytes]
+"""A fact's row of fact_documents: id, kind, its answer as the API serves it, its digest."""
 
 _DELETE = (
     # What hangs off the facts goes first, one statement per table: left to the cascade,
@@ -829,12 +833,14 @@ class _Writer:
         self.cursor.execute("TRUNCATE loading_facts")
         self._done("facts", count)
 
-    def documents(self, rows: Iterable[tuple[str, str, str]]) -> None:
-        """(fact id, kind, answer) of facts already written, into fact_documents."""
+    def documents(self, rows: Iterable[Answer]) -> None:
+        """(fact id, kind, answer, digest) of facts already written, into fact_documents."""
         count = 0
-        statement = "COPY fact_documents (fact_id, kind, document) FROM STDIN (FORMAT BINARY)"
+        statement = (
+            "COPY fact_documents (fact_id, kind, document, digest) FROM STDIN (FORMAT BINARY)"
+        )
         with self.cursor.copy(statement) as copy:
-            copy.set_types([TEXT_OID, TEXT_OID, TEXT_OID])
+            copy.set_types([TEXT_OID, TEXT_OID, TEXT_OID, BYTEA_OID])
             for row in rows:
                 copy.write_row(row)
                 count += 1
@@ -906,8 +912,12 @@ def _search_texts(rows: Rows) -> list[tuple[str, str]]:
     ]
 
 
-def _answers(rows: Rows) -> Iterator[tuple[str, str, str]]:
-    """(fact id, kind, answer) of every fact in `rows`."""
+def _answer(fact_id: str, kind: str, answer: bytes) -> Answer:
+    return fact_id, kind, answer.decode(), digest(answer)
+
+
+def _answers(rows: Rows) -> Iterator[Answer]:
+    """The fact_documents row of every fact in `rows`."""
     documents = Documents()
     for row in rows.tables.get("actors", []):
         documents.actor(row)
@@ -924,13 +934,10 @@ def _answers(rows: Rows) -> Iterator[tuple[str, str, str]]:
         citations.setdefault(row[0], []).append(row)
     for fact in rows.tables.get("facts", []):
         fact_id = fact[0]
-        yield (
-            fact_id,
-            fact[2],
-            documents.document(
-                fact, by_fact[fact_id], actors.get(fact_id, []), citations.get(fact_id, [])
-            ),
+        answer = documents.document(
+            fact, by_fact[fact_id], actors.get(fact_id, []), citations.get(fact_id, [])
         )
+        yield _answer(fact_id, fact[2], answer)
 
 
 class _Chunk:
@@ -938,7 +945,7 @@ class _Chunk:
 
     def __init__(self) -> None:
         self.tables: dict[str, list[tuple[Any, ...]]] = {table: [] for table in INSERT_ORDER}
-        self.answers: list[tuple[str, str, str]] = []
+        self.answers: list[Answer] = []
 
     def write(self, writer: _Writer) -> None:
         for table, batch in self.tables.items():
@@ -1020,7 +1027,7 @@ def load_bundle(
                         answer = documents.document(
                             item.fact, item.kind, item.actors, item.citations
                         )
-                        chunk.answers.append((item.fact[0], item.fact[2], answer))
+                        chunk.answers.append(_answer(item.fact[0], item.fact[2], answer))
                     if len(facts) >= CHUNK:
                         flush()
                 else:

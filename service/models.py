@@ -24,6 +24,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Text,
     UniqueConstraint,
@@ -390,9 +391,13 @@ class FactDocument(Base):
     fact_id: Mapped[str] = mapped_column(Text, primary_key=True)
     kind: Mapped[str] = mapped_column(Text)
     document: Mapped[str] = mapped_column(Text)
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+    """The first 16 bytes of the document's SHA-256: a page's ETag is made from its facts'
+    digests instead of hashing the whole answer on every request."""
 
     __table_args__ = (
         ForeignKeyConstraint(["fact_id", "kind"], ["facts.id", "facts.kind"], ondelete="CASCADE"),
+        CheckConstraint("length(digest) = 16", name="digest_length"),
         # An unfiltered page of one kind is one range of this index: no probe per fact.
         Index(None, "kind", "fact_id"),
     )

@@ -13,12 +13,12 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 from psycopg import AsyncConnection
 
-from service import schemas
+from service import __version__, schemas
 from service.vocabulary import FactKind
 
 T = TypeVar("T")
@@ -74,14 +74,41 @@ _KIND_TABLE = {
 
 
 def _document_select(page_sql: str, order: str = "page.id") -> str:
-    """The stored answers of the facts `page_sql` picks (ordered and limited there), with
-    the page's own columns after them for the next cursor."""
+    """The stored answers and digests of the facts `page_sql` picks (ordered and limited
+    there), with the page's own columns after them for the next cursor."""
     return f"""
         WITH page AS MATERIALIZED ({page_sql})
-        SELECT convert_to(d.document, 'UTF8'), page.*
+        SELECT convert_to(d.document, 'UTF8'), d.digest, page.*
         FROM page JOIN fact_documents d ON d.fact_id = page.id
         ORDER BY {order}
     """
+
+
+@dataclass(frozen=True, slots=True)
+class Stored(Generic[T]):
+    """Stored answers and their strong ETag, made from the digests the load stored with them:
+    hashing a 50 kB page on every request cost more than reading it from PostgreSQL."""
+
+    value: T
+    etag: str
+
+
+_PAGE_TAG = f"crisis-facts {__version__} page".encode()
+"""Salt of a page's ETag: the envelope around the answers is this code's."""
+
+
+def _page_etag(digests: list[bytes], next_cursor: str | None) -> str:
+    """The same answers in the same order with the same next cursor are the same body."""
+    hashed = hashlib.sha256(_PAGE_TAG)
+    hashed.update(b"".join(digests))
+    hashed.update((next_cursor or "").encode())
+    return f'"{hashed.hexdigest()[:32]}"'
+
+
+def _stored_page(rows: list[tuple[Any, ...]], next_cursor: str | None) -> Stored[schemas.Page[Any]]:
+    """A page of stored answers: (answer, digest, ...) rows, at most a page of them."""
+    page = schemas.Page(items=_stored_list(rows), next_cursor=next_cursor)
+    return Stored(page, _page_etag([r[1] for r in rows], next_cursor))
 
 
 def _stored_list(rows: list[tuple[Any, ...]]) -> Any:
@@ -219,7 +246,7 @@ async def list_facts(
     filters: FactFilter,
     limit: int,
     cursor: str | None,
-) -> schemas.Page[Any]:
+) -> Stored[schemas.Page[Any]]:
     """A page of facts of one kind, in id order."""
     table, alias = _KIND_TABLE[kind]
     scope = filters.scope(kind.value)
@@ -256,7 +283,7 @@ async def list_facts(
         # CPU per page 168 -> 123 us at 1M facts once it stopped).
         after = "" if cursor is None else " AND d.fact_id > (SELECT %(after)s::text)"
         sql = f"""
-            SELECT convert_to(d.document, 'UTF8'), d.fact_id FROM fact_documents d
+            SELECT convert_to(d.document, 'UTF8'), d.digest, d.fact_id FROM fact_documents d
             WHERE d.kind = '{kind.value}'{after}
             ORDER BY d.fact_id LIMIT %(limit)s
         """
@@ -276,25 +303,27 @@ async def list_facts(
     return _page(rows, limit, scope)
 
 
-def _page(rows: list[tuple[Any, ...]], limit: int, scope: str) -> schemas.Page[Any]:
+def _page(rows: list[tuple[Any, ...]], limit: int, scope: str) -> Stored[schemas.Page[Any]]:
     """Stored answers and the id after which the next page starts."""
-    items = _stored_list(rows[:limit])
-    next_cursor = encode_cursor(scope, [rows[limit - 1][1]]) if len(rows) > limit else None
-    return schemas.Page(items=items, next_cursor=next_cursor)
+    next_cursor = encode_cursor(scope, [rows[limit - 1][2]]) if len(rows) > limit else None
+    return _stored_page(rows[:limit], next_cursor)
 
 
-async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Any | None:
+async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Stored[Any] | None:
     select = (
-        "SELECT convert_to(d.document, 'UTF8') FROM fact_documents d "
+        "SELECT convert_to(d.document, 'UTF8'), d.digest FROM fact_documents d "
         f"WHERE d.fact_id = %(id)s AND d.kind = '{kind.value}'"
     )
     row = await (await conn.execute(select, {"id": fact_id}, binary=True)).fetchone()
-    return None if row is None else msgspec.Raw(row[0])  # as _stored_list, one answer
+    if row is None:
+        return None
+    # The answer is the stored document itself, so its ETag is the document's digest.
+    return Stored(msgspec.Raw(row[0]), f'"{row[1].hex()}"')  # as _stored_list, one answer
 
 
 async def timeline(
     conn: Conn, filters: FactFilter, kinds: tuple[FactKind, ...], limit: int, cursor: str | None
-) -> schemas.Page[Any]:
+) -> Stored[schemas.Page[Any]]:
     """Dated facts of every kind in date order (then id), for dashboards."""
     scope = filters.scope("timeline:" + ",".join(k.value for k in kinds))
     params: dict[str, Any] = {"limit": limit + 1, "kinds": [k.value for k in kinds]}
@@ -316,12 +345,11 @@ async def timeline(
     select = _document_select(page_sql, order="page.occurred_on, page.id")
     prepare = False if filters.narrows else None
     rows = await _fetch(conn, select, params, binary=True, prepare=prepare)
-    items = _stored_list(rows[:limit])
     next_cursor = None
     if len(rows) > limit:
-        _, last_id, last_day = rows[limit - 1]
+        _, _, last_id, last_day = rows[limit - 1]
         next_cursor = encode_cursor(scope, [last_day.isoformat(), last_id])
-    return schemas.Page(items=items, next_cursor=next_cursor)
+    return _stored_page(rows[:limit], next_cursor)
 
 
 # ---------------------------------------------------------------- crises, sources, actors

@@ -4,6 +4,7 @@ statements one list request costs."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -76,6 +77,30 @@ class TestETag:
             url = f"{path}/{first_id(client, path)}"
             etag = client.get(url).headers["etag"]
             assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+
+    def test_a_fact_etag_is_the_hash_of_its_answer(self, client: Client) -> None:
+        """Fact answers are tagged from the digests stored with them, not by hashing the
+        body: the tag must still be the body's own SHA-256, as every other answer's."""
+        for path in ["/v1/statements", "/v1/casualties", "/v1/deployments", "/v1/arrests"]:
+            url = f"{path}/{first_id(client, path)}"
+            response = client.get(url, headers={"Accept-Encoding": "identity"})
+            assert (
+                response.headers["etag"] == f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+            )
+
+    def test_pages_with_other_facts_or_cursors_have_other_etags(self, client: Client) -> None:
+        urls = [
+            "/v1/statements?limit=2",
+            "/v1/statements?limit=3",
+            "/v1/statements?limit=2&crisis=kazakhstan-2022",  # same facts, other cursor
+            "/v1/casualties?limit=2",
+            "/v1/timeline?limit=2",
+            "/v1/timeline?limit=2&kind=statement",
+        ]
+        answers = [client.get(url) for url in urls]
+        bodies = {answer.content for answer in answers}
+        assert len(bodies) == len(urls)
+        assert len({answer.headers["etag"] for answer in answers}) == len(urls)
 
     def test_errors_are_not_cached(self, client: Client) -> None:
         response = client.get("/v1/crises/no-such-crisis")

@@ -236,9 +236,10 @@ def test_the_serving_connection_reads_long_pages_whole(synth_url: str) -> None:
             pages: list[bytes] = []
             cursor = None
             while True:
-                page = await queries.list_facts(
+                stored = await queries.list_facts(
                     conn, FactKind.CASUALTY, queries.FactFilter(), 200, cursor
                 )
+                page = stored.value
                 pages.append(msgspec.json.encode(page))
                 cursor = page.next_cursor
                 if cursor is None:

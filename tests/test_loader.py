@@ -255,6 +255,12 @@ def test_answers_are_byte_for_byte_those_the_sql_built(connection: sa.Connection
         "SELECT (SELECT count(*) FROM facts), (SELECT count(*) FROM fact_documents)"
     ).one()
     assert counts[0] == counts[1] > 2000
+    # ETags of fact answers are made from these digests: each must be its document's.
+    wrong = connection.exec_driver_sql(
+        "SELECT count(*) FROM fact_documents "
+        "WHERE digest <> substr(sha256(convert_to(document, 'UTF8')), 1, 16)"
+    ).scalar_one()
+    assert wrong == 0
 
 
 def test_missing_fixtures_folder_is_refused(tmp_path: Path) -> None:

@@ -33,6 +33,19 @@ def etag_of(body: bytes) -> bytes:
     return b'"' + hashlib.sha256(body).hexdigest()[:32].encode() + b'"'
 
 
+def given_etag(headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
+    """The ETag a handler set from what it read (stored answers carry digests), else the
+    body's. A gzipped body is another representation: its tag differs from the plain one."""
+    gzip = (b"content-encoding", b"gzip") in headers
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"etag":
+            if gzip:
+                value = value[:-1] + b'-gzip"'
+                headers[index] = (name, value)
+            return value
+    return etag_of(body)
+
+
 def matches(if_none_match: bytes, etag: bytes) -> bool:
     """RFC 9110 weak comparison, as If-None-Match requires."""
     if if_none_match.strip() == b"*":
@@ -163,9 +176,10 @@ class CachingMiddleware:
             body = timeless_gzip(body)
         etag = b""
         if status == 200:
-            etag = etag_of(body)
             names = {name.lower() for name, _ in headers}
-            headers.append((b"etag", etag))
+            etag = given_etag(headers, body)
+            if b"etag" not in names:
+                headers.append((b"etag", etag))
             if b"cache-control" not in names:
                 headers.append((b"cache-control", self.cache_control))
             if b"vary" not in names:

@@ -39,17 +39,19 @@ async def _list(
     cursor: str | None,
 ) -> Response[Any]:
     try:
-        page = await fetch(request, queries.list_facts, kind, filters, limit, cursor)
+        stored = await fetch(request, queries.list_facts, kind, filters, limit, cursor)
     except BadCursor as exc:
         raise cursor_problem(exc) from None
-    return paged(request, page)
+    return paged(request, stored.value, stored.etag)
 
 
-async def _detail(request: Request[Any, Any, Any], kind: FactKind, fact_id: str, what: str) -> Any:
+async def _detail(
+    request: Request[Any, Any, Any], kind: FactKind, fact_id: str, what: str
+) -> Response[Any]:
     fact = await fetch(request, queries.get_fact, kind, fact_id)
     if fact is None:
         raise not_found(what, fact_id)
-    return fact
+    return Response(fact.value, headers={"ETag": fact.etag})
 
 
 class StatementController(Controller):
@@ -78,10 +80,9 @@ class StatementController(Controller):
     @get("/{fact_id:str}", operation_id="GetStatement", summary="Get a statement")
     async def get_statement(
         self, request: Request[Any, Any, Any], fact_id: PathId
-    ) -> schemas.Statement:
+    ) -> Response[schemas.Statement]:
         """One statement with its citations."""
-        result: schemas.Statement = await _detail(request, FactKind.STATEMENT, fact_id, "statement")
-        return result
+        return await _detail(request, FactKind.STATEMENT, fact_id, "statement")
 
 
 class CasualtyController(Controller):
@@ -112,10 +113,9 @@ class CasualtyController(Controller):
     @get("/{fact_id:str}", operation_id="GetCasualty", summary="Get a casualty figure")
     async def get_casualty(
         self, request: Request[Any, Any, Any], fact_id: PathId
-    ) -> schemas.Casualty:
+    ) -> Response[schemas.Casualty]:
         """One casualty figure with its citations."""
-        result: schemas.Casualty = await _detail(request, FactKind.CASUALTY, fact_id, "casualty")
-        return result
+        return await _detail(request, FactKind.CASUALTY, fact_id, "casualty")
 
 
 class DeploymentController(Controller):
@@ -141,12 +141,9 @@ class DeploymentController(Controller):
     @get("/{fact_id:str}", operation_id="GetDeployment", summary="Get a troop deployment")
     async def get_deployment(
         self, request: Request[Any, Any, Any], fact_id: PathId
-    ) -> schemas.Deployment:
+    ) -> Response[schemas.Deployment]:
         """One deployment with its citations."""
-        result: schemas.Deployment = await _detail(
-            request, FactKind.DEPLOYMENT, fact_id, "deployment"
-        )
-        return result
+        return await _detail(request, FactKind.DEPLOYMENT, fact_id, "deployment")
 
 
 class ArrestController(Controller):
@@ -174,10 +171,11 @@ class ArrestController(Controller):
         return await _list(request, FactKind.ARREST, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetArrest", summary="Get an arrest")
-    async def get_arrest(self, request: Request[Any, Any, Any], fact_id: PathId) -> schemas.Arrest:
+    async def get_arrest(
+        self, request: Request[Any, Any, Any], fact_id: PathId
+    ) -> Response[schemas.Arrest]:
         """One arrest with its citations."""
-        result: schemas.Arrest = await _detail(request, FactKind.ARREST, fact_id, "arrest")
-        return result
+        return await _detail(request, FactKind.ARREST, fact_id, "arrest")
 
 
 @get(
@@ -200,7 +198,7 @@ async def get_timeline(
     """Every dated fact of every kind in date order (then id); each item says its `kind`."""
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
     try:
-        page = await fetch(request, queries.timeline, filters, kinds, limit, cursor)
+        stored = await fetch(request, queries.timeline, filters, kinds, limit, cursor)
     except BadCursor as exc:
         raise cursor_problem(exc) from None
-    return paged(request, page)
+    return paged(request, stored.value, stored.etag)

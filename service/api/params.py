@@ -178,12 +178,16 @@ def next_link(path: str, query_string: bytes, cursor: str) -> str:
     return f'<{path}?{query}>; rel="next"'
 
 
-def paged(request: Request[Any, Any, Any], page: schemas.Page[T]) -> Response[schemas.Page[T]]:
-    """The page, with a `Link: rel="next"` header when there is one."""
-    if page.next_cursor is None:
-        return Response(page)
-    link = next_link(request.scope["path"], request.scope["query_string"], page.next_cursor)
-    return Response(page, headers={"Link": link})
+def paged(
+    request: Request[Any, Any, Any], page: schemas.Page[T], etag: str | None = None
+) -> Response[schemas.Page[T]]:
+    """The page, with a `Link: rel="next"` header when there is one, and its ETag when
+    the query knows it (service.api.caching hashes the body otherwise)."""
+    headers = {} if etag is None else {"ETag": etag}
+    if page.next_cursor is not None:
+        path, query = request.scope["path"], request.scope["query_string"]
+        headers["Link"] = next_link(path, query, page.next_cursor)
+    return Response(page, headers=headers)
 
 
 def fact_filter(
