@@ -43,7 +43,7 @@ lint: $(STAMP) ## ruff and mypy --strict
 openapi: $(STAMP) ## regenerate the committed contract openapi/v1.json
 	$(BIN)/crisis-facts openapi --output openapi/v1.json
 
-bench: $(STAMP) ## benchmarks (needs wrk; BENCH_ARGS="--sizes curated,100k,1m"), rewrite bench/RESULTS.md
+bench: $(STAMP) ## benchmarks at 74, 100k and 1M facts (needs wrk; BENCH_ARGS="--sizes curated" for a quick one), rewrite bench/RESULTS.md
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

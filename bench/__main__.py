@@ -62,7 +62,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     defaults = Settings.from_env()
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     top.add_argument(
-        "--sizes", default="curated", help="comma-separated: curated, 100k, 1m (default curated)"
+        "--sizes",
+        default="curated,100k,1m",
+        help="comma-separated: curated, 100k, 1m (default all three)",
     )
     top.add_argument("--seconds", type=float, default=8, help="per scenario (default 8)")
     top.add_argument("--warmup", type=float, default=2, help="per server, before measuring")
