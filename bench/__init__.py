@@ -6,7 +6,6 @@ drivers.py     wrk (HTTP) and pgbench (SQL) with fixed connections and durations
 run.py         one size: every scenario, the ceilings, the alternative
 ceiling.py     a Litestar app with one fixed JSON route: the framework's ceiling
 alternative.py the same list page written the usual way: FastAPI, pydantic, ORM
-documents.py   experiment: list pages from fact JSON built once per load
 sweep.py       WORKERS x POOL_MAX_SIZE
 report.py      results/*.json -> RESULTS.md
 """

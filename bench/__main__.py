@@ -78,11 +78,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     top.add_argument("--port", type=int, default=18431, help="where the servers under test listen")
     top.add_argument("--reload", action="store_true", help="rebuild the databases")
     top.add_argument(
-        "--documents",
-        action="store_true",
-        help="instead, the experiment of bench/documents.py (fact JSON built once per load)",
-    )
-    top.add_argument(
         "--set",
         action="append",
         default=[],
@@ -181,14 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)
     host = {**machine(), "database": server_version(server)}
     RESULTS.mkdir(exist_ok=True)
-    if args.documents:
-        from bench import documents
-
-        for size in sizes:
-            target = RESULTS / f"documents-{size}.json"
-            documents.main(server, size, config, target, command, args.pages)
-        report.write(RESULTS, Path(__file__).parent / "RESULTS.md")
-        return 0
     if args.sweep:
         from bench import sweep
 

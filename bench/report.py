@@ -228,37 +228,6 @@ def generated(folder: Path) -> str:
         lines += ["## The same scenarios with PostgreSQL settings changed", ""]
         for variant in variants:
             lines += variant_table(variant, results.get(variant.size))
-    experiments = []
-    for size in ORDER:
-        path = folder / f"documents-{size}.json"
-        if path.is_file():
-            from bench.documents import Experiment
-
-            try:
-                experiments.append(msgspec.json.decode(path.read_bytes(), type=Experiment))
-            except msgspec.ValidationError:
-                continue
-    if experiments:
-        lines += [
-            "## Experiment: list pages from fact documents built at load time",
-            "",
-            "`python -m bench --documents` (bench/documents.py, not the product): each fact's "
-            "JSON, exactly as service.queries builds it per request, built once into a table; "
-            "a page is 51 index rows joined into the answer without decoding. Same granian, "
-            "workers, pool size and wrk settings.",
-            "",
-            "| size | built in | first page req/s (p99 ms) | cold pages req/s (p99 ms) | "
-            "ratio to ceiling | product cold req/s |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for e in experiments:
-            shipped = f"{e.product_cold.rps:,.0f}" if e.product_cold else "–"
-            lines.append(
-                f"| {e.size} | {e.build_s:.0f} s | {e.first.rps:,.0f} ({_ms(e.first.p99_ms)}) | "
-                f"{e.cold.rps:,.0f} ({_ms(e.cold.p99_ms)}) | "
-                f"{e.cold.rps / e.ceiling.rps:.3f} of {e.ceiling.rps:,.0f} | {shipped} |"
-            )
-        lines.append("")
     sweep_file = folder / "sweep.json"
     if sweep_file.is_file():
         try:
