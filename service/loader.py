@@ -730,7 +730,7 @@ _DELETE = (
 )
 
 DISPUTES_SQL = """
-INSERT INTO disputed_quantities (crisis_id, quantity_key, kind, figures)
+INSERT INTO disputed_quantities (crisis_id, quantity_key, kind, document)
 WITH figures AS MATERIALIZED (
     SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
            f.date_precision, f.claimant_id,
@@ -748,29 +748,52 @@ disputed AS (
     SELECT crisis_id, quantity_key, min(kind) AS kind FROM figures
     GROUP BY crisis_id, quantity_key
     HAVING count(DISTINCT (count, count_max, hedge)) > 1
+),
+bounded AS (
+    -- The values each figure admits: 'more than 4,000' is [4001, inf),
+    -- 'about N' is N give or take a tenth.
+    SELECT g.*,
+           CASE g.hedge WHEN 'more_than' THEN g.count + 1 WHEN 'about' THEN g.count * 0.9
+                        WHEN 'up_to' THEN 0 ELSE g.count END::numeric AS lowest,
+           CASE g.hedge WHEN 'at_least' THEN 'Infinity' WHEN 'more_than' THEN 'Infinity'
+                        WHEN 'about' THEN g.count * 1.1
+                        WHEN 'range' THEN coalesce(g.count_max, g.count)
+                        ELSE g.count END::numeric AS highest
+    FROM figures g
 )
-SELECT d.crisis_id, d.quantity_key, d.kind, json_agg(json_build_object(
-    'fact_id', g.id, 'kind', g.kind, 'source_id', c.source_id,
-    'figure', json_build_object('count', g.count, 'count_max', g.count_max,
-                                'hedge', g.hedge),
-    'claimant', CASE WHEN a.id IS NULL THEN NULL
-                      ELSE json_build_object('id', a.id, 'name', a.name) END,
-    'date', CASE WHEN g.occurred_on IS NULL THEN NULL
-                 ELSE json_build_object('value', g.occurred_on,
-                                        'precision', g.date_precision) END,
-    'verification', g.verification,
-    'citation', json_build_object('source_id', c.source_id, 'quote', c.quote,
-                                  'start', c.start_offset, 'end', c.end_offset)
-) ORDER BY g.count, g.id)::text
+SELECT d.crisis_id, d.quantity_key, d.kind, json_build_object(
+    'key', d.quantity_key, 'crisis_id', d.crisis_id, 'kind', d.kind,
+    'values', json_agg(json_build_object(
+        'fact_id', g.id, 'kind', g.kind, 'source_id', c.source_id,
+        'figure', json_build_object('count', g.count, 'count_max', g.count_max,
+                                    'hedge', g.hedge),
+        'claimant', CASE WHEN a.id IS NULL THEN NULL
+                          ELSE json_build_object('id', a.id, 'name', a.name) END,
+        'date', CASE WHEN g.occurred_on IS NULL THEN NULL
+                     ELSE json_build_object('value', g.occurred_on,
+                                            'precision', g.date_precision) END,
+        'verification', g.verification,
+        'citation', json_build_object('source_id', c.source_id, 'quote', c.quote,
+                                      'start', c.start_offset, 'end', c.end_offset)
+    ) ORDER BY g.count, g.id),
+    'low', min(g.count),
+    -- No upper bound when the highest figure is open-ended ('more than N') and is the lowest.
+    'high', CASE WHEN bool_or(g.hedge IN ('at_least', 'more_than'))
+                      AND max(coalesce(g.count_max, g.count)) = min(g.count) THEN NULL
+                 ELSE max(coalesce(g.count_max, g.count)) END,
+    -- Conflicting when no single number satisfies every source's figure.
+    'conflicting', max(g.lowest) > min(g.highest)
+)::text
 FROM disputed d
-JOIN figures g ON g.crisis_id = d.crisis_id AND g.quantity_key = d.quantity_key
+JOIN bounded g ON g.crisis_id = d.crisis_id AND g.quantity_key = d.quantity_key
 JOIN citations c ON c.fact_id = g.id AND c.position = 0
 LEFT JOIN actors a ON a.id = g.claimant_id
 GROUP BY d.crisis_id, d.quantity_key, d.kind
 """
 """The quantity keys of the crises just written whose facts give different figures, each
-with its figures as /v1/disputes serves them: a page then reads 50 ready rows instead of
-joining and encoding every fact of 50 keys."""
+with its answer as /v1/disputes serves it: a page then reads 50 ready answers instead of
+joining and encoding every fact of 50 keys. The answer's `low`, `high` and `conflicting`
+are decided here, once per load."""
 DISPUTE_TABLES = ("facts", *KIND_TABLE.values(), "citations", "actors")
 """What DISPUTES_SQL reads: analyzed in the load's transaction before it runs."""
 

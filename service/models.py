@@ -414,9 +414,10 @@ class DisputedQuantity(Base):
     )
     quantity_key: Mapped[str] = mapped_column(Text, primary_key=True)
     kind: Mapped[str] = mapped_column(Text)
-    figures: Mapped[str] = mapped_column(Text)
-    """Each figure given for the key as /v1/disputes serves it (a JSON array, smallest
-    first), built by the same load: a page reads 50 rows instead of joining ~200 facts."""
+    document: Mapped[str] = mapped_column(Text)
+    """The dispute as /v1/disputes serves it, each source's figure with its citation
+    (smallest first), built by the same load: a page reads 50 ready answers instead of
+    joining ~200 facts and deciding each dispute's bounds per request."""
 
     __table_args__ = (one_of("kind", FactKind), Index(None, "kind", "crisis_id", "quantity_key"))
 

@@ -514,52 +514,13 @@ async def get_actor(conn: Conn, actor_id: str) -> schemas.Actor | None:
 
 
 _DISPUTE_SQL = """
-SELECT d.crisis_id, d.quantity_key, d.figures FROM disputed_quantities d
+SELECT convert_to(d.document, 'UTF8'), d.crisis_id, d.quantity_key FROM disputed_quantities d
 WHERE true {filters} {after}
 ORDER BY d.crisis_id, d.quantity_key
 LIMIT %(limit)s
 """
-"""Disputed keys and their figures come from `disputed_quantities`, which each load fills:
-a page costs the same whatever the number of facts."""
-
-_FIGURES = msgspec.json.Decoder(list[schemas.DisputeValue])
-
-_UNBOUNDED = 2**62
-
-
-def interval(figure: schemas.Figure) -> tuple[float, float]:
-    """The values a figure admits: 'more than 4,000' is (4001, inf); 'about N' is N +/- 10%."""
-    n = figure.count
-    match figure.hedge:
-        case "exact":
-            return n, n
-        case "at_least":
-            return n, _UNBOUNDED
-        case "more_than":
-            return n + 1, _UNBOUNDED
-        case "about":
-            return n * 0.9, n * 1.1
-        case "up_to":
-            return 0, n
-        case _:  # range
-            return n, figure.count_max if figure.count_max is not None else n
-
-
-def dispute(crisis_id: str, key: str, values: list[schemas.DisputeValue]) -> schemas.Dispute:
-    bounds = [interval(v.figure) for v in values]
-    low = min(v.figure.count for v in values)
-    highs = [v.figure.count_max or v.figure.count for v in values]
-    open_ended = any(hi >= _UNBOUNDED for _, hi in bounds)
-    conflicting = max(lo for lo, _ in bounds) > min(hi for _, hi in bounds)
-    return schemas.Dispute(
-        key=key,
-        crisis_id=crisis_id,
-        kind=values[0].kind,
-        values=values,
-        low=low,
-        high=None if open_ended and max(highs) == low else max(highs),
-        conflicting=conflicting,
-    )
+"""Disputes come from `disputed_quantities`, which each load fills with their answers: a
+page costs the same whatever the number of facts, and is sent as stored."""
 
 
 async def list_disputes(
@@ -579,12 +540,12 @@ async def list_disputes(
         params["after_crisis"], params["after_key"] = decode_cursor(scope, cursor, (str, str))
         after = "AND (d.crisis_id, d.quantity_key) > (%(after_crisis)s, %(after_key)s)"
     sql = _DISPUTE_SQL.format(filters=filters, after=after)
-    rows = await _fetch(conn, sql, params)
-    items = [dispute(r[0], r[1], _FIGURES.decode(r[2])) for r in rows[:limit]]
-    next_cursor = (
-        encode_cursor(scope, [items[-1].crisis_id, items[-1].key]) if len(rows) > limit else None
-    )
-    return schemas.Page(items=items, next_cursor=next_cursor)
+    rows = await _fetch(conn, sql, params, binary=True)
+    next_cursor = None
+    if len(rows) > limit:
+        _, last_crisis, last_key = rows[limit - 1]
+        next_cursor = encode_cursor(scope, [last_crisis, last_key])
+    return schemas.Page(items=_stored_list(rows[:limit]), next_cursor=next_cursor)
 
 
 # ---------------------------------------------------------------- search

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from service import loader, migrations
+from service import loader, migrations, synth
 from service.app import create_app
 from service.database import (
     create_database,
@@ -148,3 +148,15 @@ def copy_fixtures(tmp_path: Path) -> Path:
     target = tmp_path / "fixtures"
     shutil.copytree(FIXTURES, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def synth_url(server_url: str) -> Iterator[str]:
+    """A database holding a synthetic crisis of 5,000 facts beside nothing else."""
+
+    def fill(engine: sa.Engine) -> None:
+        with engine.begin() as connection:
+            loader.write(connection, loader.validate(synth.generate(5_000, seed=3)))
+
+    with loaded_database(server_url, "synth", fill) as url:
+        yield url

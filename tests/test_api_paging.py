@@ -13,16 +13,14 @@ from urllib.parse import parse_qsl, urlsplit
 import msgspec
 import psycopg
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service import loader, queries, synth
+from service import queries
 from service.database import ReadConnection
 from service.settings import Settings
 from service.vocabulary import ActorKind, FactKind, Language, SearchType, Verification
 from tests.apiclient import Client, ids, invalid, ok, serve, walk
-from tests.conftest import loaded_database
 
 
 @pytest.fixture(scope="module")
@@ -212,18 +210,6 @@ class TestBadLimits:
     @pytest.mark.parametrize("limit", [1, 200])
     def test_bounds_are_accepted(self, client: Client, limit: int) -> None:
         assert len(ok(client, "/v1/statements", limit=limit)["items"]) <= limit
-
-
-@pytest.fixture(scope="module")
-def synth_url(server_url: str) -> Iterator[str]:
-    """A database holding a synthetic crisis of 5,000 facts beside nothing else."""
-
-    def fill(engine: sa.Engine) -> None:
-        with engine.begin() as connection:
-            loader.write(connection, loader.validate(synth.generate(5_000, seed=3)))
-
-    with loaded_database(server_url, "synth", fill) as url:
-        yield url
 
 
 def test_the_serving_connection_reads_long_pages_whole(synth_url: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from collections.abc import Iterator
+from fractions import Fraction
 
 import pytest
 from litestar.testing import TestClient
@@ -13,6 +15,7 @@ from service import migrations
 from service.app import create_app
 from service.database import create_database, drop_database, with_database
 from service.settings import Settings
+from service.vocabulary import Hedge
 from tests.apiclient import (
     CRISIS,
     FACT_LISTS,
@@ -179,6 +182,32 @@ class TestGetActor:
         invalid(client, "/v1/actors/Karim%20Massimov", "actor_id")
 
 
+def bounds(values: list[Item]) -> tuple[int, int | None, bool]:
+    """What a dispute's figures say together: the lowest count, the highest (none when the
+    highest is open-ended and is the lowest), and whether no number satisfies them all."""
+    lows: list[Fraction] = []
+    highs: list[Fraction | float] = []
+    tops: list[int] = []
+    open_ended = False
+    for value in values:
+        n, most, hedge = (value["figure"][k] for k in ("count", "count_max", "hedge"))
+        low, high = {
+            "exact": (n, n),
+            "at_least": (n, math.inf),
+            "more_than": (n + 1, math.inf),
+            "about": (Fraction(9 * n, 10), Fraction(11 * n, 10)),
+            "up_to": (0, n),
+            "range": (n, most),
+        }[hedge]
+        lows.append(Fraction(low))
+        highs.append(high)
+        tops.append(most if most is not None else n)
+        open_ended = open_ended or hedge in ("at_least", "more_than")
+    lowest = min(value["figure"]["count"] for value in values)
+    highest = None if open_ended and max(tops) == lowest else max(tops)
+    return lowest, highest, max(lows) > min(highs)
+
+
 class TestListDisputes:
     def nationwide(self, client: Client) -> Item:
         disputes = walk(client, "/v1/disputes")
@@ -213,6 +242,22 @@ class TestListDisputes:
             counts = [v["figure"]["count"] for v in dispute["values"]]
             assert dispute["low"] == min(counts)
             assert dispute["high"] is None or dispute["high"] >= dispute["low"]
+
+    def test_bounds_follow_the_hedges(
+        self, client: Client, settings: Settings, synth_url: str
+    ) -> None:
+        """`low`, `high` and `conflicting` are decided by the load: they must say what the
+        sources' figures say, for the curated disputes and for every hedge of a synthetic
+        crisis."""
+        hedges: set[str] = set()
+        with serve(settings.replace(database_url=synth_url)) as synthetic:
+            for source in (client, synthetic):
+                for dispute in walk(source, "/v1/disputes"):
+                    assert (dispute["low"], dispute["high"], dispute["conflicting"]) == bounds(
+                        dispute["values"]
+                    ), dispute["key"]
+                    hedges.update(v["figure"]["hedge"] for v in dispute["values"])
+        assert hedges == {h.value for h in Hedge}
 
     def test_kind_filter(self, client: Client) -> None:
         everything = walk(client, "/v1/disputes")
