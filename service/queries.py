@@ -257,24 +257,32 @@ async def list_facts(
         facts += f" JOIN {table} {alias} ON {alias}.fact_id = f.id"
     if cursor is not None:
         (params["after"],) = decode_cursor(scope, cursor, (str,))
+    prepare: bool | None = False
     if filters.actor is not None:
         # The actor's facts of this kind are one index range in id order: the page walks
         # it, checks each fact, and stops at `limit`. Left to choose, the planner may
         # instead read every fact of the date range and sort (29 ms at 100k facts, against
         # 0.3 ms); LATERAL ... LIMIT 1 keeps the walk, whose worst case is the actor's
-        # own facts of this kind.
+        # own facts of this kind. Each fact is fetched by its key alone (OFFSET 0 keeps
+        # the filters out of that probe), so the plan is the same whatever the values and
+        # is prepared once: a generic plan free to choose skip-scanned the date index for
+        # every fact walked (7.5 ms a page at 1M facts, against 0.3 ms).
         params["actor"] = filters.actor
         after = "" if cursor is None else " AND fa.fact_id > %(after)s"
+        probe = facts.replace(
+            "facts f", "(SELECT * FROM facts f WHERE f.id = fa.fact_id OFFSET 0) f"
+        )
         page_sql = f"""
             SELECT fa.fact_id AS id
             FROM (SELECT DISTINCT fa.fact_id FROM fact_actors fa
                   WHERE fa.actor_id = %(actor)s AND fa.kind = '{kind.value}'{after}) fa
             CROSS JOIN LATERAL (
-                SELECT 1 FROM {facts}
-                WHERE f.id = fa.fact_id AND {" AND ".join(clauses)} LIMIT 1
+                SELECT 1 FROM {probe}
+                WHERE {" AND ".join(clauses)} LIMIT 1
             ) f
             ORDER BY fa.fact_id LIMIT %(limit)s
         """
+        prepare = None
     elif not filters.narrows:
         # Every fact of the kind: one range of fact_documents (kind, fact_id), the answers
         # read as they lie, no probe per fact. The cursor is a subquery so that the plan
@@ -299,7 +307,7 @@ async def list_facts(
             ORDER BY f.id LIMIT %(limit)s
         """
     select = _document_select(page_sql)
-    rows = await _fetch(conn, select, params, binary=True, prepare=False)
+    rows = await _fetch(conn, select, params, binary=True, prepare=prepare)
     return _page(rows, limit, scope)
 
 
