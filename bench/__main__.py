@@ -1,4 +1,4 @@
-"""python -m bench [--sizes curated,100k,1m] [--seconds 8] [--connections 32] [--sweep]
+"""python -m bench [--sizes curated,100k,1m] [--seconds 5] [--runs 3] [--connections 32] [--sweep]
 
 Builds (or reuses) one database per size on DATABASE_URL's server, serves it with
 `crisis-facts serve`, drives it with wrk, measures the framework ceiling, the database
@@ -66,7 +66,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default="curated,100k,1m",
         help="comma-separated: curated, 100k, 1m (default all three)",
     )
-    top.add_argument("--seconds", type=float, default=8, help="per scenario (default 8)")
+    top.add_argument("--seconds", type=float, default=5, help="per wrk run (default 5)")
+    top.add_argument(
+        "--runs", type=int, default=3, help="wrk runs per scenario, reported as medians"
+    )
     top.add_argument("--warmup", type=float, default=2, help="per server, before measuring")
     top.add_argument("--connections", type=int, default=32, help="wrk and pgbench clients")
     top.add_argument("--pages", type=int, default=200, help="distinct pages of the cold scenario")
@@ -171,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         connections=args.connections,
         seconds=args.seconds,
         warmup=args.warmup,
+        runs=args.runs,
         port=args.port,
     )
     command = "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv)

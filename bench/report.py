@@ -97,7 +97,8 @@ def size_table(result: SizeResult) -> list[str]:
         "",
         f"{result.date} · `{result.command}` · WORKERS={c.workers}, "
         f"POOL_MIN_SIZE={c.pool_min_size}, POOL_MAX_SIZE={c.pool_max_size} · wrk -t1 "
-        f"-c{c.connections} -d{c.seconds:g}s after a {c.warmup:g} s warm-up · other work "
+        f"-c{c.connections} -d{c.seconds:g}s, medians of {c.runs} runs, after a {c.warmup:g} s "
+        "warm-up · other work "
         f"used {result.busy_before:.0%} of the CPUs just before",
         "",
         "| scenario | req/s | p50 ms | p99 ms | errors | URLs | what |",
