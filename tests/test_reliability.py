@@ -27,6 +27,7 @@ from service.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, fresh_database, table_dump
 
 SLOW_ANSWER = 2.0  # seconds: no request may take longer, outage or not
+OUTAGE = 4.0  # seconds the database stays down
 
 
 class PrivatePostgres:
@@ -185,7 +186,7 @@ def test_database_outage_answers_503_fast_and_recovers_by_itself(
         down_at = time.monotonic()
         pg.stop()
         stopped_at = time.monotonic()
-        time.sleep(3)
+        time.sleep(OUTAGE)
         restart_at = time.monotonic()
         pg.start()
         up_at = time.monotonic()
@@ -204,7 +205,9 @@ def test_database_outage_answers_503_fast_and_recovers_by_itself(
     during = [
         o for o in outcomes if o.started > stopped_at + 0.1 and o.started + o.elapsed < restart_at
     ]
-    assert len(during) >= 8  # 4 clients for 3 s, each answered within the 1 s pool timeout
+    # Each client waits at most one pool timeout (about 1 s) before its next request starts,
+    # so in a 4 s outage every one of the 4 clients has at least two requests answered in full.
+    assert len(during) >= 8
     assert {o.status for o in during} == {503}
     assert all(o.content_type == "application/problem+json" for o in during)
     assert all(o.retry_after for o in during)
