@@ -223,8 +223,9 @@ async def _fetch(
     A prepared statement is planned once, if PostgreSQL finds its generic plan no dearer
     than planning each run; planning a page afresh cost more than running it (0.8 ms
     against 0.3 ms at 1M facts).
-    A filtered page and a search pass `prepare=False` instead: one plan for every actor,
-    date range or set of words would be wrong for some of them."""
+    A filtered page passes `prepare=False` instead: one plan for every date range or place
+    would be wrong for some of them. A search is prepared: its words reach the plan only
+    through the `q` CTE, so planning it per request bought nothing (0.8 ms a search)."""
     limit = int(params.pop("limit"))
     sql = sql.replace("%(limit)s", str(limit))
     cursor = await conn.execute(sql, params, binary=binary, prepare=prepare)
@@ -685,7 +686,7 @@ async def search(
         params["after_type"], params["after_id"] = kind, after_id
         after = "WHERE (-rank, type, id) > (-%(rank)s, %(after_type)s, %(after_id)s)"
     sql = _SEARCH_SQL.format(source_filters=source_filters, fact_filters=fact_filters, after=after)
-    rows = await _fetch(conn, sql, params, prepare=False)
+    rows = await _fetch(conn, sql, params)
     items = [
         schemas.SearchHit(
             type=r[0],
