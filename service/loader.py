@@ -164,7 +164,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "legal_basis",
         "scope",
     ),
-    "fact_actors": ("fact_id", "actor_id", "role", "kind"),
+    "fact_actors": ("fact_id", "actor_id", "role", "kind", "occurred_on"),
     "citations": (
         "fact_id",
         "position",
@@ -673,7 +673,10 @@ def _fact_rows(
         ),
         kind_table=KIND_TABLE[kind],
         kind=kind_row,
-        actors=[(fact.id, ref, role.value, kind.value) for ref, role in dict.fromkeys(involved)],
+        actors=[
+            (fact.id, ref, role.value, kind.value, when.value if when else None)
+            for ref, role in dict.fromkeys(involved)
+        ],
         citations=citation_rows,
         config=TEXT_SEARCH_CONFIG[first_source.language],
         document=f"{content} {quotes} {fact.note or ''}",

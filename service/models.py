@@ -338,6 +338,8 @@ class FactActor(Base):
 
     `kind` repeats the fact's kind (kept equal by the foreign key onto `facts (id, kind)`)
     so that a list of one kind of fact involving an actor is one index range in id order.
+    `occurred_on` repeats the fact's date, written from the same row by the loader, so that
+    the range answers an actor-and-dates page without reading the facts it skips.
     """
 
     __tablename__ = "fact_actors"
@@ -346,11 +348,12 @@ class FactActor(Base):
     actor_id: Mapped[str] = mapped_column(ForeignKey("actors.id"), primary_key=True)
     role: Mapped[str] = mapped_column(Text, primary_key=True)
     kind: Mapped[str] = mapped_column(Text)
+    occurred_on: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (
         ForeignKeyConstraint(["fact_id", "kind"], ["facts.id", "facts.kind"], ondelete="CASCADE"),
         one_of("role", ActorRole),
-        Index(None, "actor_id", "kind", "fact_id"),
+        Index(None, "actor_id", "kind", "fact_id", postgresql_include=["occurred_on"]),
     )
 
 

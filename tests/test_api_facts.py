@@ -190,6 +190,30 @@ class FactListCases:
         found = walk(client, self.path, limit=1, actor=actor, since=since, until=until)
         assert ids(found) == expected
 
+    def test_actor_dates_and_another_filter_page_through_exactly_their_facts(
+        self, client: Client
+    ) -> None:
+        # The actor's dates are read beside the actor, other filters on each fact walked:
+        # both must hold for every fact given, and no fact meeting both may be skipped.
+        items = walk(client, self.path)
+        involved = Counter(a["id"] for i in items if day(i) is not None for a in i["actors"])
+        actor = involved.most_common(1)[0][0]
+        dated = [i for i in items if day(i) is not None and actor in {a["id"] for a in i["actors"]}]
+        since, until = min(day(i) or "" for i in dated), max(day(i) or "" for i in dated)
+        verification = Counter(i["verification"] for i in dated).most_common(1)[0][0]
+        expected = [i["id"] for i in dated if i["verification"] == verification]
+        found = walk(
+            client,
+            self.path,
+            limit=1,
+            actor=actor,
+            since=since,
+            until=until,
+            verification=verification,
+        )
+        assert expected
+        assert ids(found) == expected
+
     def test_until_before_since_is_refused(self, client: Client) -> None:
         invalid(client, self.path, "until", since="2022-01-08", until="2022-01-07")
 

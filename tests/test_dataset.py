@@ -221,6 +221,17 @@ def test_no_actor_is_unused(db: Conn) -> None:
     assert unused == []
 
 
+def test_fact_actors_carry_their_facts_dates(db: Conn) -> None:
+    # An actor's page filters dates read beside the actor: they must be the facts' own.
+    differing = db.execute(
+        "SELECT fa.fact_id, fa.occurred_on, f.occurred_on FROM fact_actors fa "
+        "JOIN facts f ON f.id = fa.fact_id WHERE fa.occurred_on IS DISTINCT FROM f.occurred_on"
+    ).fetchall()
+    assert differing == []
+    dated = db.execute("SELECT count(*) FROM fact_actors WHERE occurred_on IS NOT NULL").fetchone()
+    assert dated is not None and dated[0] > 0
+
+
 def test_nationwide_arrests_are_one_disputed_quantity(db: Conn) -> None:
     rows = db.execute(
         "SELECT s.file_name, r.count, r.hedge FROM facts f "
