@@ -190,9 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     previous = report.load(RESULTS)
     settings = dict(item.split("=", 1) for item in args.set)
     suffix = "".join(f"+{name}-{value}" for name, value in settings.items())
+    measured: dict[str, datasets.Dataset] = {}
     for size in sizes:
         run.wait_quiet(QUIET, args.patience, print)
         dataset, loader = datasets.prepare(server, size, args.reload)
+        measured[size] = dataset
         if loader is None and size in previous:
             loader = previous[size].loader  # the dataset was built by an earlier run
         with datasets.database_settings(server, dataset, settings):
@@ -201,6 +203,19 @@ def main(argv: list[str] | None = None) -> int:
         result.settings = settings
         encoded = msgspec.json.format(msgspec.json.encode(result))
         (RESULTS / f"{size}{suffix}.json").write_bytes(encoded)
+    if {"curated", "1m"} <= measured.keys() and not settings:
+        before = run.wait_quiet(QUIET, args.patience, print)
+        print("[curated and 1m] side by side: both served at once, their wrk runs alternating")
+        side = run.SideBySide(
+            date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            command=command,
+            small="curated",
+            big="1m",
+            config=config,
+            runs=run.side_by_side(measured["curated"], measured["1m"], config, args.pages, print),
+            busy_before=before,
+        )
+        (RESULTS / report.SIDE_BY_SIDE).write_bytes(msgspec.json.format(msgspec.json.encode(side)))
     report.write(RESULTS, Path(__file__).parent / "RESULTS.md")
     print("wrote bench/RESULTS.md")
     return 0

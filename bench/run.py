@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import statistics
 import time
@@ -88,6 +89,23 @@ class SizeResult(msgspec.Struct, kw_only=True):
     """Share of the CPUs other processes used just before measuring (0 to 1)."""
 
 
+FLAT = ("list", "cold", "filter", "detail")
+"""Scenarios whose p99 at 1M may be at most 1.5 times their p99 at the curated size."""
+
+
+class SideBySide(msgspec.Struct, kw_only=True):
+    """The FLAT scenarios against two datasets served at once, their wrk runs alternating."""
+
+    date: str
+    command: str
+    small: str
+    big: str
+    config: Config
+    runs: dict[str, list[tuple[Measure, Measure]]]
+    """Per scenario, each run's (small, big) pair, measured seconds apart."""
+    busy_before: float = 0.0
+
+
 def product_env(dataset: datasets.Dataset, config: Config, cache: bool) -> dict[str, str]:
     """Production settings, but for the rate limit: the load generator is one client address."""
     return {
@@ -152,6 +170,59 @@ def product(
         LOGS / f"product-{dataset.size}.log",
     ):
         return work(base)
+
+
+def side_by_side(
+    small: datasets.Dataset,
+    big: datasets.Dataset,
+    config: Config,
+    pages: int,
+    log: Callable[[str], None],
+) -> dict[str, list[tuple[Measure, Measure]]]:
+    """Serve both datasets at once and alternate their wrk runs, scenario by scenario, so
+    that a change in the machine's speed lands on both sides of each ratio alike: measured
+    ten minutes apart, one size at a time, the same code's ratios moved by a third."""
+    ports = {small.size: config.port, big.size: config.port + 1}
+    with contextlib.ExitStack() as stack:
+        bases: dict[str, str] = {}
+        for dataset in (small, big):
+            port = ports[dataset.size]
+            bases[dataset.size] = base = f"http://127.0.0.1:{port}"
+            stack.enter_context(
+                servers.running(
+                    servers.product_command(),
+                    product_env(dataset, msgspec.structs.replace(config, port=port), False),
+                    f"{base}/ready",
+                    LOGS / f"product-{dataset.size}-side-by-side.log",
+                )
+            )
+        paths = {d.size: datasets.plan(d.url, bases[d.size], pages).paths for d in (small, big)}
+        for size, base in bases.items():
+            drivers.wrk(
+                base, paths[size]["list"], connections=config.connections, seconds=config.warmup
+            )
+        runs: dict[str, list[tuple[Measure, Measure]]] = {}
+        for name in FLAT:
+            pairs = []
+            for i in range(config.runs):
+                # Which side goes first alternates, so that a drift favours neither.
+                order = (small, big) if i % 2 == 0 else (big, small)
+                measured = {
+                    d.size: drivers.wrk(
+                        bases[d.size],
+                        paths[d.size][name],
+                        connections=config.connections,
+                        seconds=config.seconds,
+                    )
+                    for d in order
+                }
+                pairs.append((measured[small.size], measured[big.size]))
+            runs[name] = pairs
+            a = statistics.median(m.p99_ms for m, _ in pairs)
+            b = statistics.median(m.p99_ms for _, m in pairs)
+            sides = f"{small.size} {a:7.2f} ms  {big.size} {b:7.2f} ms"
+            log(f"  {name:12s} p99 {sides}  ratio {b / a:.2f}")
+    return runs
 
 
 def ceiling(config: Config, log: Callable[[str], None]) -> Measure:
