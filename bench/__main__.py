@@ -193,10 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     # Every database is built before any is measured, so that a build's minutes of writing
     # gigabytes lie behind every measurement instead of between two sizes being compared.
     built = {size: datasets.prepare(server, size, args.reload) for size in sizes}
-    measured: dict[str, datasets.Dataset] = {}
     for size, (dataset, loader) in built.items():
         run.wait_quiet(QUIET, args.patience, print)
-        measured[size] = dataset
         if loader is None and size in previous:
             loader = previous[size].loader  # the dataset was built by an earlier run
         with datasets.database_settings(server, dataset, settings):
@@ -205,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         result.settings = settings
         encoded = msgspec.json.format(msgspec.json.encode(result))
         (RESULTS / f"{size}{suffix}.json").write_bytes(encoded)
-    if {"curated", "1m"} <= measured.keys() and not settings:
+    if {"curated", "1m"} <= built.keys() and not settings:
         before = run.wait_quiet(QUIET, args.patience, print)
         print("[curated and 1m] side by side: both served at once, their wrk runs alternating")
         side = run.SideBySide(
@@ -214,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
             small="curated",
             big="1m",
             config=config,
-            runs=run.side_by_side(measured["curated"], measured["1m"], config, args.pages, print),
+            runs=run.side_by_side(built["curated"][0], built["1m"][0], config, args.pages, print),
             busy_before=before,
         )
         (RESULTS / report.SIDE_BY_SIDE).write_bytes(msgspec.json.format(msgspec.json.encode(side)))
