@@ -120,12 +120,16 @@ def bench_size(
     ceiling = run.ceiling(config, print)
     print(f"[{size}] product, answer cache off")
 
-    def uncached(base: str) -> tuple[datasets.Plan, dict[str, drivers.Measure]]:
+    Pairs = list[tuple[drivers.Measure, drivers.Measure]]
+
+    def uncached(base: str) -> tuple[datasets.Plan, dict[str, drivers.Measure], Pairs]:
         plan = datasets.plan(dataset.url, base, pages)
         scenarios = {k: v for k, v in plan.paths.items() if k not in run.CACHED}
-        return plan, run.measure_all(base, scenarios, config, print)
+        measured = run.measure_all(base, scenarios, config, print)
+        print(f"[{size}] cold pages and the framework ceiling, both served, alternating")
+        return plan, measured, run.against_ceiling(base, plan.paths["cold"], config, print)
 
-    plan, measured = run.product(dataset, config, False, uncached)
+    plan, measured, pairs = run.product(dataset, config, False, uncached)
     print(f"[{size}] product, answer cache on (production)")
     cached = {k: plan.paths[k] for k in run.CACHED}
     hot = run.product(
@@ -148,6 +152,7 @@ def bench_size(
         notes=plan.notes,
         examples={name: paths[0] for name, paths in plan.paths.items()},
         ceiling=ceiling,
+        cold_and_ceiling=pairs,
         database=database,
         alternative=alternative,
         busy_before=before,

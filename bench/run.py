@@ -7,7 +7,7 @@ import contextlib
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,8 @@ class SizeResult(msgspec.Struct, kw_only=True):
     database: Measure
     alternative: dict[str, Measure]
     loader: datasets.LoaderRun | None = None
+    cold_and_ceiling: list[tuple[Measure, Measure]] = []
+    """(framework ceiling, cold pages) pairs, both servers up, their wrk runs alternating."""
     settings: dict[str, str] = {}
     """PostgreSQL settings set on the database for this run only (empty: as shipped)."""
     busy_before: float = 0.0
@@ -106,6 +108,12 @@ class SideBySide(msgspec.Struct, kw_only=True):
     runs: dict[str, list[tuple[Measure, Measure]]]
     """Per scenario, each run's (small, big) pair, measured seconds apart."""
     busy_before: float = 0.0
+
+
+def rps_ratio(pairs: list[tuple[Measure, Measure]]) -> float:
+    """The median of the pairs' throughput ratios (second over first), for the same reason
+    as `p99_medians`."""
+    return statistics.median(b.rps / a.rps for a, b in pairs)
 
 
 def p99_medians(pairs: list[tuple[Measure, Measure]]) -> tuple[float, float, float]:
@@ -237,17 +245,50 @@ def side_by_side(
     return runs
 
 
-def ceiling(config: Config, log: Callable[[str], None]) -> Measure:
+@contextlib.contextmanager
+def ceiling_server(config: Config) -> Iterator[str]:
     base = f"http://127.0.0.1:{config.port}"
     env = {"PORT": str(config.port), "WORKERS": str(config.workers)}
     with servers.running(
         servers.target_command("bench.ceiling:create_app"),
         env,
         f"{base}/ping",
-        LOGS / "ceiling.log",
+        LOGS / f"ceiling-{config.port}.log",
     ):
+        yield base
+
+
+def ceiling(config: Config, log: Callable[[str], None]) -> Measure:
+    with ceiling_server(config) as base:
         result = measure_all(base, {"fixed JSON": ["/ping"]}, config, log)
     return result["fixed JSON"]
+
+
+def against_ceiling(
+    base: str, paths: list[str], config: Config, log: Callable[[str], None]
+) -> list[tuple[Measure, Measure]]:
+    """The framework ceiling served beside the product at `base`, their wrk runs
+    alternating: (ceiling, product) pairs seconds apart. Measured minutes apart, the
+    ceiling and the cold pages took this machine's drift into their ratio (the same code
+    gave 0.107 and 0.154 at two sizes of one run)."""
+    with ceiling_server(msgspec.structs.replace(config, port=config.port + 1)) as ceiling:
+        drivers.wrk(ceiling, ["/ping"], connections=config.connections, seconds=config.warmup)
+        pairs = []
+        for i in range(SIDE_PAIRS):
+            order = (ceiling, base) if i % 2 == 0 else (base, ceiling)
+            measured = {
+                b: drivers.wrk(
+                    b,
+                    ["/ping"] if b == ceiling else paths,
+                    connections=config.connections,
+                    seconds=config.seconds,
+                )
+                for b in order
+            }
+            pairs.append((measured[ceiling], measured[base]))
+    ratios = ", ".join(f"{b.rps / a.rps:.3f}" for a, b in pairs)
+    log(f"  cold/ceiling {rps_ratio(pairs):.3f} (median of the pairs': {ratios})")
+    return pairs
 
 
 def alternative(
