@@ -120,9 +120,7 @@ def bench_size(
     ceiling = run.ceiling(config, print)
     print(f"[{size}] product, answer cache off")
 
-    Pairs = list[tuple[drivers.Measure, drivers.Measure]]
-
-    def uncached(base: str) -> tuple[datasets.Plan, dict[str, drivers.Measure], Pairs]:
+    def uncached(base: str) -> tuple[datasets.Plan, dict[str, drivers.Measure], run.Pairs]:
         plan = datasets.plan(dataset.url, base, pages)
         scenarios = {k: v for k, v in plan.paths.items() if k not in run.CACHED}
         measured = run.measure_all(base, scenarios, config, print)

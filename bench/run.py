@@ -55,6 +55,10 @@ CACHED = ("hot",)
 """Scenarios run with the answer cache on; every other one measures an uncached answer."""
 
 
+Pairs = list[tuple[Measure, Measure]]
+"""Runs of two servers measured in turn, seconds apart: (first, second) each time."""
+
+
 class Config(msgspec.Struct, kw_only=True):
     workers: int
     pool_min_size: int
@@ -83,7 +87,7 @@ class SizeResult(msgspec.Struct, kw_only=True):
     database: Measure
     alternative: dict[str, Measure]
     loader: datasets.LoaderRun | None = None
-    cold_and_ceiling: list[tuple[Measure, Measure]] = []
+    cold_and_ceiling: Pairs = []
     """(framework ceiling, cold pages) pairs, both servers up, their wrk runs alternating."""
     settings: dict[str, str] = {}
     """PostgreSQL settings set on the database for this run only (empty: as shipped)."""
@@ -107,18 +111,23 @@ class SideBySide(msgspec.Struct, kw_only=True):
     small: str
     big: str
     config: Config
-    runs: dict[str, list[tuple[Measure, Measure]]]
+    runs: dict[str, Pairs]
     """Per scenario, each run's (small, big) pair, measured seconds apart."""
     busy_before: float = 0.0
 
 
-def rps_ratio(pairs: list[tuple[Measure, Measure]]) -> float:
+def rps_ratio(pairs: Pairs) -> float:
     """The median of the pairs' throughput ratios (second over first), for the same reason
     as `p99_medians`."""
     return statistics.median(b.rps / a.rps for a, b in pairs)
 
 
-def p99_medians(pairs: list[tuple[Measure, Measure]]) -> tuple[float, float, float]:
+def rps_ratios(pairs: Pairs) -> str:
+    """Each pair's throughput ratio (second over first), for the log and the report."""
+    return ", ".join(f"{b.rps / a.rps:.3f}" for a, b in pairs)
+
+
+def p99_medians(pairs: Pairs) -> tuple[float, float, float]:
     """Median p99 of each side, and the median of the pairs' ratios: each pair was measured
     seconds apart, so its ratio carries no drift between pairs, which a ratio of the two
     medians would."""
@@ -201,7 +210,7 @@ def side_by_side(
     config: Config,
     pages: int,
     log: Callable[[str], None],
-) -> dict[str, list[tuple[Measure, Measure]]]:
+) -> dict[str, Pairs]:
     """Serve both datasets at once and alternate their wrk runs, scenario by scenario, so
     that a change in the machine's speed lands on both sides of each ratio alike: measured
     one size after the other, minutes apart, the same code's ratios swung by half."""
@@ -224,22 +233,13 @@ def side_by_side(
             drivers.wrk(
                 base, paths[size]["list"], connections=config.connections, seconds=config.warmup
             )
-        runs: dict[str, list[tuple[Measure, Measure]]] = {}
+        runs: dict[str, Pairs] = {}
         for name in FLAT:
-            pairs = []
-            for i in range(SIDE_PAIRS):
-                # Which side goes first alternates, so that a drift favours neither.
-                order = (small, big) if i % 2 == 0 else (big, small)
-                measured = {
-                    d.size: drivers.wrk(
-                        bases[d.size],
-                        paths[d.size][name],
-                        connections=config.connections,
-                        seconds=config.seconds,
-                    )
-                    for d in order
-                }
-                pairs.append((measured[small.size], measured[big.size]))
+            pairs = alternating(
+                (bases[small.size], paths[small.size][name]),
+                (bases[big.size], paths[big.size][name]),
+                config,
+            )
             runs[name] = pairs
             a, b, ratio = p99_medians(pairs)
             sides = f"{small.size} {a:7.2f} ms  {big.size} {b:7.2f} ms"
@@ -266,30 +266,33 @@ def ceiling(config: Config, log: Callable[[str], None]) -> Measure:
     return result["fixed JSON"]
 
 
+def alternating(
+    first: tuple[str, list[str]], second: tuple[str, list[str]], config: Config
+) -> Pairs:
+    """SIDE_PAIRS pairs of wrk runs against two (base URL, paths) servers in turn; which goes
+    first alternates, so that a drift favours neither."""
+    pairs = []
+    for i in range(SIDE_PAIRS):
+        order = (first, second) if i % 2 == 0 else (second, first)
+        measured = {
+            base: drivers.wrk(base, paths, connections=config.connections, seconds=config.seconds)
+            for base, paths in order
+        }
+        pairs.append((measured[first[0]], measured[second[0]]))
+    return pairs
+
+
 def against_ceiling(
     base: str, paths: list[str], config: Config, log: Callable[[str], None]
-) -> list[tuple[Measure, Measure]]:
+) -> Pairs:
     """The framework ceiling served beside the product at `base`, their wrk runs
     alternating: (ceiling, product) pairs seconds apart. Measured minutes apart, the
     ceiling and the cold pages took this machine's drift into their ratio (the same code
     gave 0.107 and 0.154 at two sizes of one run)."""
     with ceiling_server(msgspec.structs.replace(config, port=config.port + 1)) as ceiling:
         drivers.wrk(ceiling, ["/ping"], connections=config.connections, seconds=config.warmup)
-        pairs = []
-        for i in range(SIDE_PAIRS):
-            order = (ceiling, base) if i % 2 == 0 else (base, ceiling)
-            measured = {
-                b: drivers.wrk(
-                    b,
-                    ["/ping"] if b == ceiling else paths,
-                    connections=config.connections,
-                    seconds=config.seconds,
-                )
-                for b in order
-            }
-            pairs.append((measured[ceiling], measured[base]))
-    ratios = ", ".join(f"{b.rps / a.rps:.3f}" for a, b in pairs)
-    log(f"  cold/ceiling {rps_ratio(pairs):.3f} (median of the pairs': {ratios})")
+        pairs = alternating((ceiling, ["/ping"]), (base, paths), config)
+    log(f"  cold/ceiling {rps_ratio(pairs):.3f} (median of the pairs': {rps_ratios(pairs)})")
     return pairs
 
 

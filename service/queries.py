@@ -73,7 +73,7 @@ _KIND_TABLE = {
 }
 
 
-def _document_select(page_sql: str, order: str = "page.id") -> str:
+def _document_select(page_sql: str, order: str) -> str:
     """The stored answers and digests of the facts `page_sql` picks (ordered and limited
     there), with the page's own columns after them for the next cursor."""
     return f"""
