@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import uuid
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -277,3 +279,42 @@ def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     assert info.value.problems[0].startswith(
         "fixtures/facts/kazakhstan-2022/arrests.yaml: not valid YAML"
     )
+
+
+def test_a_bulk_load_checks_the_references_it_copied_unchecked(connection: sa.Connection) -> None:
+    """Bulk loads copy rows with PostgreSQL's per-row foreign-key checks off; a row whose
+    reference leads nowhere must still stop the load, named."""
+    source, length = connection.exec_driver_sql(
+        "SELECT id, text_length FROM sources ORDER BY id LIMIT 1"
+    ).one()
+    with loader._raw(connection).cursor() as cursor:
+        writer = loader._Writer(cursor, None)
+        writer.replace(["no-such-crisis"])
+        writer.defer_references()
+        assert writer.deferred, "the tests' role may set session_replication_role"
+        writer.copy("citations", [("no-such-fact", 0, source, length, "x", 0, 1)])
+        with pytest.raises(loader.FixtureError) as info:
+            writer.finish()
+    assert info.value.problems == [
+        "citations row with fact_id='no-such-fact': no such row in facts"
+    ]
+
+
+def test_a_role_that_may_not_defer_checks_loads_row_by_row(connection: sa.Connection) -> None:
+    """A loader role without the privilege over session_replication_role (not a superuser)
+    loads as well, with PostgreSQL checking every row as it is copied."""
+    role = f"crisis_facts_loader_{uuid.uuid4().hex[:8]}"
+    connection.exec_driver_sql(f"CREATE ROLE {role} NOSUPERUSER")
+    connection.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+    connection.exec_driver_sql(f"SET LOCAL ROLE {role}")  # the role goes with the rollback
+    counts, _ = loader.load_bundle(connection, synth.generate(500, seed=5))
+    assert counts["facts"] == 500
+    setting = connection.exec_driver_sql("SHOW session_replication_role").scalar_one()
+    assert setting == "origin"
+    with loader._raw(connection).cursor() as cursor:
+        writer = loader._Writer(cursor, None)
+        writer.defer_references()
+        assert not writer.deferred
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            orphan = ("no-such-fact", "no-such-actor", "person", "arrest", None)
+            writer.copy("fact_actors", [orphan])
