@@ -300,17 +300,35 @@ def test_a_bulk_load_checks_the_references_it_copied_unchecked(connection: sa.Co
     ]
 
 
-def test_a_role_that_may_not_defer_checks_loads_row_by_row(connection: sa.Connection) -> None:
-    """A loader role without the privilege over session_replication_role (not a superuser)
-    loads as well, with PostgreSQL checking every row as it is copied."""
-    role = f"crisis_facts_loader_{uuid.uuid4().hex[:8]}"
-    connection.exec_driver_sql(f"CREATE ROLE {role} NOSUPERUSER")
-    connection.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
-    connection.exec_driver_sql(f"SET LOCAL ROLE {role}")  # the role goes with the rollback
+def test_a_bulk_load_defers_then_checks_its_references(
+    connection: sa.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A load of at least a full chunk of facts copies them unchecked, checks every key
+    before it commits, and leaves the session as it found it; a smaller one does not defer."""
+    checked: list[int] = []
+    check = loader._Writer._check_references
+
+    def spy(writer: loader._Writer) -> None:
+        checked.append(writer.counts["facts"])
+        check(writer)
+
+    monkeypatch.setattr(loader._Writer, "_check_references", spy)
+    loader.load_bundle(connection, synth.generate(300, seed=5))
+    assert checked == []
+    monkeypatch.setattr(loader, "CHUNK", 200)
     counts, _ = loader.load_bundle(connection, synth.generate(500, seed=5))
-    assert counts["facts"] == 500
+    assert checked == [counts["facts"]] == [500]
     setting = connection.exec_driver_sql("SHOW session_replication_role").scalar_one()
     assert setting == "origin"
+
+
+def test_a_role_that_may_not_defer_has_every_row_checked(connection: sa.Connection) -> None:
+    """A loader role without the privilege over session_replication_role (not a superuser)
+    cannot defer: PostgreSQL checks every row as it is copied."""
+    role = f"crisis_facts_loader_{uuid.uuid4().hex[:8]}"
+    connection.exec_driver_sql(f"CREATE ROLE {role} NOSUPERUSER")  # gone with the rollback
+    connection.exec_driver_sql(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+    connection.exec_driver_sql(f"SET LOCAL ROLE {role}")
     with loader._raw(connection).cursor() as cursor:
         writer = loader._Writer(cursor, None)
         writer.defer_references()
