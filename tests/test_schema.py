@@ -165,6 +165,16 @@ class TestDatabaseIntegrity:
         )
         assert "fk_casualties_fact_id_kind_facts" in message
 
+    def test_the_only_triggers_are_the_foreign_keys_own(self, connection: sa.Connection) -> None:
+        """A bulk load turns triggers off for its transaction and checks the foreign keys
+        itself; a trigger of any other kind would silently not fire for it."""
+        triggers = connection.exec_driver_sql(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid "
+            "WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal"
+        ).all()
+        assert triggers == []
+
     def test_quote_length_must_match_its_offsets(self, connection: sa.Connection) -> None:
         _crisis(connection)
         _source(connection)
