@@ -40,6 +40,7 @@ from service.fixtures import (
     convert,
     parse_partial_date,
 )
+from service.models import Base
 from service.vocabulary import TEXT_SEARCH_CONFIG, ActorRole, FactKind, Hedge, Language
 
 LOAD_LOCK = 727_001
@@ -723,18 +724,15 @@ Answer = tuple[str, str, str, bytes]
 WRITTEN = (*INSERT_ORDER, "fact_documents")
 """Every table a load COPYs into."""
 
-_FOREIGN_KEYS = """
-SELECT c.conrelid::regclass::text, c.confrelid::regclass::text,
-       array_agg(a.attname::text ORDER BY k.n), array_agg(fa.attname::text ORDER BY k.n)
-FROM pg_constraint c
-CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY k(key, foreign_key, n)
-JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.key
-JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = k.foreign_key
-WHERE c.contype = 'f' AND c.conrelid = ANY(%s::regclass[])
-GROUP BY c.oid, c.conrelid, c.confrelid
-ORDER BY 1, 2, 3
-"""
-"""Each foreign key of the tables a load writes: table, referenced table, their columns."""
+
+def _foreign_keys() -> Iterator[tuple[str, str, list[str], list[str]]]:
+    """Each foreign key of the tables a load writes, as the models declare it (a test holds
+    the migrations to them): table, referenced table, their columns in order."""
+    for table in WRITTEN:
+        for key in Base.metadata.tables[table].foreign_key_constraints:
+            columns = [element.parent.name for element in key.elements]
+            referenced = [element.column.name for element in key.elements]
+            yield table, key.referred_table.name, columns, referenced
 
 
 def _orphan_query(table: str, parent: str, columns: list[str], keys: list[str]) -> sql.Composed:
@@ -887,9 +885,7 @@ class _Writer:
         """Raise FixtureError for the first row written whose reference leads nowhere."""
         self.cursor.execute("SET LOCAL session_replication_role = origin")
         self.deferred = False
-        for table, parent, columns, keys in self.cursor.execute(
-            _FOREIGN_KEYS, [list(WRITTEN)]
-        ).fetchall():
+        for table, parent, columns, keys in _foreign_keys():
             orphan = self.cursor.execute(_orphan_query(table, parent, columns, keys)).fetchone()
             if orphan is not None:
                 named = ", ".join(f"{c}={v!r}" for c, v in zip(columns, orphan, strict=True))
