@@ -126,6 +126,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "text_length",
         "sha256",
     ),
+    "source_passages": ("source_id", "n", "text"),
     "actors": ("id", "crisis_id", "kind", "name", "role"),
     "actor_aliases": ("crisis_id", "alias", "actor_id", "language"),
     "places": ("id", "crisis_id", "name", "aliases", "lat", "lon", "coordinates_source"),
@@ -177,6 +178,21 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "end_offset",
     ),
 }
+
+
+PASSAGE = 400
+"""Characters in a passage of an article (`source_passages`): what a search snippet is cut
+from, so as long as a snippet's window."""
+PASSAGE_STEP = 300
+"""Where each passage starts after the one before: passages overlap by PASSAGE - PASSAGE_STEP
+characters, so any word shorter than that lies whole in one of them."""
+
+
+def passages(text: str) -> list[str]:
+    """`text` cut into passages; the migration that made the table cut the texts stored then
+    the same way in SQL, and a test holds the two to each other."""
+    last = max(len(text) - (PASSAGE - PASSAGE_STEP) - 1, 0) // PASSAGE_STEP
+    return [text[n * PASSAGE_STEP : n * PASSAGE_STEP + PASSAGE] for n in range(last + 1)]
 
 
 # ---------------------------------------------------------------- reading files
@@ -433,6 +449,8 @@ def _checked(bundle: Bundle, problems: list[str]) -> Iterator[Item]:
                 hashlib.sha256(st.text.encode()).hexdigest(),
             ),
         )
+        for n, passage in enumerate(passages(st.text)):
+            yield "source_passages", (spec.id, n, passage)
 
     fact_ids: dict[str, str] = {}
     actor_crisis: dict[str, str] = {}
@@ -695,6 +713,7 @@ def read(root: Path) -> Rows:
 INSERT_ORDER = (
     "crises",
     "sources",
+    "source_passages",
     "actors",
     "actor_aliases",
     "places",
@@ -763,6 +782,8 @@ _DELETE = (
     ),
     # Then facts: they reference actors, places and sources, which go with the crisis.
     "DELETE FROM facts WHERE crisis_id = ANY(%(crises)s)",
+    "DELETE FROM source_passages p USING sources s "
+    "WHERE p.source_id = s.id AND s.crisis_id = ANY(%(crises)s)",
     "DELETE FROM crises WHERE id = ANY(%(crises)s)",
 )
 

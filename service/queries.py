@@ -587,10 +587,6 @@ SOURCE_CANDIDATES = 100
 in the order the index finds them. Articles are long, so checking a phrase and ranking
 cost ~10 µs an article: bounded like facts, and before the phrase check."""
 
-SNIPPET_WINDOW = 400
-"""An article's snippet is marked in this many characters of it, around the first place
-its text has the query's longest word as typed, else in its opening: marking a whole
-article costs ~2 ms (16 kB at 1M facts), a window ~0.1 ms."""
 
 _CONFIG = "CASE {lang} WHEN 'fr' THEN 'french'::regconfig ELSE 'english'::regconfig END"
 
@@ -633,11 +629,15 @@ SELECT h.type, h.id, h.rank,
 FROM hits h CROSS JOIN q
 LEFT JOIN sources s ON h.type = 'source' AND s.id = h.id
 LEFT JOIN LATERAL (
-    SELECT substr(t, greatest(coalesce(least(nullif(strpos(folded, %(near)s), 0),
-                                             nullif(strpos(folded, %(near_initial)s), 0)),
-                                       1) - 150, 1), {SNIPPET_WINDOW}) AS excerpt
-    FROM (SELECT t, lower(t COLLATE "C") AS folded
-          FROM (SELECT s.text || '' AS t OFFSET 0) t OFFSET 0) t
+    SELECT coalesce(
+        (SELECT p.text FROM source_passages p
+         WHERE p.source_id = s.id
+           AND (strpos(lower(p.text COLLATE "C"), %(near)s) > 0
+                OR strpos(p.text, %(near_initial)s) > 0)
+         ORDER BY p.n LIMIT 1),
+        (SELECT p.text FROM source_passages p WHERE p.source_id = s.id AND p.n = 0)
+    ) AS excerpt
+    WHERE s.id IS NOT NULL
 ) s_text ON true
 LEFT JOIN statements st ON h.type = 'statement' AND st.fact_id = h.id
 LEFT JOIN LATERAL (
@@ -649,8 +649,11 @@ ORDER BY h.rank DESC, h.type, h.id
 """
 """Facts and articles matching the query, ranked by `ts_rank` among the first
 FACT_CANDIDATES facts and SOURCE_CANDIDATES articles found, then paged by (rank, type, id).
-Snippets mark the words in a fact's quotes, or in a window of an article's text (`s_text`
-decompresses the text once, to find the word and to cut the window). `q` is a CTE on
+Snippets mark the words in a fact's quotes, or in an article's first passage (400
+characters, see service.loader.passages) that holds the query's longest word as typed,
+else in its opening: marking a whole article costs ~2 ms (16 kB at 1M facts), a passage
+~0.05 ms, and finding the passage reads a few short rows where finding the word in the
+whole text read and decompressed the article (~60 µs a hit). `q` is a CTE on
 purpose: a planner that sees the words picks a sequential scan for a common one, which
 reads every article's whole vector until it has its candidates (10 ms at 1M facts)."""
 
