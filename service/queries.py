@@ -592,7 +592,10 @@ _CONFIG = "CASE {lang} WHEN 'fr' THEN 'french'::regconfig ELSE 'english'::regcon
 
 _SEARCH_SQL = f"""
 WITH q AS (
-    SELECT query, words, query = words AS plain FROM (
+    SELECT query, words, query = words AS plain,
+           tsvector_to_array(to_tsvector('english', %(near_word)s)
+                             || to_tsvector('french', %(near_word)s)) AS stems
+    FROM (
         SELECT query, CASE WHEN strpos(query::text, '!') = 0
                            THEN regexp_replace(query::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
                            ELSE query END AS words
@@ -635,6 +638,11 @@ LEFT JOIN LATERAL (
            AND (strpos(lower(p.text COLLATE "C"), %(near)s) > 0
                 OR strpos(p.text, %(near_initial)s) > 0)
          ORDER BY p.n LIMIT 1),
+        (SELECT p.text FROM source_passages p
+         WHERE p.source_id = s.id
+           AND EXISTS (SELECT FROM unnest(q.stems) stem
+                       WHERE strpos(lower(p.text COLLATE "C"), stem) > 0)
+         ORDER BY p.n LIMIT 1),
         (SELECT p.text FROM source_passages p WHERE p.source_id = s.id AND p.n = 0)
     ) AS excerpt
     WHERE s.id IS NOT NULL
@@ -650,8 +658,9 @@ ORDER BY h.rank DESC, h.type, h.id
 """Facts and articles matching the query, ranked by `ts_rank` among the first
 FACT_CANDIDATES facts and SOURCE_CANDIDATES articles found, then paged by (rank, type, id).
 Snippets mark the words in a fact's quotes, or in an article's first passage (400
-characters, see service.loader.passages) that holds the query's longest word as typed,
-else in its opening: marking a whole article costs ~2 ms (16 kB at 1M facts), a passage
+characters, see service.loader.passages) that holds the query's longest phrase or word as
+typed, else one of its stems ("arrest" of "arrested" in "arrestations"), else in its
+opening: marking a whole article costs ~2 ms (16 kB at 1M facts), a passage
 ~0.05 ms, and finding the passage reads a few short rows where finding the word in the
 whole text read and decompressed the article (~60 µs a hit). `q` is a CTE on
 purpose: a planner that sees the words picks a sequential scan for a common one, which
@@ -666,19 +675,23 @@ _HREF = {
 }
 
 
-def _near(q: str) -> str:
-    """The longest word of the query not excluded (`-word`), lowercased: where an article's
-    snippet is taken from (stemmed forms are not found; the opening is used then)."""
-    kept = " ".join(token for token in q.split() if not token.startswith("-"))
-    return max(re.findall(r"\w+", kept.lower()), key=len, default="")
+def _near(q: str) -> tuple[str, str]:
+    """Where an article's snippet is taken from: the longest phrase the query quotes, else
+    its longest word, lowercased; and its longest word alone, whose stem is looked for when
+    the text does not have the word as typed. Excluded words (`-word`) are not looked for."""
+    kept = re.sub(r'-"[^"]*"?|(?:^|\s)-\S+', " ", q)
+    phrases = [" ".join(p.split()) for p in re.findall(r'"([^"]*)"', kept)]
+    words = [w for w in re.findall(r"\w+", kept.lower()) if w != "or"]  # "or" is an operator
+    word = max(words, key=len, default="")
+    return max(phrases, key=len, default="").lower() or word, word
 
 
 def _near_forms(q: str) -> dict[str, str]:
     """`_near` as it appears in an article's text with only ASCII letters lowercased: lowering
     the whole text by the locale cost ~10 ms for a page of articles at 1M facts, lowering ASCII
     ~1 ms. A word with a capital outside ASCII ("État", "ÉTAT") is found by its initial form."""
-    near = _near(q)
-    return {"near": near, "near_initial": near[:1].upper() + near[1:]}
+    near, word = _near(q)
+    return {"near": near, "near_initial": near[:1].upper() + near[1:], "near_word": word}
 
 
 async def search(

@@ -322,6 +322,25 @@ class TestSearch:
         hit = next(h for h in hits if h["id"] == listed["id"])
         assert "<mark>" in hit["snippet"], (q, hit)
 
+    @pytest.mark.parametrize("q", ["arrested", "arrestation", "killing"])
+    def test_an_article_found_by_another_form_of_the_word_is_marked_on_it(
+        self, client: Client, q: str
+    ) -> None:
+        # The text has "arrestations" or "killed", not the word as typed: the snippet is
+        # placed on the word's stem instead of falling back to the article's opening.
+        hits = walk(client, "/v1/search", q=q, type="source")
+        assert hits, q
+        for hit in hits:
+            assert "<mark>" in hit["snippet"], (q, hit)
+
+    def test_an_article_found_by_a_quoted_name_is_marked_on_that_name(self, client: Client) -> None:
+        # "Tokayev" alone occurs before the full name in some articles: the snippet is
+        # placed on the phrase, where ts_headline can mark it.
+        hits = walk(client, "/v1/search", q='"Kassym-Jomart Tokayev"', type="source")
+        assert hits
+        for hit in hits:
+            assert "<mark>" in hit["snippet"], hit
+
     def test_stems_match_other_forms(self, client: Client) -> None:
         # "arrestation" (singular) and "arrested" only share their stems with the texts
         assert walk(client, "/v1/search", q="arrestation")
