@@ -782,6 +782,7 @@ _DELETE = (
     ),
     # Then facts: they reference actors, places and sources, which go with the crisis.
     "DELETE FROM facts WHERE crisis_id = ANY(%(crises)s)",
+    # Passages hang off the articles: one statement, not a cascade article by article.
     "DELETE FROM source_passages p USING sources s "
     "WHERE p.source_id = s.id AND s.crisis_id = ANY(%(crises)s)",
     "DELETE FROM crises WHERE id = ANY(%(crises)s)",
