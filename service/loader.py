@@ -785,6 +785,12 @@ _DELETE = (
     # Passages hang off the articles: one statement, not a cascade article by article.
     "DELETE FROM source_passages p USING sources s "
     "WHERE p.source_id = s.id AND s.crisis_id = ANY(%(crises)s)",
+    # What the crisis owns, each table by itself: a bulk replacement deletes with the
+    # foreign-key triggers off, so no cascade would do it.
+    *(
+        f"DELETE FROM {table} WHERE crisis_id = ANY(%(crises)s)"
+        for table in ("sources", "actor_aliases", "actors", "places", "disputed_quantities")
+    ),
     "DELETE FROM crises WHERE id = ANY(%(crises)s)",
 )
 
@@ -886,9 +892,22 @@ class _Writer:
         cursor.execute("TRUNCATE loading_facts")
 
     def replace(self, crisis_ids: list[str]) -> None:
-        """Lock out other loaders, then delete the crises about to be written."""
+        """Lock out other loaders, then delete the crises about to be written.
+
+        Replacing a crisis of at least a chunk of facts defers foreign keys from here on:
+        each row deleted would otherwise run a trigger per key that references its table
+        (PostgreSQL's cascades and checks), though every table is emptied of the crises
+        by its own statement; `finish` still finds a row anywhere that referenced one of
+        the deleted rows. Replacing 1M facts with 1M: the deletes took 126 s with the triggers
+        (68 s of them deleting the crisis row) and 37 s without; the whole load 282 -> 167 s."""
         self.cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOAD_LOCK])
         self.crisis_ids = crisis_ids
+        bulk = self.cursor.execute(
+            "SELECT FROM facts WHERE crisis_id = ANY(%s) OFFSET %s LIMIT 1",
+            [crisis_ids, CHUNK - 1],
+        ).fetchone()
+        if bulk is not None:
+            self.defer_references()
         for statement in _DELETE:
             self.cursor.execute(statement, {"crises": crisis_ids})
 

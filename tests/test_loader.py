@@ -322,6 +322,81 @@ def test_a_bulk_load_defers_then_checks_its_references(
     assert setting == "origin"
 
 
+def _crisis_rows(connection: sa.Connection, crisis: str) -> dict[str, int]:
+    """Rows of every table that belong to `crisis`, directly or through its facts or articles."""
+    owned = {
+        table: f"SELECT count(*) FROM {table} WHERE crisis_id = %(c)s"
+        for table in ("crises", "sources", "actors", "actor_aliases", "places", "facts")
+    }
+    owned["crises"] = "SELECT count(*) FROM crises WHERE id = %(c)s"
+    owned["source_passages"] = (
+        "SELECT count(*) FROM source_passages p JOIN sources s ON s.id = p.source_id "
+        "WHERE s.crisis_id = %(c)s"
+    )
+    for table in ("fact_documents", "citations", "fact_actors", *loader.KIND_TABLE.values()):
+        owned[table] = (
+            f"SELECT count(*) FROM {table} t JOIN facts f ON f.id = t.fact_id "
+            "WHERE f.crisis_id = %(c)s"
+        )
+    owned["disputed_quantities"] = (
+        "SELECT count(*) FROM disputed_quantities WHERE crisis_id = %(c)s"
+    )
+    return {
+        table: connection.exec_driver_sql(query, {"c": crisis}).scalar_one()
+        for table, query in owned.items()
+    }
+
+
+def test_a_bulk_replacement_deletes_the_old_crisis_whole(
+    connection: sa.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replacing a crisis of a chunk of facts or more deletes it with the foreign-key
+    triggers off: every table must still be emptied of it by its own statement (a row left
+    behind would collide with the new one or linger), and other crises keep theirs."""
+    monkeypatch.setattr(loader, "CHUNK", 200)
+    bundle = synth.generate(500, seed=5)
+    crisis = synth.crisis_id(500)
+    loader.load_bundle(connection, bundle)
+    first = _crisis_rows(connection, crisis)
+    assert all(first.values()), first
+    curated = _crisis_rows(connection, CRISIS)
+    with loader._raw(connection).cursor() as cursor:
+        writer = loader._Writer(cursor, None)
+        writer.replace([crisis])
+        assert writer.deferred
+        assert set(_crisis_rows(connection, crisis).values()) == {0}
+        writer.finish()
+    assert _crisis_rows(connection, CRISIS) == curated
+    loader.load_bundle(connection, synth.generate(500, seed=5))
+    assert _crisis_rows(connection, crisis) == first
+
+
+def test_a_bulk_replacement_finds_what_referenced_the_deleted_rows(
+    connection: sa.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no trigger to refuse it, deleting an actor that another crisis's fact names
+    must still stop the load, naming the row left pointing nowhere."""
+    monkeypatch.setattr(loader, "CHUNK", 200)
+    crisis = synth.crisis_id(500)
+    loader.load_bundle(connection, synth.generate(500, seed=5))
+    actor = connection.exec_driver_sql(
+        "SELECT id FROM actors WHERE crisis_id = %(c)s ORDER BY id LIMIT 1", {"c": crisis}
+    ).scalar_one()
+    fact = connection.exec_driver_sql(
+        "SELECT id FROM facts WHERE crisis_id = %(c)s AND claimant_id IS NULL ORDER BY id LIMIT 1",
+        {"c": CRISIS},
+    ).scalar_one()
+    connection.exec_driver_sql(
+        "UPDATE facts SET claimant_id = %(a)s WHERE id = %(f)s", {"a": actor, "f": fact}
+    )
+    with loader._raw(connection).cursor() as cursor:
+        writer = loader._Writer(cursor, None)
+        writer.replace([crisis])
+        with pytest.raises(loader.FixtureError) as info:
+            writer.finish()
+    assert info.value.problems == [f"facts row with claimant_id={actor!r}: no such row in actors"]
+
+
 def test_a_role_that_may_not_defer_has_every_row_checked(connection: sa.Connection) -> None:
     """A loader role without the privilege over session_replication_role (not a superuser)
     cannot defer: PostgreSQL checks every row as it is copied."""
