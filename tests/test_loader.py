@@ -324,11 +324,9 @@ def test_a_bulk_load_defers_then_checks_its_references(
 
 def _crisis_rows(connection: sa.Connection, crisis: str) -> dict[str, int]:
     """Rows of every table that belong to `crisis`, directly or through its facts or articles."""
-    owned = {
-        table: f"SELECT count(*) FROM {table} WHERE crisis_id = %(c)s"
-        for table in ("crises", "sources", "actors", "actor_aliases", "places", "facts")
-    }
-    owned["crises"] = "SELECT count(*) FROM crises WHERE id = %(c)s"
+    owned = {"crises": "SELECT count(*) FROM crises WHERE id = %(c)s"}
+    for table in ("sources", "actors", "actor_aliases", "places", "facts", "disputed_quantities"):
+        owned[table] = f"SELECT count(*) FROM {table} WHERE crisis_id = %(c)s"
     owned["source_passages"] = (
         "SELECT count(*) FROM source_passages p JOIN sources s ON s.id = p.source_id "
         "WHERE s.crisis_id = %(c)s"
@@ -338,9 +336,6 @@ def _crisis_rows(connection: sa.Connection, crisis: str) -> dict[str, int]:
             f"SELECT count(*) FROM {table} t JOIN facts f ON f.id = t.fact_id "
             "WHERE f.crisis_id = %(c)s"
         )
-    owned["disputed_quantities"] = (
-        "SELECT count(*) FROM disputed_quantities WHERE crisis_id = %(c)s"
-    )
     return {
         table: connection.exec_driver_sql(query, {"c": crisis}).scalar_one()
         for table, query in owned.items()
