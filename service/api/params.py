@@ -33,9 +33,15 @@ async def fetch(
 
     Not a Litestar dependency: two dependencies of one handler are resolved in a task group,
     which cost more per request than the page's SQL; and the connection goes back to the
-    pool before the answer is encoded and sent."""
-    async with request.app.state.pool.connection() as conn:
+    pool before the answer is encoded and sent. Not `pool.connection()`, which would also
+    commit the autocommit connection (a no-op, behind a lock and psycopg's wait) and time
+    its use, on every request."""
+    pool = request.app.state.pool
+    conn = await pool.getconn()
+    try:
         return await query(conn, *args, **kwargs)
+    finally:
+        await pool.putconn(conn)
 
 
 Limit = Annotated[int, Parameter(ge=1, le=200, description="Items per page, 1 to 200.")]
