@@ -92,9 +92,7 @@ async def _paths(app: Litestar, scenario: str, pages: int) -> list[str]:
 async def _measure(settings: Settings, scenario: str, pages: int, requests: int) -> float:
     """CPU seconds of this process per request, after a warm-up."""
     app = create_app(settings)
-    for hook in app.on_startup:
-        await hook(app)
-    try:
+    async with app.lifespan():
         paths = await _paths(app, scenario, pages)
         for i in range(WARMUP):
             await _get(app, paths[i % len(paths)])
@@ -102,9 +100,6 @@ async def _measure(settings: Settings, scenario: str, pages: int, requests: int)
         for i in range(requests):
             await _get(app, paths[i % len(paths)])
         return (time.process_time() - start) / requests
-    finally:
-        for hook in app.on_shutdown:
-            await hook(app)
 
 
 def _instructions(argv: list[str], requests: int) -> int:
