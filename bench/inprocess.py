@@ -69,7 +69,7 @@ async def _get(app: Litestar, path: str) -> bytes:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await app(scope, receive, send)
+    await app(scope, receive, send)  # type: ignore[arg-type]  # plain dicts for ASGI's TypedDicts
     if sent[0]["status"] != 200:
         raise SystemExit(f"{path}: {sent[0]['status']} {sent[-1].get('body', b'')[:200]!r}")
     return b"".join(m.get("body", b"") for m in sent[1:])

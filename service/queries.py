@@ -587,38 +587,67 @@ SOURCE_CANDIDATES = 100
 in the order the index finds them. Articles are long, so checking a phrase and ranking
 cost ~10 µs an article: bounded like facts, and before the phrase check."""
 
+FACT_RANK_BOUND = 0.1
+"""What no fact can reach on a one-word query, and every article holding the word does.
+
+A text is ranked against the query as stemmed in English and as stemmed in French, the
+better of the two: a word with one stem per language is then one term, not two of which
+each text holds one (which halved every rank). With one term, `ts_rank` gives a text the
+weight of its first occurrence, times at most 1 for more (the sum of 1/i² over pi²/6).
+Facts' vectors carry the default weight D (0.1), so a fact ranks below 0.1; an article's
+title is weighted A (1.0) and its text C (0.2), so an article ranks at least 0.2/(pi²/6) =
+0.12. When a page's worth of articles rank at least this, no fact can be on the page and
+the facts are not looked up: for the busiest place at 1M facts that was 19,083 index
+entries and 1,000 ranks, 4.5 of 10 ms (bench/RESULTS.md). A test holds PostgreSQL to it."""
+
+WINDOW = 240
+WINDOW_BEFORE = 80
+"""An article's snippet is marked in the WINDOW characters of its passage that start
+WINDOW_BEFORE before the word: `ts_headline` parses and stems all it is given (~0.14 µs a
+character), and a snippet is at most 30 words."""
 
 _CONFIG = "CASE {lang} WHEN 'fr' THEN 'french'::regconfig ELSE 'english'::regconfig END"
 
 _SEARCH_SQL = f"""
 WITH q AS (
-    SELECT query, words, query = words AS plain,
+    SELECT query, words, query = words AS plain, english, french,
+           numnode(english) <= 1 AND numnode(french) <= 1 AS one_word,
            tsvector_to_array(to_tsvector('english', %(near_word)s)
                              || to_tsvector('french', %(near_word)s)) AS stems
     FROM (
-        SELECT query, CASE WHEN strpos(query::text, '!') = 0
-                           THEN regexp_replace(query::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
-                           ELSE query END AS words
-        FROM (SELECT websearch_to_tsquery('english', %(q)s)
-                     || websearch_to_tsquery('french', %(q)s) AS query) q
+        SELECT query, english, french,
+               CASE WHEN strpos(query::text, '!') = 0
+                    THEN regexp_replace(query::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
+                    ELSE query END AS words
+        FROM (SELECT english || french AS query, english, french
+              FROM websearch_to_tsquery('english', %(q)s) english,
+                   websearch_to_tsquery('french', %(q)s) french) q
     ) q
+),
+articles AS (
+    SELECT 'source' AS type, s.id,
+           greatest(ts_rank(s.search, q.english), ts_rank(s.search, q.french))::float8 AS rank
+    FROM q, LATERAL (
+        SELECT s.id, s.search FROM sources s
+        WHERE s.search @@ q.words {{source_filters}}
+        LIMIT {SOURCE_CANDIDATES}
+    ) s
+    WHERE q.plain OR s.search @@ q.query
 ),
 hits AS (
     SELECT * FROM (
-        SELECT 'source' AS type, s.id, ts_rank(s.search, q.query)::float8 AS rank
-        FROM q, LATERAL (
-            SELECT s.id, s.search FROM sources s
-            WHERE s.search @@ q.words {{source_filters}}
-            LIMIT {SOURCE_CANDIDATES}
-        ) s
-        WHERE q.plain OR s.search @@ q.query
+        SELECT * FROM articles
         UNION ALL
-        SELECT f.kind AS type, f.id, ts_rank(f.search, q.query)::float8 AS rank
+        SELECT f.kind AS type, f.id,
+               greatest(ts_rank(f.search, q.english), ts_rank(f.search, q.french))::float8 AS rank
         FROM q, LATERAL (
             SELECT f.id, f.kind, f.search FROM facts f
             WHERE f.search @@ q.query {{fact_filters}}
             LIMIT {FACT_CANDIDATES}
         ) f
+        WHERE NOT (q.one_word AND (
+            SELECT count(*) FROM articles h {{after}} AND h.rank >= {FACT_RANK_BOUND}
+        ) >= %(limit)s)
     ) h
     {{after}}
     ORDER BY rank DESC, type, id
@@ -633,10 +662,11 @@ FROM hits h CROSS JOIN q
 LEFT JOIN sources s ON h.type = 'source' AND s.id = h.id
 LEFT JOIN LATERAL (
     SELECT coalesce(
-        (SELECT p.text FROM source_passages p
-         WHERE p.source_id = s.id
-           AND (strpos(lower(p.text COLLATE "C"), %(near)s) > 0
-                OR strpos(p.text, %(near_initial)s) > 0)
+        (SELECT substr(p.text, greatest(w.at - {WINDOW_BEFORE}, 1), {WINDOW})
+         FROM source_passages p,
+              LATERAL (SELECT coalesce(nullif(strpos(lower(p.text COLLATE "C"), %(near)s), 0),
+                                       strpos(p.text, %(near_initial)s)) AS at) w
+         WHERE p.source_id = s.id AND w.at > 0
          ORDER BY p.n LIMIT 1),
         (SELECT p.text FROM source_passages p
          WHERE p.source_id = s.id
@@ -656,14 +686,15 @@ LEFT JOIN sources fs ON fs.id = fc.source_id
 ORDER BY h.rank DESC, h.type, h.id
 """
 """Facts and articles matching the query, ranked by `ts_rank` among the first
-FACT_CANDIDATES facts and SOURCE_CANDIDATES articles found, then paged by (rank, type, id).
+FACT_CANDIDATES facts and SOURCE_CANDIDATES articles found (the facts skipped when
+FACT_RANK_BOUND shows none can be on the page), then paged by (rank, type, id).
 Snippets mark the words in a fact's quotes, or in an article's first passage (400
 characters, see service.loader.passages) that holds the query's longest phrase or word as
-typed, else one of its stems ("arrest" of "arrested" in "arrestations"), else in its
-opening: marking a whole article costs ~2 ms (16 kB at 1M facts), a passage
-~0.05 ms, and finding the passage reads a few short rows where finding the word in the
-whole text read and decompressed the article (~60 µs a hit). `q` is a CTE on
-purpose: a planner that sees the words picks a sequential scan for a common one, which
+typed (around it, see WINDOW), else one of its stems ("arrest" of "arrested" in
+"arrestations"), else in its opening: marking a whole article costs ~2 ms (16 kB at 1M
+facts), a passage ~0.05 ms, and finding the passage reads a few short rows where finding
+the word in the whole text read and decompressed the article (~60 µs a hit). `q` is a CTE
+on purpose: a planner that sees the words picks a sequential scan for a common one, which
 reads every article's whole vector until it has its candidates (10 ms at 1M facts)."""
 
 _HREF = {
@@ -711,7 +742,7 @@ async def search(
         fact_filters += " AND f.crisis_id = %(crisis)s"
         params["crisis"] = crisis
     scope = FactFilter(crisis=crisis, kind_filters={"q": q, "types": types}).scope("search")
-    after = ""
+    after = "WHERE true"
     if cursor is not None:
         rank, kind, after_id = decode_cursor(scope, cursor, (str, str, str))
         try:
