@@ -736,10 +736,17 @@ async def search(
     limit: int,
     cursor: str | None,
 ) -> schemas.Page[schemas.SearchHit]:
-    """Sources and facts matching `q` (English and French stemming), best first."""
-    params: dict[str, Any] = {"q": q, "limit": limit + 1, "types": list(types), **_near_forms(q)}
-    source_filters = " AND 'source' = ANY(%(types)s)"
-    fact_filters = " AND f.kind = ANY(%(types)s)"
+    """Sources and facts matching `q` (English and French stemming), best first.
+
+    The types asked for are written into the SQL: as an array parameter, PostgreSQL judged
+    the generic plan dearer than one made for the values and planned every search afresh
+    (0.9 of 5 ms at 1M facts); a statement per combination of types is prepared instead."""
+    params: dict[str, Any] = {"q": q, "limit": limit + 1, **_near_forms(q)}
+    kinds = [kind.value for kind in FactKind if kind.value in types]
+    source_filters = "" if "source" in types else " AND false"
+    fact_filters = "" if len(kinds) == len(FactKind) else " AND false"
+    if kinds and fact_filters:
+        fact_filters = " AND f.kind IN ({})".format(", ".join(f"'{kind}'" for kind in kinds))
     if crisis is not None:
         source_filters += " AND s.crisis_id = %(crisis)s"
         fact_filters += " AND f.crisis_id = %(crisis)s"
