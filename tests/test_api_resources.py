@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from litestar.testing import TestClient
 
-from service import migrations
+from service import migrations, queries
 from service.app import create_app
 from service.database import create_database, drop_database, with_database
 from service.queries import FACT_RANK_BOUND
@@ -328,6 +328,22 @@ class TestSearch:
         assert row is not None
         fact, article = row
         assert fact < FACT_RANK_BOUND <= article
+
+    @pytest.mark.parametrize(
+        ("window", "word", "snippet"),
+        [
+            ("4266 arrestations, dont", "arrestation", "4266 <mark>arrestations</mark>, dont"),
+            ("les lessons", "les", "<mark>les</mark> lessons"),
+            ("ÉTATS-Unis et états", "états", "<mark>ÉTATS</mark>-Unis et <mark>états</mark>"),
+            ("à SuperAlmaty", "almaty", "à Super<mark>Almaty</mark>"),
+        ],
+    )
+    def test_a_one_word_snippet_marks_the_word_as_a_reader_sees_it(
+        self, window: str, word: str, snippet: str
+    ) -> None:
+        # A one-word query's article snippet is marked in Python (service.queries._mark),
+        # not by ts_headline: the word whole first, else the words it starts, else inside one.
+        assert queries._mark(window, word) == snippet
 
     def test_an_article_opening_with_the_word_is_marked(self, client: Client) -> None:
         source = ok(client, "/v1/sources/" + walk(client, "/v1/sources")[0]["id"])
