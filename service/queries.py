@@ -796,7 +796,7 @@ async def search(
             id=r[1],
             rank=r[2],
             title=r[3] or r[1],
-            snippet=r[4] if r[5] is None else _mark(r[5], params["near"]),
+            snippet=(r[4] or "") if r[5] is None else _mark(r[5], params["near"]),
             href=_HREF[r[0]] + r[1],
         )
         for r in rows[:limit]
