@@ -683,9 +683,9 @@ LEFT JOIN LATERAL (
                                               strpos(p.text, %(near_initial)s)) AS at) w
                 WHERE p.source_id = s.id AND w.at > 0
                 ORDER BY p.n LIMIT 1) AS typed
+        WHERE s.id IS NOT NULL  -- facts have no passage to look for
         OFFSET 0  -- found once: pulled up, the passage search ran for every use of `typed`
     ) typed
-    WHERE s.id IS NOT NULL
 ) s_text ON true
 LEFT JOIN statements st ON h.type = 'statement' AND st.fact_id = h.id
 LEFT JOIN LATERAL (
@@ -771,9 +771,12 @@ async def search(
     params: dict[str, Any] = {"q": q, "limit": limit + 1, **_near_forms(q)}
     kinds = [kind.value for kind in FactKind if kind.value in types]
     source_filters = "" if "source" in types else " AND false"
-    fact_filters = "" if len(kinds) == len(FactKind) else " AND false"
-    if kinds and fact_filters:
+    if len(kinds) == len(FactKind):
+        fact_filters = ""
+    elif kinds:
         fact_filters = " AND f.kind IN ({})".format(", ".join(f"'{kind}'" for kind in kinds))
+    else:
+        fact_filters = " AND false"
     if crisis is not None:
         source_filters += " AND s.crisis_id = %(crisis)s"
         fact_filters += " AND f.crisis_id = %(crisis)s"
