@@ -38,9 +38,7 @@ SIZES = {"curated": 0, "100k": 100_000, "1m": 1_000_000}
 RECIPE = (
     "alembic/versions",
     "fixtures",
-    "service/documents.py",
-    "service/fixtures.py",
-    "service/loader.py",
+    "service/engine",
     "service/models.py",
     "service/synth.py",
 )
@@ -118,7 +116,7 @@ def _synth(url: str, facts: int) -> LoaderRun:
         raise SystemExit(f"crisis-facts synth --facts {facts} failed:\n{out}\n{err}")
     line = out.strip().splitlines()[-1]
     generated = re.search(r"generated in ([0-9.]+) s", line)
-    loaded = re.search(r"validated and written in ([0-9.]+) s", line)
+    loaded = re.search(r"checked and written in ([0-9.]+) s", line)
     load_s = float(loaded.group(1)) if loaded else wall
     return LoaderRun(
         facts=facts,

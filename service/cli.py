@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from service.settings import Settings, documented
 
 if TYPE_CHECKING:
-    from service.loader import Progress, Rows
+    from service.engine import FixtureError, Outcome, Progress
 
 
 def _url(settings: Settings) -> str:
@@ -29,33 +29,49 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _refused(title: str, exc: FixtureError, limit: int | None = None) -> int:
+    print(f"{title} ({len(exc.problems)} problem(s)):", file=sys.stderr)
+    for problem in exc.problems[:limit]:
+        print(f"  {problem}", file=sys.stderr)
+    return 2
+
+
+def _report(crises: str, outcome: Outcome, url: str) -> None:
+    from service import engine
+
+    if outcome.total:
+        engine.tidy(url)
+        print(f"{crises}: {outcome.summary()}; dataset version {outcome.version}")
+    else:
+        print(f"{crises}: 0 changes; dataset version {outcome.version} unchanged")
+
+
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
-    from service import loader
+    from service import engine
     from service.database import engine_for
 
     root = Path(args.path) if args.path else settings.fixtures_dir
     try:
-        rows = loader.read(root)
-    except loader.FixtureError as exc:
-        print(
-            f"load refused, nothing was changed ({len(exc.problems)} problem(s)):", file=sys.stderr
-        )
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
+        bundle = engine.read_bundle(root)
+    except engine.FixtureError as exc:
+        return _refused("load refused, nothing was changed", exc)
+    facts = sum(len(list(cb.facts)) for _, cb in bundle.crises)
     url = _url(settings)
-    with engine_for(url) as engine, engine.begin() as connection:
-        version = loader.write(connection, rows, _progress_bar(rows))
-    loader.tidy(url)
-    counts = ", ".join(f"{n} {t}" for t, n in loader.summary(rows).items() if n)
-    print(f"loaded {', '.join(rows.crisis_ids)} as dataset version {version}: {counts}")
+    try:
+        with engine_for(url) as db, db.begin() as connection:
+            outcome = engine.apply(
+                connection, bundle, "load", args.message, _progress_bar("load", facts)
+            )
+    except engine.FixtureError as exc:
+        return _refused("load refused, nothing was changed", exc)
+    _report(", ".join(cb.crisis.id for _, cb in bundle.crises), outcome, url)
     return 0
 
 
 def cmd_synth(settings: Settings, args: argparse.Namespace) -> int:
     import time
 
-    from service import loader, synth
+    from service import engine, synth
     from service.database import engine_for
 
     started = time.perf_counter()
@@ -63,58 +79,34 @@ def cmd_synth(settings: Settings, args: argparse.Namespace) -> int:
     generating = synth.timed(bundle, time.perf_counter() - started)
     url = _url(settings)
     try:
-        with engine_for(url) as engine, engine.begin() as connection:
-            counts, version = loader.load_bundle(connection, bundle, _synth_bar(args.facts))
-    except loader.FixtureError as exc:  # a bug in the generator, never the user's input
-        print(f"synth made an invalid crisis ({len(exc.problems)} problem(s)):", file=sys.stderr)
-        for problem in exc.problems[:20]:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
+        with engine_for(url) as db, db.begin() as connection:
+            outcome = engine.apply(
+                connection, bundle, "synth", args.message, _progress_bar("synth", args.facts)
+            )
+    except engine.FixtureError as exc:  # a bug in the generator, never the user's input
+        return _refused("synth made an invalid crisis", exc, limit=20)
     elapsed = time.perf_counter() - started
     generated = generating()
     written = elapsed - generated
-    listed = ", ".join(f"{n} {t}" for t, n in counts.items() if n)
-    tidying = time.perf_counter()
-    loader.tidy(url)
-    print(f"vacuumed and analyzed in {time.perf_counter() - tidying:.1f} s", file=sys.stderr)
+    _report(synth.crisis_id(args.facts), outcome, url)
     print(
-        f"loaded {synth.crisis_id(args.facts)} as dataset version {version}: {listed}; "
-        f"generated in {generated:.1f} s, validated and written in {written:.1f} s "
+        f"generated in {generated:.1f} s, checked and written in {written:.1f} s "
         f"({args.facts / written:,.0f} facts/s)"
     )
     return 0
 
 
-def _synth_bar(facts: int) -> Progress | None:
-    """A progress bar of facts written, on a terminal, for crises big enough to wait for."""
+def _progress_bar(label: str, facts: int) -> Progress | None:
+    """A progress bar of facts compared, on a terminal, for changes big enough to wait for."""
     if not sys.stderr.isatty() or facts < 50_000:
         return None
     from tqdm import tqdm
 
-    bar = tqdm(total=facts, unit="fact", unit_scale=True, desc="synth", file=sys.stderr)
+    bar = tqdm(total=facts, unit="fact", unit_scale=True, desc=label, file=sys.stderr)
 
-    def advance(table: str, count: int) -> None:
-        if table == "facts":
-            bar.update(count)
-            if bar.n >= facts:
-                bar.close()
-
-    return advance
-
-
-def _progress_bar(rows: Rows) -> Progress | None:
-    """A progress bar on a terminal, for loads big enough to wait for."""
-    total = sum(len(batch) for batch in rows.tables.values()) + rows.fact_count  # + answers
-    if not sys.stderr.isatty() or total < 50_000:
-        return None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="row", unit_scale=True, desc="loading", file=sys.stderr)
-
-    def advance(table: str, count: int) -> None:
-        bar.set_postfix_str(table)
+    def advance(count: int) -> None:
         bar.update(count)
-        if bar.n >= total:
+        if bar.n >= facts:
             bar.close()
 
     return advance
@@ -170,8 +162,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "migrate", help="upgrade the database schema to the latest revision"
     ).set_defaults(func=cmd_migrate)
-    load = sub.add_parser("load", help="validate the fixtures and replace their crises' data")
+    load = sub.add_parser(
+        "load", help="check the fixtures and apply what differs from the database, with history"
+    )
     load.add_argument("path", nargs="?", help="fixtures folder (default: FIXTURES_DIR)")
+    load.add_argument("--message", "-m", help="why: the summary of every revision it makes")
     load.set_defaults(func=cmd_load)
     synth = sub.add_parser(
         "synth",
@@ -179,6 +174,7 @@ def parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("--facts", type=int, required=True, help="how many facts (at least 50)")
     synth.add_argument("--seed", type=int, default=1, help="same seed, same crisis (default 1)")
+    synth.add_argument("--message", "-m", help="the summary of every revision it makes")
     synth.set_defaults(func=cmd_synth)
     spec = sub.add_parser("openapi", help="print the OpenAPI document the app serves")
     spec.add_argument("--output", "-o", help="write to this file instead of stdout")

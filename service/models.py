@@ -42,7 +42,9 @@ from service.vocabulary import (
     FactKind,
     Hedge,
     Language,
+    Operation,
     Precision,
+    RecordKind,
     StatementMode,
     Verification,
     VictimGroup,
@@ -413,6 +415,8 @@ class FactDocument(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary)
     """The first 16 bytes of the document's SHA-256: a page's ETag is made from its facts'
     digests instead of hashing the whole answer on every request."""
+    revision: Mapped[int] = mapped_column(BigInteger)
+    """The fact's current revision (`revisions`): the basis of its own ETag."""
 
     __table_args__ = (
         ForeignKeyConstraint(["fact_id", "kind"], ["facts.id", "facts.kind"], ondelete="CASCADE"),
@@ -453,3 +457,49 @@ class DatasetVersion(Base):
     )
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class Record(Base):
+    """Every record a change has touched, as it stands now: its current revision, and the
+    digest of its stored state that the next load compares with (a tombstone has none)."""
+
+    __tablename__ = "records"
+
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    crisis_id: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+    __table_args__ = (
+        one_of("kind", RecordKind),
+        CheckConstraint("length(state) = 16", name="state_length"),
+        Index(None, "crisis_id", "kind"),
+    )
+
+
+class Revision(Base):
+    """The change log: one row per change to a record, tombstones included, numbered in
+    commit order (every writer holds the write lock while it numbers and commits)."""
+
+    __tablename__ = "revisions"
+
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(Text)
+    record_id: Mapped[str] = mapped_column(Text)
+    crisis_id: Mapped[str] = mapped_column(Text)
+    operation: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    """The record's answer after the change, as the API serves it; none for a deletion."""
+    author: Mapped[str] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    made_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+
+    __table_args__ = (
+        one_of("kind", RecordKind),
+        one_of("operation", Operation),
+        CheckConstraint("(answer IS NULL) = (operation = 'deleted')", name="answer_unless_deleted"),
+        Index(None, "kind", "record_id", "revision"),
+    )

@@ -163,6 +163,22 @@ class Actor(Shape, frozen=True, kw_only=True):
     fact_counts: dict[str, int]
 
 
+class Coordinates(Shape, frozen=True, kw_only=True):
+    """Where a place lies; not from the articles, so `source` says where they come from."""
+
+    lat: Annotated[float, Meta(ge=-90, le=90)]
+    lon: Annotated[float, Meta(ge=-180, le=180)]
+    source: str
+
+
+class Place(Shape, frozen=True, kw_only=True):
+    id: str
+    crisis_id: str
+    name: str
+    aliases: list[str]
+    coordinates: Coordinates | None
+
+
 class DisputeValue(Shape, frozen=True, kw_only=True):
     """One source's value for a disputed quantity."""
 

@@ -4,7 +4,7 @@ The same seed and size always give the same crisis `synth-<N>`: articles whose t
 made of the sentences their facts cite, actors with aliases, places, and facts of every
 kind. An event is reported by one to four sources, each source's fact its own row, so
 quantities measured by several sources with different figures become disputes. The
-result is a `loader.Bundle`, validated and written by the real loader like `fixtures/`.
+result is an `engine.Bundle`, checked and applied by the one write path like `fixtures/`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import TypeVar
 
 import msgspec
 
-from service.fixtures import (
+from service.engine.read import Bundle, CrisisBundle, SourceText
+from service.engine.specs import (
     ActorSpec,
     Alias,
     ArrestSpec,
@@ -32,7 +33,6 @@ from service.fixtures import (
     SourceSpec,
     StatementSpec,
 )
-from service.loader import Bundle, CrisisBundle, SourceText
 from service.vocabulary import (
     ActorKind,
     CasualtyCategory,

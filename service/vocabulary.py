@@ -121,3 +121,24 @@ class SearchType(StrEnum):
     CASUALTY = "casualty"
     DEPLOYMENT = "deployment"
     ARREST = "arrest"
+
+
+class RecordKind(StrEnum):
+    """What a revision is about: a crisis, an article, an actor, a place or a fact."""
+
+    CRISIS = "crisis"
+    SOURCE = "source"
+    ACTOR = "actor"
+    PLACE = "place"
+    STATEMENT = "statement"
+    CASUALTY = "casualty"
+    DEPLOYMENT = "deployment"
+    ARREST = "arrest"
+
+
+class Operation(StrEnum):
+    """What a change did to its record."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"

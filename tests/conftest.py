@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from service import loader, migrations, synth
+from service import engine as write_path
+from service import migrations, synth
 from service.app import create_app
 from service.database import (
     create_database,
@@ -29,6 +30,7 @@ from service.database import (
     start_embedded,
     with_database,
 )
+from service.engine.rows import INSERT_ORDER
 from service.settings import PROJECT_ROOT, Settings
 
 FIXTURES = PROJECT_ROOT / "fixtures"
@@ -70,7 +72,9 @@ def loaded_database(server: str, label: str, fill: Callable[[sa.Engine], object]
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A migrated database with the fixtures loaded, dropped after the run."""
-    with loaded_database(server_url, "main", lambda engine: loader.load(engine, FIXTURES)) as url:
+    with loaded_database(
+        server_url, "main", lambda engine: write_path.load(engine, FIXTURES)
+    ) as url:
         yield url
 
 
@@ -127,7 +131,7 @@ def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
 def table_dump(conn: sa.Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table but the version counter, in a stable order (load times aside)."""
     dump = {}
-    for table in [*loader.INSERT_ORDER, "disputed_quantities", "fact_documents"]:
+    for table in [*INSERT_ORDER, "disputed_quantities", "fact_documents"]:
         if table == "citations":
             continue
         result = conn.exec_driver_sql(f"SELECT * FROM {table}")
@@ -156,7 +160,7 @@ def synth_url(server_url: str) -> Iterator[str]:
 
     def fill(engine: sa.Engine) -> None:
         with engine.begin() as connection:
-            loader.write(connection, loader.validate(synth.generate(5_000, seed=3)))
+            write_path.apply(connection, synth.generate(5_000, seed=3), "synth")
 
     with loaded_database(server_url, "synth", fill) as url:
         yield url

@@ -12,7 +12,7 @@ import yaml
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from service import loader
+from service import engine as write_path
 from service.api.caching import Answer, ResponseCache, matches
 from service.app import create_app
 from service.settings import Settings
@@ -51,11 +51,11 @@ def test_a_committed_load_replaces_cached_answers(
     crisis["name"] = "Renamed by a load"
     crisis_file.write_text(yaml.safe_dump(crisis, allow_unicode=True), "utf-8")
     try:
-        loader.load(engine, root)
+        write_path.load(engine, root)
         assert wait_for(lambda: client.get(PAGE).json()["name"] == "Renamed by a load")
         assert client.get(PAGE).headers["etag"] != first.headers["etag"]
     finally:
-        loader.load(engine, FIXTURES)
+        write_path.load(engine, FIXTURES)
     assert wait_for(lambda: client.get(PAGE).json()["name"] == first.json()["name"])
 
 
@@ -69,7 +69,7 @@ def test_a_rolled_back_load_leaves_cached_answers(
     crisis = yaml.safe_load(crisis_file.read_text("utf-8"))
     crisis["name"] = "Never committed"
     crisis_file.write_text(yaml.safe_dump(crisis, allow_unicode=True), "utf-8")
-    loader.write(connection, loader.read(root))  # rolled back by the fixture
+    write_path.apply(connection, write_path.read_bundle(root), "load")  # rolled back by the fixture
     time.sleep(1.2)
     assert client.get(PAGE).json() == before
 

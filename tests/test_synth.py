@@ -1,34 +1,39 @@
-"""`crisis-facts synth`: a deterministic synthetic crisis that passes the real loader."""
+"""`crisis-facts synth`: a deterministic synthetic crisis that passes the one write path."""
 
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
 
-from service import loader, synth
+from service import engine, synth
+from service.engine.rows import FactRecord, Record
 from service.vocabulary import FactKind
 
 FACTS = 2000
 
 
 @pytest.fixture(scope="module")
-def rows() -> loader.Rows:
-    return loader.validate(synth.generate(FACTS, seed=7))
+def rows() -> list[Record]:
+    return engine.records(synth.generate(FACTS, seed=7))
+
+
+def facts(records: list[Record]) -> list[FactRecord]:
+    return [record for record in records if isinstance(record, FactRecord)]
 
 
 class TestGenerate:
-    def test_same_seed_same_crisis(self, rows: loader.Rows) -> None:
-        again = loader.validate(synth.generate(FACTS, seed=7))
-        assert again.tables == rows.tables
+    def test_same_seed_same_crisis(self, rows: list[Record]) -> None:
+        again = engine.records(synth.generate(FACTS, seed=7))
+        assert again == rows
 
-    def test_another_seed_another_crisis_under_the_same_id(self, rows: loader.Rows) -> None:
-        other = loader.validate(synth.generate(FACTS, seed=8))
-        assert other.crisis_ids == rows.crisis_ids == [synth.crisis_id(FACTS)]
-        assert other.tables["citations"] != rows.tables["citations"]
+    def test_another_seed_another_crisis_under_the_same_id(self, rows: list[Record]) -> None:
+        other = engine.records(synth.generate(FACTS, seed=8))
+        assert other[0].row.id == rows[0].row.id == synth.crisis_id(FACTS)
+        assert [f.citations for f in facts(other)] != [f.citations for f in facts(rows)]
 
-    def test_size(self, rows: loader.Rows) -> None:
-        assert rows.fact_count == FACTS
-        assert {row[2] for row in rows.tables["facts"]} == {k.value for k in FactKind}
+    def test_size(self, rows: list[Record]) -> None:
+        assert len(facts(rows)) == FACTS
+        assert {f.row.kind for f in facts(rows)} == {k.value for k in FactKind}
 
     def test_too_small_is_refused(self) -> None:
         with pytest.raises(ValueError, match="at least"):
@@ -36,17 +41,17 @@ class TestGenerate:
 
 
 class TestLoaded:
-    """Written by loader.write beside the curated crisis, in a transaction rolled back."""
+    """Applied beside the curated crisis, in a transaction rolled back."""
 
     @pytest.fixture
-    def loaded(self, connection: sa.Connection, rows: loader.Rows) -> sa.Connection:
-        loader.write(connection, rows)
+    def loaded(self, connection: sa.Connection) -> sa.Connection:
+        engine.apply(connection, synth.generate(FACTS, seed=7), "synth")
         return connection
 
-    def test_curated_crisis_untouched(self, connection: sa.Connection, rows: loader.Rows) -> None:
+    def test_curated_crisis_untouched(self, connection: sa.Connection) -> None:
         count = "SELECT crisis_id, count(*) FROM facts GROUP BY 1"
         before: dict[str, int] = {k: v for k, v in connection.exec_driver_sql(count).all()}
-        loader.write(connection, rows)
+        engine.apply(connection, synth.generate(FACTS, seed=7), "synth")
         after: dict[str, int] = {k: v for k, v in connection.exec_driver_sql(count).all()}
         assert after.pop(synth.crisis_id(FACTS)) == FACTS
         assert after == {k: v for k, v in before.items() if k != synth.crisis_id(FACTS)}

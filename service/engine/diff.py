@@ -1,0 +1,366 @@
+"""Stage four: what should be stored, compared with what is; only the difference is written.
+
+Every record's stored state is a digest in `records`. A record whose digest differs is
+rewritten with everything derived from it, and gets a revision: a number in commit
+order, its answer after the change, who made it and why. A record of the crises in
+scope that is no longer given is deleted and leaves a tombstone. All of it happens in
+the caller's transaction, so readers see the data before or after, never a mix.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from service.database import NOTIFY_CHANNEL
+from service.engine import answers, disputes
+from service.engine import rows as r
+from service.engine.write import CHUNK, WRITE_LOCK, Background, Cursor, Writer
+from service.vocabulary import Operation
+
+Progress = Callable[[int], None]
+"""Called with how many more facts have been compared."""
+
+
+@dataclass
+class Outcome:
+    """What a change did: changes per (kind, operation), rows written, the dataset version."""
+
+    version: int | None
+    changes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.changes.values())
+
+    def summary(self) -> str:
+        """'0 changes', or e.g. '3 changes: statement 1 updated, casualty 1 created, ...'."""
+        if not self.total:
+            return "0 changes"
+        parts = [f"{kind} {n} {operation}" for (kind, operation), n in sorted(self.changes.items())]
+        return f"{self.total} change{'s' if self.total > 1 else ''}: {', '.join(parts)}"
+
+
+class Revision(NamedTuple):
+    """A row of `revisions` (`made_at` is the transaction's time)."""
+
+    revision: int
+    kind: str
+    record_id: str
+    crisis_id: str
+    operation: str
+    answer: str | None
+    author: str
+    message: str | None
+
+
+class Current(NamedTuple):
+    """A row of `records`: a record's current revision and stored state."""
+
+    kind: str
+    id: str
+    crisis_id: str
+    revision: int
+    state: bytes | None
+
+
+class _Pending(NamedTuple):
+    """A change whose answer is made once every fact has been seen (it counts facts)."""
+
+    revision: int
+    operation: str
+    record: r.CrisisRecord | r.ActorRecord
+
+
+class Applier:
+    """Takes the records the crises in scope should hold, one at a time, parents first."""
+
+    def __init__(
+        self,
+        cursor: Cursor,
+        crises: list[str],
+        author: str,
+        message: str | None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.cursor, self.author, self.message, self.progress = cursor, author, message, progress
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+        last = cursor.execute("SELECT coalesce(max(revision), 0) FROM revisions").fetchone()
+        self.revision = int(last[0]) if last else 0
+        self.stored: dict[tuple[str, str], tuple[bytes, str]] = {
+            (kind, record_id): (state, crisis_id)
+            for kind, record_id, state, crisis_id in cursor.execute(
+                "SELECT kind, id, state, crisis_id FROM records "
+                "WHERE crisis_id = ANY(%s) AND state IS NOT NULL",
+                [crises],
+            )
+        }
+        self.writer = Writer(cursor)
+        self.background = Background(self.writer)
+        self.names = answers.Names()
+        self.outcome = Outcome(version=None)
+        self.chunk: list[tuple[r.FactRecord, bytes, int, str]] = []
+        self.forced: set[str] = set()  # facts to rewrite: their cited source changed length
+        self.keys: set[tuple[str, str]] = set()  # (crisis, quantity key)s a change touched
+        self.pending: list[_Pending] = []
+        self.fact_counts: dict[str, Counter[str]] = {}  # of crises and changed actors
+        self.seen = 0
+
+    # ------------------------------------------------------------ classifying
+
+    def _change(self, record: r.Record, answer: bytes | None) -> tuple[int, str, bytes] | None:
+        """(revision, operation, state) when the record differs from what is stored."""
+        key = (r.record_kind(record), r.record_id(record))
+        state = answers.state(record, answer)
+        old = self.stored.pop(key, None)
+        if old is not None and old[0] == state and key[1] not in self.forced:
+            return None
+        self.revision += 1
+        operation = Operation.CREATED if old is None else Operation.UPDATED
+        self.outcome.changes[key[0], operation.value] += 1
+        return self.revision, operation.value, state
+
+    def take(self, record: r.Record) -> None:
+        if isinstance(record, r.FactRecord):
+            self._fact(record)
+            return
+        if isinstance(record, r.ActorRecord):
+            self.names.actor(record.row)
+        elif isinstance(record, r.PlaceRecord):
+            self.names.place(record.row)
+        elif isinstance(record, r.CrisisRecord):
+            self.fact_counts.setdefault(record.row.id, Counter())
+        change = self._change(record, None)
+        if change is None:
+            return
+        revision, operation, state = change
+        self._write_owner(record, operation)
+        if isinstance(record, r.CrisisRecord | r.ActorRecord):
+            self.fact_counts.setdefault(record.row.id, Counter())
+            self.pending.append(_Pending(revision, operation, record))
+            self._current([self._current_row(record, revision, state)])
+            return
+        answer = (
+            answers.source(record) if isinstance(record, r.SourceRecord) else answers.place(record)
+        )
+        self._log([self._revision(record, revision, operation, answers.encode(answer))])
+        self._current([self._current_row(record, revision, state)])
+
+    def _write_owner(self, record: r.Record, operation: str) -> None:
+        """Write a crisis, source, actor or place: a new one is copied, a changed one is
+        updated in place, so that what refers to it still does."""
+        table = {r.CrisisRecord: "crises", r.SourceRecord: "sources", r.ActorRecord: "actors"}.get(
+            type(record), "places"
+        )
+        owned: tuple[str, list[Any]] | None = None
+        if isinstance(record, r.SourceRecord):
+            owned = ("source_passages", record.passages)
+        elif isinstance(record, r.ActorRecord):
+            owned = ("actor_aliases", record.aliases)
+        if operation == Operation.CREATED:
+            self.background.put(lambda w: _copy_owner(w, table, record.row, owned))
+            return
+        if isinstance(record, r.SourceRecord):
+            self._rewrite_citing(record)
+        self.background.put(lambda w: _update_owner(w, table, record.row, owned))
+
+    def _rewrite_citing(self, record: r.SourceRecord) -> None:
+        """Facts cite a source with its length: when it changes, they are rewritten, and
+        their old rows go before the source changes."""
+        done = threading.Event()
+        found: list[str] = []
+
+        def job(writer: Writer) -> None:
+            found.extend(writer.facts_citing([record.row.id]))
+            self.keys.update(writer.delete_facts(found))
+            done.set()
+
+        self.background.put(job)
+        while not done.wait(0.05):
+            self.background.raise_error()
+        self.forced.update(found)
+
+    def _fact(self, record: r.FactRecord) -> None:
+        self.seen += 1
+        if self.progress is not None and self.seen % 1000 == 0:
+            self.progress(1000)
+        self._count(record)
+        answer = answers.encode(answers.fact(record, self.names))
+        change = self._change(record, answer)
+        if change is None:
+            return
+        revision, operation, state = change
+        self.chunk.append((record, answer, revision, operation))
+        if record.row.quantity_key is not None:
+            self.keys.add((record.row.crisis_id, record.row.quantity_key))
+        if len(self.chunk) >= CHUNK:
+            self._flush()
+
+    def _count(self, record: r.FactRecord) -> None:
+        """Facts per kind of the crisis and of each changed actor, for their answers."""
+        kind = record.row.kind
+        self.fact_counts[record.row.crisis_id][kind] += 1
+        for actor_id in {a.actor_id for a in record.actors}:
+            counts = self.fact_counts.get(actor_id)
+            if counts is not None:
+                counts[kind] += 1
+
+    # ------------------------------------------------------------ writing
+
+    def _flush(self) -> None:
+        chunk, self.chunk = self.chunk, []
+        if not chunk:
+            return
+        bulk = len(chunk) >= CHUNK
+        updated = [c[0].row.id for c in chunk if c[3] == Operation.UPDATED]
+        records = [c[0] for c in chunk]
+        documents = [
+            (rec.row.id, rec.row.kind, answer.decode(), answers.digest(answer), revision)
+            for rec, answer, revision, _ in chunk
+        ]
+        log = [self._revision(rec, revision, op, answer) for rec, answer, revision, op in chunk]
+        current = [
+            self._current_row(rec, revision, answers.state(rec, answer))
+            for rec, answer, revision, _ in chunk
+        ]
+
+        def job(writer: Writer) -> None:
+            if bulk:
+                writer.defer_references()
+            self.keys.update(writer.delete_facts(updated))
+            writer.facts(records)
+            writer.documents(documents)
+
+        self.background.put(job)
+        self._log(log)
+        self._current(current)
+
+    def _revision(
+        self, record: r.Record, revision: int, operation: str, answer: bytes | None
+    ) -> Revision:
+        return Revision(
+            revision=revision,
+            kind=r.record_kind(record),
+            record_id=r.record_id(record),
+            crisis_id=r.record_crisis(record),
+            operation=operation,
+            answer=None if answer is None else answer.decode(),
+            author=self.author,
+            message=self.message,
+        )
+
+    @staticmethod
+    def _current_row(record: r.Record, revision: int, state: bytes | None) -> Current:
+        return Current(
+            r.record_kind(record), r.record_id(record), r.record_crisis(record), revision, state
+        )
+
+    def _log(self, revisions: list[Revision]) -> None:
+        self.background.put(lambda w: w.copy_text("revisions", Revision._fields, revisions))
+
+    def _current(self, rows: list[Current]) -> None:
+        self.background.put(lambda w: w.upsert_records(Current._fields, rows))
+
+    # ------------------------------------------------------------ finishing
+
+    def finish(self) -> Outcome:
+        """Delete what is no longer given, derive what the changes touched, and bump the
+        dataset version when anything changed; the caller commits."""
+        self._flush()
+        self._delete_missing()
+        self._answer_pending()
+        self.background.stop()
+        self.background.raise_error()
+        self.writer.check_references()
+        if self.outcome.total >= CHUNK:
+            # The planner must know what a bulk write wrote before the disputes are found.
+            self.cursor.execute("ANALYZE " + ", ".join((*r.INSERT_ORDER, "fact_documents")))
+        disputes.refresh(self.cursor, self.keys)
+        self.outcome.rows = dict(self.writer.counts)
+        if self.outcome.total:
+            self.outcome.version = _bump_version(self.cursor)
+        else:
+            found = self.cursor.execute("SELECT version FROM dataset_version").fetchone()
+            self.outcome.version = int(found[0]) if found else None
+        return self.outcome
+
+    def _delete_missing(self) -> None:
+        """Records of the crises in scope that were not given: deleted, each a tombstone."""
+        gone: dict[str, list[tuple[str, str]]] = {}
+        for (kind, record_id), (_, crisis) in sorted(self.stored.items()):
+            gone.setdefault(kind, []).append((record_id, crisis))
+        log, current = [], []
+        # Facts first: they refer to the rest.
+        for kind in (*r.KINDS, "place", "actor", "source"):
+            ids = [record_id for record_id, _ in gone.get(kind, [])]
+            if kind in r.KINDS and ids:
+                self.background.put(functools.partial(self._delete_facts, ids=ids))
+            elif ids:
+                self.background.put(functools.partial(Writer.delete_owned, kind=kind, ids=ids))
+            for record_id, crisis in gone.get(kind, []):
+                self.revision += 1
+                self.outcome.changes[kind, Operation.DELETED.value] += 1
+                log.append(
+                    Revision(
+                        revision=self.revision,
+                        kind=kind,
+                        record_id=record_id,
+                        crisis_id=crisis,
+                        operation=Operation.DELETED.value,
+                        answer=None,
+                        author=self.author,
+                        message=self.message,
+                    )
+                )
+                current.append(Current(kind, record_id, crisis, self.revision, None))
+        if log:
+            self._log(log)
+            self._current(current)
+
+    def _delete_facts(self, writer: Writer, ids: list[str]) -> None:
+        self.keys.update(writer.delete_facts(ids))
+
+    def _answer_pending(self) -> None:
+        """Crises' and actors' revisions, now that their facts are counted."""
+        log = []
+        for pending in self.pending:
+            record = pending.record
+            counts = self.fact_counts.get(record.row.id, Counter())
+            if isinstance(record, r.CrisisRecord):
+                answer = answers.encode(answers.crisis(record, counts))
+            else:
+                answer = answers.encode(answers.actor(record, counts))
+            log.append(self._revision(record, pending.revision, pending.operation, answer))
+        if log:
+            self._log(sorted(log))
+
+
+def _copy_owner(writer: Writer, table: str, row: Any, owned: tuple[str, list[Any]] | None) -> None:
+    writer.copy(table, [row])
+    if owned is not None:
+        writer.copy(*owned)
+
+
+def _update_owner(
+    writer: Writer, table: str, row: Any, owned: tuple[str, list[Any]] | None
+) -> None:
+    writer.update(table, [row])
+    if owned is not None:
+        writer.replace_owned(*owned, owner=row.id)
+
+
+def _bump_version(cursor: Cursor) -> int:
+    """A new dataset version, told to every server when the transaction commits."""
+    row = cursor.execute(
+        "INSERT INTO dataset_version (id, version) VALUES (1, 1) "
+        "ON CONFLICT (id) DO UPDATE SET version = dataset_version.version + 1, "
+        "loaded_at = now() RETURNING version"
+    ).fetchone()
+    assert row is not None
+    cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(row[0])])
+    return int(row[0])

@@ -1,0 +1,161 @@
+"""Derived after the facts: the quantity keys whose sources give different figures.
+
+PostgreSQL selects the figures of the keys a change touched; which of them disagree, and
+each dispute's answer, are decided here from `schemas.Dispute`, then stored in
+`disputed_quantities` for /v1/disputes to serve as they are.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import class_row
+
+from service import schemas
+from service.engine.answers import encode, partial_date
+from service.engine.write import Cursor
+from service.vocabulary import FactKind, Hedge, Verification
+
+_FIGURES = """
+SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
+       f.date_precision, f.claimant_id, a.name AS claimant_name,
+       coalesce(ca.count, de.count, ar.count) AS count,
+       coalesce(ca.count_max, de.count_max, ar.count_max) AS count_max,
+       coalesce(ca.hedge, de.hedge, ar.hedge) AS hedge,
+       c.source_id, c.quote, c.start_offset, c.end_offset
+FROM facts f
+LEFT JOIN casualties ca ON ca.fact_id = f.id
+LEFT JOIN deployments de ON de.fact_id = f.id
+LEFT JOIN arrests ar ON ar.fact_id = f.id
+LEFT JOIN actors a ON a.id = f.claimant_id
+JOIN citations c ON c.fact_id = f.id AND c.position = 0
+WHERE f.quantity_key IS NOT NULL AND coalesce(ca.count, de.count, ar.count) IS NOT NULL
+  AND {scope}
+ORDER BY f.crisis_id, f.quantity_key, count, f.id
+"""
+
+_BY_KEY = sql.SQL(
+    "(f.crisis_id, f.quantity_key) IN (SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[]))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:  # the columns _FIGURES selects, by name
+    """One fact's figure for a quantity key, with what a dispute shows of it."""
+
+    id: str
+    crisis_id: str
+    kind: str
+    quantity_key: str
+    verification: str
+    occurred_on: Any
+    date_precision: str | None
+    claimant_id: str | None
+    claimant_name: str | None
+    count: int
+    count_max: int | None
+    hedge: str
+    source_id: str
+    quote: str
+    start_offset: int
+    end_offset: int
+
+
+def _lowest(f: Figure) -> Decimal:
+    """The smallest value a figure admits: 'more than 4,000' is 4,001."""
+    if f.hedge == Hedge.MORE_THAN:
+        return Decimal(f.count + 1)
+    if f.hedge == Hedge.ABOUT:
+        return Decimal(f.count) * Decimal("0.9")
+    if f.hedge == Hedge.UP_TO:
+        return Decimal(0)
+    return Decimal(f.count)
+
+
+def _highest(f: Figure) -> Decimal:
+    """The largest value a figure admits: 'about N' is N give or take a tenth."""
+    if f.hedge in (Hedge.AT_LEAST, Hedge.MORE_THAN):
+        return Decimal("Infinity")
+    if f.hedge == Hedge.ABOUT:
+        return Decimal(f.count) * Decimal("1.1")
+    if f.hedge == Hedge.RANGE:
+        return Decimal(f.count if f.count_max is None else f.count_max)
+    return Decimal(f.count)
+
+
+def dispute(figures: list[Figure]) -> schemas.Dispute | None:
+    """The dispute of one key's figures (ordered by count, then fact id), or None when
+    every source gives the same figure."""
+    if len({(f.count, f.count_max, f.hedge) for f in figures}) < 2:
+        return None
+    low = min(f.count for f in figures)
+    top = max(f.count if f.count_max is None else f.count_max for f in figures)
+    open_ended = any(f.hedge in (Hedge.AT_LEAST, Hedge.MORE_THAN) for f in figures)
+    first = figures[0]
+    return schemas.Dispute(
+        key=first.quantity_key,
+        crisis_id=first.crisis_id,
+        kind=FactKind(min(f.kind for f in figures)),
+        values=[_value(f) for f in figures],
+        low=low,
+        # No upper bound when the highest figure is open-ended and is also the lowest.
+        high=None if open_ended and top == low else top,
+        conflicting=max(map(_lowest, figures)) > min(map(_highest, figures)),
+    )
+
+
+def _value(f: Figure) -> schemas.DisputeValue:
+    claimant = None
+    if f.claimant_id is not None and f.claimant_name is not None:
+        claimant = schemas.Ref(id=f.claimant_id, name=f.claimant_name)
+    return schemas.DisputeValue(
+        fact_id=f.id,
+        kind=FactKind(f.kind),
+        source_id=f.source_id,
+        figure=schemas.Figure(count=f.count, count_max=f.count_max, hedge=Hedge(f.hedge)),
+        claimant=claimant,
+        date=partial_date(f.occurred_on, f.date_precision),
+        verification=Verification(f.verification),
+        citation=schemas.Citation(
+            source_id=f.source_id, quote=f.quote, start=f.start_offset, end=f.end_offset
+        ),
+    )
+
+
+def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
+    """Recompute the disputes of each (crisis, quantity key) in `keys`; return how many of
+    them are disputed now."""
+    pairs = sorted(set(keys))
+    if not pairs:
+        return 0
+    params = {"crises": [c for c, _ in pairs], "keys": [k for _, k in pairs]}
+    cursor.execute(
+        "DELETE FROM disputed_quantities WHERE (crisis_id, quantity_key) IN "
+        "(SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[]))",
+        params,
+    )
+    return _insert(cursor, sql.SQL(_FIGURES).format(scope=_BY_KEY), params)
+
+
+def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any]) -> int:
+    rows = []
+    # A server-side cursor: a bulk load's figures are read a batch at a time.
+    with cursor.connection.cursor(name="figures", row_factory=class_row(Figure)) as figures:
+        figures.itersize = 10_000
+        figures.execute(query, params)
+        for _, group in itertools.groupby(figures, key=lambda f: (f.crisis_id, f.quantity_key)):
+            found = dispute(list(group))
+            if found is not None:
+                rows.append((found.crisis_id, found.key, found.kind.value, encode(found).decode()))
+    if rows:
+        with cursor.copy(
+            "COPY disputed_quantities (crisis_id, quantity_key, kind, document) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+    return len(rows)

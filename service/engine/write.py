@@ -1,0 +1,290 @@
+"""Stage five's hands: the statements that put named rows into PostgreSQL.
+
+Rows go in by binary COPY under the columns their type names; what a record owns is
+deleted table by table (never left to cascades, which a bulk load turns off).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from service.engine import rows as r
+from service.engine.read import FixtureError
+from service.models import Base
+
+Cursor = psycopg.Cursor[tuple[Any, ...]]
+TEXT_OID = 25
+BYTEA_OID = 17
+INT8_OID = 20
+
+CHUNK = 20_000
+"""Facts written per round of COPYs: bounds memory, not speed."""
+
+WRITE_LOCK = 727_001
+"""pg_advisory_xact_lock key held by every writer from numbering its revisions to its
+commit: revisions are numbered in commit order, and two writers never interleave."""
+
+FACT_TABLES = ("fact_documents", "citations", "fact_actors", *(k.table for k in r.KINDS.values()))
+"""What hangs off a fact, deleted before it."""
+
+OWNED = {
+    "source": (("source_passages", "source_id"), ("sources", "id")),
+    "actor": (("actor_aliases", "actor_id"), ("actors", "id")),
+    "place": (("places", "id"),),
+}
+"""What a record of each kind owns, table and key column, in the order to delete it."""
+
+OWNER_KEY = {"source_passages": "source_id", "actor_aliases": "actor_id"}
+"""The column naming the owner of rows rewritten whole with it."""
+
+
+class Writer:
+    """Writes rows inside the caller's transaction, counting them per table."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self.cursor = cursor
+        self.counts: dict[str, int] = {}
+        allowed = cursor.execute(
+            "SELECT has_parameter_privilege('session_replication_role', 'SET')"
+        ).fetchone()
+        self.may_defer = allowed is not None and bool(allowed[0])
+        self.deferred = False
+        found = cursor.execute(
+            "SELECT c.relname, a.attname, a.atttypid::int FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.oid = ANY(%s::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped",
+            [list(r.INSERT_ORDER)],
+        ).fetchall()
+        types = {(table, column): oid for table, column, oid in found}
+        self.types = {t: [types[t, c] for c in r.columns(t)] for t in r.INSERT_ORDER}
+        # Facts are staged: PostgreSQL turns each document into its search vector while
+        # inserting the fact, instead of updating every fact afterwards.
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS loading_facts "
+            "(LIKE facts INCLUDING DEFAULTS, config text, document text) ON COMMIT DROP"
+        )
+
+    def defer_references(self) -> None:
+        """For a bulk write: foreign keys are checked once per key by `check_references`
+        instead of by a trigger per row (bench/RESULTS.md has the figures). Only a role
+        allowed to set session_replication_role can defer; any other has rows checked as
+        they come."""
+        if self.may_defer and not self.deferred:
+            self.cursor.execute("SET LOCAL session_replication_role = replica")
+            self.deferred = True
+
+    def check_references(self) -> None:
+        """Raise FixtureError for the first row whose reference leads nowhere."""
+        if not self.deferred:
+            return
+        self.cursor.execute("SET LOCAL session_replication_role = origin")
+        self.deferred = False
+        for table, parent, own, keys in _foreign_keys():
+            orphan = self.cursor.execute(_orphan_query(table, parent, own, keys)).fetchone()
+            if orphan is not None:
+                named = ", ".join(f"{c}={v!r}" for c, v in zip(own, orphan, strict=True))
+                raise FixtureError([f"{table} row with {named}: no such row in {parent}"])
+
+    def copy(self, table: str, rows: Sequence[Any]) -> None:
+        """COPY named rows into `table`; facts go through `facts` instead."""
+        if rows:
+            self._copy(table, r.columns(table), self.types[table], rows)
+
+    def _copy(
+        self, table: str, names: Sequence[str], types: list[int], rows: Iterable[Any]
+    ) -> None:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+        count = 0
+        with self.cursor.copy(statement) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        self.counts[table] = self.counts.get(table, 0) + count
+
+    def facts(self, records: Sequence[r.FactRecord]) -> None:
+        """Facts' rows with their search vectors made from (config, document)."""
+        if not records:
+            return
+        names = r.columns("facts")
+        staged = [(*f.row, f.config, f.document) for f in records]
+        self._copy(
+            "loading_facts",
+            (*names, "config", "document"),
+            [*self.types["facts"], TEXT_OID, TEXT_OID],
+            staged,
+        )
+        self.counts["loading_facts"] -= len(staged)
+        listed = sql.SQL(", ").join(map(sql.Identifier, names))
+        self.cursor.execute(
+            sql.SQL(
+                "INSERT INTO facts ({listed}, search) "
+                "SELECT {listed}, to_tsvector(config::regconfig, document) FROM loading_facts"
+            ).format(listed=listed)
+        )
+        self.cursor.execute("TRUNCATE loading_facts")
+        self.counts["facts"] = self.counts.get("facts", 0) + len(staged)
+        for kind, info in r.KINDS.items():
+            self.copy(info.table, [f.detail for f in records if f.row.kind == kind])
+        self.copy("fact_actors", [a for f in records for a in f.actors])
+        self.copy("citations", [c for f in records for c in f.citations])
+
+    def documents(self, rows: Sequence[tuple[str, str, str, bytes, int]]) -> None:
+        """(fact id, kind, answer, digest, revision) of facts written, into fact_documents."""
+        if rows:
+            names = ("fact_id", "kind", "document", "digest", "revision")
+            self._copy(
+                "fact_documents", names, [TEXT_OID, TEXT_OID, TEXT_OID, BYTEA_OID, INT8_OID], rows
+            )
+
+    def delete_facts(self, ids: list[str]) -> list[tuple[str, str]]:
+        """Delete facts and what hangs off them; their (crisis, quantity key)s, where set."""
+        if not ids:
+            return []
+        for table in FACT_TABLES:
+            self.cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE fact_id = ANY(%s)").format(sql.Identifier(table)),
+                [ids],
+            )
+        keys = self.cursor.execute(
+            "DELETE FROM facts WHERE id = ANY(%s) RETURNING crisis_id, quantity_key", [ids]
+        ).fetchall()
+        return [(crisis, key) for crisis, key in keys if key is not None]
+
+    def facts_citing(self, source_ids: list[str]) -> list[str]:
+        found = self.cursor.execute(
+            "SELECT DISTINCT fact_id FROM citations WHERE source_id = ANY(%s)", [source_ids]
+        ).fetchall()
+        return [row[0] for row in found]
+
+    def delete_owned(self, kind: str, ids: list[str]) -> None:
+        """Delete sources, actors or places and the rows they own."""
+        for table, key in OWNED[kind]:
+            self.cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                    sql.Identifier(table), sql.Identifier(key)
+                ),
+                [ids],
+            )
+
+    def replace_owned(self, table: str, rows: Sequence[Any], owner: str) -> None:
+        """Replace the passages of a source or the aliases of an actor."""
+        self.cursor.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = %s").format(
+                sql.Identifier(table), sql.Identifier(OWNER_KEY[table])
+            ),
+            [owner],
+        )
+        self.copy(table, rows)
+
+    def copy_text(self, table: str, names: Sequence[str], rows: Sequence[Any]) -> None:
+        """COPY rows in text format, for tables outside the records' (revisions, records)."""
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
+        )
+        with self.cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        self.counts[table] = self.counts.get(table, 0) + len(rows)
+
+    def upsert_records(self, names: Sequence[str], rows: Sequence[Any]) -> None:
+        """Each record's current revision and state, new or replacing the one stored."""
+        self.cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS loading_records (LIKE records) ON COMMIT DROP"
+        )
+        self.copy_text("loading_records", names, rows)
+        self.counts["loading_records"] -= len(rows)
+        self.cursor.execute(
+            "INSERT INTO records SELECT * FROM loading_records ON CONFLICT (kind, id) DO UPDATE "
+            "SET crisis_id = excluded.crisis_id, revision = excluded.revision, "
+            "state = excluded.state"
+        )
+        self.cursor.execute("TRUNCATE loading_records")
+        self.counts["records"] = self.counts.get("records", 0) + len(rows)
+
+    def update(self, table: str, rows: Sequence[Any]) -> None:
+        """Rewrite existing rows of `table` (keyed by `id`) in place: what references them
+        keeps referring to the same row."""
+        if not rows:
+            return
+        names = [c for c in r.columns(table) if c != "id"]
+        statement = sql.SQL("UPDATE {} SET ({}) = ROW({}) WHERE id = %(id)s").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(sql.Placeholder(n) for n in names),
+        )
+        self.cursor.executemany(statement, [row._asdict() for row in rows])
+        self.counts[table] = self.counts.get(table, 0) + len(rows)
+
+
+def _foreign_keys() -> Iterator[tuple[str, str, list[str], list[str]]]:
+    """Each foreign key of the tables a load writes, as the models declare it (a test holds
+    the migrations to them): table, referenced table, their columns in order."""
+    for table in (*r.INSERT_ORDER, "fact_documents"):
+        for key in Base.metadata.tables[table].foreign_key_constraints:
+            own = [element.parent.name for element in key.elements]
+            referenced = [element.column.name for element in key.elements]
+            yield table, key.referred_table.name, own, referenced
+
+
+def _orphan_query(table: str, parent: str, own: list[str], keys: list[str]) -> sql.Composed:
+    """One row of `table` whose `own` columns are set but name no row of `parent`."""
+    columns = [sql.SQL("t.{}").format(sql.Identifier(c)) for c in own]
+    return sql.SQL(
+        "SELECT {own} FROM {table} t WHERE {set} "
+        "AND NOT EXISTS (SELECT FROM {parent} p WHERE {match}) LIMIT 1"
+    ).format(
+        own=sql.SQL(", ").join(columns),
+        table=sql.Identifier(table),
+        set=sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(o) for o in columns),
+        parent=sql.Identifier(parent),
+        match=sql.SQL(" AND ").join(
+            sql.SQL("p.{} = {}").format(sql.Identifier(k), o)
+            for k, o in zip(keys, columns, strict=True)
+        ),
+    )
+
+
+Job = Callable[[Writer], None]
+
+
+class Background:
+    """Runs writes on a thread of its own, in order: PostgreSQL stores one chunk while
+    Python checks the next. One job at most waits its turn, which bounds memory."""
+
+    def __init__(self, writer: Writer) -> None:
+        self.writer = writer
+        self.queue: queue.Queue[Job | None] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="engine-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.queue.get()) is not None:
+            if self.error is None:  # after a failure, jobs are taken and dropped
+                try:
+                    job(self.writer)
+                except BaseException as exc:  # raised again by the checking thread
+                    self.error = exc
+
+    def put(self, job: Job) -> None:
+        self.raise_error()
+        self.queue.put(job)
+
+    def stop(self) -> None:
+        """Wait for the jobs handed over to be done (or dropped after a failure)."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,238 @@
+"""The one write path: a load is a diff, every change a revision, a removal a tombstone.
+
+Each test applies its change inside the test's transaction, rolled back afterwards; what
+PostgreSQL counts as written in that transaction (`pg_stat_xact_user_tables`) shows that
+nothing else was touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from service import engine, schemas
+from tests.conftest import FIXTURES, copy_fixtures, table_dump
+
+CRISIS = "kazakhstan-2022"
+EDITED = "cas-004-police-killed"
+
+
+def facts_file(root: Path, name: str) -> Path:
+    return root / "facts" / CRISIS / name
+
+
+def rewrite(root: Path, name: str, change: Any) -> None:
+    """Apply `change` to the list of records of one fixture file."""
+    path = facts_file(root, name)
+    records = yaml.safe_load(path.read_text("utf-8"))
+    path.write_text(yaml.safe_dump(change(records), allow_unicode=True, sort_keys=False), "utf-8")
+
+
+def shorten_quote(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The edited fact cites one word fewer: still verbatim in its article."""
+    for record in records:
+        if record["id"] == EDITED:
+            quote = record["citations"][0]["quote"]
+            record["citations"][0]["quote"] = quote.rsplit(" ", 1)[0]
+    return records
+
+
+def written(connection: sa.Connection) -> dict[str, int]:
+    """Rows this transaction inserted, updated or deleted, per table of the schema."""
+    found = connection.exec_driver_sql(
+        "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables "
+        "WHERE schemaname = 'public'"
+    ).all()
+    return {name: n for name, n in found if n}
+
+
+def apply(connection: sa.Connection, root: Path, message: str | None = None) -> engine.Outcome:
+    return engine.apply(connection, engine.read_bundle(root), "load", message)
+
+
+def answer(connection: sa.Connection, fact_id: str) -> tuple[str, bytes, int]:
+    row = connection.exec_driver_sql(
+        "SELECT document, digest, revision FROM fact_documents WHERE fact_id = %(id)s",
+        {"id": fact_id},
+    ).one()
+    return str(row[0]), bytes(row[1]), int(row[2])
+
+
+def revisions(connection: sa.Connection, message: str) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in connection.exec_driver_sql(
+            "SELECT kind, record_id, operation, answer FROM revisions WHERE message = %(m)s "
+            "ORDER BY revision",
+            {"m": message},
+        ).all()
+    ]
+
+
+def test_unchanged_fixtures_write_nothing(connection: sa.Connection) -> None:
+    before = table_dump(connection)
+    version = connection.exec_driver_sql("SELECT version FROM dataset_version").scalar_one()
+    outcome = apply(connection, FIXTURES)
+    assert outcome.summary() == "0 changes"
+    assert outcome.version == version
+    assert written(connection) == {}
+    assert table_dump(connection) == before
+
+
+def test_one_edited_quote_is_one_revision_of_that_fact_alone(
+    connection: sa.Connection, tmp_path: Path
+) -> None:
+    root = copy_fixtures(tmp_path)
+    rewrite(root, "casualties.yaml", shorten_quote)
+    other = "stm-000-wang-supports-csto-force"
+    edited_before, other_before = answer(connection, EDITED), answer(connection, other)
+
+    outcome = apply(connection, root, "Quote cut to the words that say it")
+
+    assert outcome.summary() == "1 change: casualty 1 updated"
+    ((kind, record, operation, stored),) = revisions(
+        connection, "Quote cut to the words that say it"
+    )
+    assert (kind, record, operation) == ("casualty", EDITED, "updated")
+    document, digest, revision = answer(connection, EDITED)
+    assert document == stored and digest != edited_before[1] and revision > edited_before[2]
+    assert answer(connection, other) == other_before
+    # Exactly that fact's rows: its fact, casualty, actor links, citation and answer, each
+    # deleted and written again, plus its record, its revision, its key's dispute and the
+    # dataset version.
+    assert set(written(connection)) <= {
+        "facts", "casualties", "fact_actors", "citations", "fact_documents",
+        "records", "revisions", "disputed_quantities", "dataset_version",
+    }  # fmt: skip
+    assert written(connection)["facts"] == 2 and written(connection)["revisions"] == 1
+
+
+def test_an_added_fact_is_created_and_a_removed_one_leaves_a_tombstone(
+    connection: sa.Connection, tmp_path: Path
+) -> None:
+    root = copy_fixtures(tmp_path)
+    added = {
+        "id": "cas-test-added",
+        "category": "killed",
+        "victim_group": "police",
+        "count": 18,
+        "citations": [
+            {
+                "source": "src-004-security-chief-arrested",
+                "quote": "the police also reporting 18 killed and 748 wounded in their ranks",
+            }
+        ],
+    }
+    rewrite(root, "casualties.yaml", lambda records: [*records, added])
+    # An arrest whose actors other facts name too: removing it leaves no actor unused.
+    removed = connection.exec_driver_sql(
+        "SELECT f.id FROM facts f WHERE f.kind = 'arrest' AND NOT EXISTS ("
+        "  SELECT FROM fact_actors a WHERE a.fact_id = f.id AND NOT EXISTS ("
+        "    SELECT FROM fact_actors b WHERE b.actor_id = a.actor_id AND b.fact_id <> f.id)) "
+        "ORDER BY f.id LIMIT 1"
+    ).scalar_one()
+    rewrite(root, "arrests.yaml", lambda records: [r for r in records if r["id"] != removed])
+
+    outcome = apply(connection, root, "One added, one withdrawn")
+
+    assert outcome.changes == {("casualty", "created"): 1, ("arrest", "deleted"): 1}
+    logged = revisions(connection, "One added, one withdrawn")
+    assert [row[:3] for row in logged] == [
+        ("casualty", "cas-test-added", "created"),
+        ("arrest", removed, "deleted"),
+    ]
+    assert logged[1][3] is None, "a tombstone has no answer"
+    left = connection.exec_driver_sql(
+        "SELECT (SELECT count(*) FROM facts WHERE id = %(id)s), "
+        "(SELECT state FROM records WHERE kind = 'arrest' AND id = %(id)s)",
+        {"id": removed},
+    ).one()
+    assert tuple(left) == (0, None)
+    assert answer(connection, "cas-test-added")[0] == logged[0][3]
+
+
+def test_a_renamed_actor_rewrites_the_answers_that_name_it(
+    connection: sa.Connection, tmp_path: Path
+) -> None:
+    root = copy_fixtures(tmp_path)
+
+    def rename(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for record in records:
+            if record["id"] == "wang-wenbin":
+                record["name"] = "Wang Wenbin (spokesman)"
+        return records
+
+    rewrite(root, "actors.yaml", rename)
+    naming = connection.exec_driver_sql(
+        "SELECT count(DISTINCT fact_id) FROM fact_actors WHERE actor_id = 'wang-wenbin'"
+    ).scalar_one()
+    outcome = apply(connection, root)
+    assert outcome.changes[("actor", "updated")] == 1
+    assert sum(n for (kind, _), n in outcome.changes.items() if kind != "actor") == naming > 0
+    stale = connection.exec_driver_sql(
+        "SELECT count(*) FROM fact_documents d JOIN fact_actors a ON a.fact_id = d.fact_id "
+        "WHERE a.actor_id = 'wang-wenbin' AND strpos(d.document, %(name)s) = 0",
+        {"name": "Wang Wenbin (spokesman)"},
+    ).scalar_one()
+    assert stale == 0
+
+
+def test_a_changed_figure_redecides_its_dispute(connection: sa.Connection, tmp_path: Path) -> None:
+    key, fact_id, count = connection.exec_driver_sql(
+        "SELECT f.quantity_key, f.id, c.count FROM facts f JOIN casualties c ON c.fact_id = f.id "
+        "JOIN disputed_quantities d ON d.quantity_key = f.quantity_key ORDER BY f.id LIMIT 1"
+    ).one()
+    root = copy_fixtures(tmp_path)
+
+    def change(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for record in records:
+            if record["id"] == fact_id:
+                record["count"] = count + 1000
+        return records
+
+    rewrite(root, "casualties.yaml", change)
+    apply(connection, root)
+    document = connection.exec_driver_sql(
+        "SELECT document FROM disputed_quantities WHERE quantity_key = %(k)s", {"k": key}
+    ).scalar_one()
+    dispute = msgspec.json.decode(document, type=schemas.Dispute)
+    assert {v.fact_id: v.figure.count for v in dispute.values}[fact_id] == count + 1000
+    assert dispute.high is not None and dispute.high >= count + 1000
+
+
+def test_every_stored_answer_is_its_struct_encoded(connection: sa.Connection) -> None:
+    """One shape: a stored answer decodes into the Struct the OpenAPI shows and encodes
+    back to the same bytes; its digest is its SHA-256's first 16 bytes."""
+    rows = connection.exec_driver_sql("SELECT document FROM fact_documents").scalars().all()
+    assert rows
+    for document in rows:
+        decoded = msgspec.json.decode(document, type=schemas.AnyFact)
+        assert msgspec.json.encode(decoded).decode() == document
+    wrong = connection.exec_driver_sql(
+        "SELECT count(*) FROM fact_documents "
+        "WHERE digest <> substr(sha256(convert_to(document, 'UTF8')), 1, 16)"
+    ).scalar_one()
+    assert wrong == 0
+
+
+def test_a_refused_change_leaves_everything_as_it_was(
+    connection: sa.Connection, tmp_path: Path
+) -> None:
+    """Writing stops at the first problem; the caller's rollback undoes what came before."""
+    root = copy_fixtures(tmp_path)
+    rewrite(root, "casualties.yaml", shorten_quote)  # good, and applied before the bad one
+    rewrite(
+        root,
+        "arrests.yaml",
+        lambda records: [*records, {**records[0], "id": "arr-x", "claimant": "nobody"}],
+    )
+    before = table_dump(connection)
+    with pytest.raises(engine.FixtureError, match="unknown actor 'nobody'"):
+        with connection.begin_nested():
+            apply(connection, root)
+    assert table_dump(connection) == before
