@@ -12,6 +12,8 @@ import psycopg_pool
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from service.queries import BadCursor
+
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_SECONDS = 2
 
@@ -127,6 +129,10 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     return problem_response(request, Problem(status, detail, headers=headers))
 
 
+def handle_bad_cursor(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    return problem_response(request, invalid_parameter("cursor", str(exc)))
+
+
 def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     log.warning("database unavailable on %s: %s", request.url.path, type(exc).__name__)
     return problem_response(
@@ -162,6 +168,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     Problem: handle_problem,
     HTTPException: handle_http,
+    BadCursor: handle_bad_cursor,
     psycopg_pool.PoolTimeout: handle_database_down,
     psycopg.OperationalError: handle_database_down,
     psycopg.errors.QueryCanceled: handle_query_cancelled,

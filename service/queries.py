@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, LiteralString, TypeVar
 
 import msgspec
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
 from service import schemas
 from service.vocabulary import FactKind
@@ -73,25 +75,9 @@ _KIND_TABLE = {
 }
 
 
-def _document_select(page_sql: str, order: str) -> str:
-    """The stored answers and digests of the facts `page_sql` picks (ordered and limited
-    there), with the page's own columns after them for the next cursor."""
-    return f"""
-        WITH page AS MATERIALIZED ({page_sql})
-        SELECT convert_to(d.document, 'UTF8'), d.digest, page.*
-        FROM page JOIN fact_documents d ON d.fact_id = page.id
-        ORDER BY {order}
-    """
-
-
 def _stored_list(rows: list[tuple[Any, ...]]) -> Any:
-    """Stored answers (first column) as one JSON array, for a page's `items`.
-
-    A stored answer goes out as it is: the load built it from the same Structs' shape
-    (tests and the contract check every field), so it is not decoded to be re-encoded.
-    It arrives as UTF-8 bytes (bytea in binary format): turning 50 answers into Python
-    text and back cost more than the rest of the page's Python. One Raw for the page is
-    copied once when the page is encoded, where a Raw per answer was 50 objects."""
+    """Stored answers (first column, UTF-8 bytes) as one JSON array, sent as they are: the
+    load built them in the Structs' shape, so they are not decoded to be encoded again."""
     return msgspec.Raw(b"[" + b",".join([r[0] for r in rows]) + b"]")
 
 
@@ -121,6 +107,57 @@ def _stored_page(rows: list[tuple[Any, ...]], next_cursor: str | None) -> Stored
     """A page of stored answers: (answer, digest, ...) rows, at most a page of them."""
     page = schemas.Page(items=_stored_list(rows), next_cursor=next_cursor)
     return Stored(page, _page_etag([r[1] for r in rows], next_cursor))
+
+
+# ---------------------------------------------------------------- building SQL
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """SQL conditions, joined by AND, with the parameters they name; `a + b` has both."""
+
+    clauses: tuple[sql.Composable, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, clause: LiteralString | sql.Composable, **params: Any) -> Where:
+        return cls((sql.SQL(clause) if isinstance(clause, str) else clause,), params)
+
+    def __add__(self, other: Where) -> Where:
+        shared = other.params.keys() & self.params.keys()
+        if clash := [name for name in shared if other.params[name] != self.params[name]]:
+            raise ValueError(f"one parameter, two values: {clash}")
+        return Where(self.clauses + other.clauses, {**self.params, **other.params})
+
+    def joined(self) -> sql.Composable:
+        """The conditions joined by AND; `true` when there are none."""
+        return sql.SQL(" AND ").join(self.clauses) if self.clauses else sql.SQL("true")
+
+
+@functools.cache
+def _limit(rows: int) -> sql.Composed:
+    """`LIMIT n` as a literal: a statement psycopg prepares plans `LIMIT $1` without knowing
+    that a page is a few dozen rows, and picks plans made for the whole table."""
+    return sql.SQL("LIMIT {}").format(sql.Literal(rows))
+
+
+def _rendered(query: sql.Composed) -> sql.SQL:
+    """`query` as one string, for a statement built once and run many times: composing it
+    on every request cost a cold page more than the rest of its SQL's Python."""
+    return sql.SQL(query.as_string(None))
+
+
+async def _fetch(
+    conn: Conn,
+    query: sql.SQL | sql.Composed,
+    params: Mapping[str, Any],
+    binary: bool = False,
+    prepare: bool | None = None,
+) -> list[tuple[Any, ...]]:
+    """Rows of one query. psycopg prepares a statement after a few runs, planned once when
+    its generic plan is no dearer; `prepare=False` where one plan cannot suit every value."""
+    cursor = await conn.execute(query, params, binary=binary, prepare=prepare)
+    return await cursor.fetchall()
 
 
 # ---------------------------------------------------------------- fact filters
@@ -159,83 +196,56 @@ class FactFilter:
         values = (*self._shared(), *self.kind_filters.values())
         return any(value is not None for value in values)
 
-    def dates(self, params: dict[str, Any], column: str) -> list[str]:
-        """SQL conditions on `column`, a fact's date, for `since` and `until`."""
-        clauses: list[str] = []
+    def dates(self, column: sql.Composable) -> Where:
+        """Conditions on `column`, a fact's date, for `since` and `until`."""
+        where = Where()
         if self.since is not None:
-            clauses.append(f"{column} >= %(since)s")
-            params["since"] = self.since
+            where += Where.of(sql.SQL("{} >= %(since)s").format(column), since=self.since)
         if self.until is not None:
-            clauses.append(f"{column} <= %(until)s")
-            params["until"] = self.until
-        return clauses
+            where += Where.of(sql.SQL("{} <= %(until)s").format(column), until=self.until)
+        return where
 
-    def where(self, params: dict[str, Any], alias: str | None, by_actor: bool = True) -> list[str]:
-        """SQL conditions on `f` (and on the kind table as `alias`); `by_actor=False` when
-        the caller already drives the page from the actor's `fact_actors` range."""
-        clauses: list[str] = []
+    def where(self, alias: str | None, by_actor: bool = True) -> Where:
+        """Conditions on `f` (and on the kind table as `alias`); `by_actor=False` when the
+        caller already drives the page from the actor's `fact_actors` range."""
+        where = Where()
         if self.crisis is not None:
-            clauses.append("f.crisis_id = %(crisis)s")
-            params["crisis"] = self.crisis
+            where += Where.of("f.crisis_id = %(crisis)s", crisis=self.crisis)
         if self.actor is not None and by_actor:
-            clauses.append(
-                "f.id IN (SELECT fa.fact_id FROM fact_actors fa WHERE fa.actor_id = %(actor)s)"
+            where += Where.of(
+                "f.id IN (SELECT fa.fact_id FROM fact_actors fa WHERE fa.actor_id = %(actor)s)",
+                actor=self.actor,
             )
-            params["actor"] = self.actor
         if self.source is not None:
-            clauses.append(
-                "f.id IN (SELECT c.fact_id FROM citations c WHERE c.source_id = %(source)s)"
+            where += Where.of(
+                "f.id IN (SELECT c.fact_id FROM citations c WHERE c.source_id = %(source)s)",
+                source=self.source,
             )
-            params["source"] = self.source
         if self.language is not None:
-            clauses.append(
+            where += Where.of(
                 "f.id IN (SELECT c.fact_id FROM citations c JOIN sources s ON s.id = c.source_id"
-                " WHERE s.language = %(language)s)"
+                " WHERE s.language = %(language)s)",
+                language=self.language,
             )
-            params["language"] = self.language
-        clauses += self.dates(params, "f.occurred_on")
+        where += self.dates(sql.SQL("f.occurred_on"))
         if self.verification is not None:
-            clauses.append("f.verification = %(verification)s")
-            params["verification"] = self.verification
+            where += Where.of("f.verification = %(verification)s", verification=self.verification)
         if self.key is not None:
-            clauses.append("f.quantity_key = %(key)s")
-            params["key"] = self.key
+            where += Where.of("f.quantity_key = %(key)s", key=self.key)
         for column, value in self.kind_filters.items():
             if value is None:
                 continue
-            assert alias is not None and column.isidentifier()
-            clauses.append(f"{alias}.{column} = %(k_{column})s")
-            params[f"k_{column}"] = value
-        return clauses
+            assert alias is not None
+            name = f"k_{column}"
+            clause = sql.SQL("{} = {}").format(sql.Identifier(alias, column), sql.Placeholder(name))
+            where += Where.of(clause, **{name: value})
+        return where
 
     def scope(self, name: str) -> str:
         """Cursors are bound to the list and its filters: a cursor from another list is refused."""
         parts = [name, *self._shared(), *sorted(self.kind_filters.items())]
         digest = msgspec.json.encode(parts, enc_hook=str)
         return hashlib.blake2s(digest, digest_size=6).hexdigest()
-
-
-async def _fetch(
-    conn: Conn,
-    sql: str,
-    params: dict[str, Any],
-    binary: bool = False,
-    prepare: bool | None = None,
-) -> list[tuple[Any, ...]]:
-    """Run a page query with its LIMIT written into the SQL: psycopg prepares a statement
-    after a few runs, and a plan cached for `LIMIT $n` does not know a page is 51 rows
-    (measured at 1M facts: 148 ms with the parameter, 1.2 ms with the literal).
-
-    A prepared statement is planned once, if PostgreSQL finds its generic plan no dearer
-    than planning each run; planning a page afresh cost more than running it (0.8 ms
-    against 0.3 ms at 1M facts).
-    A filtered page passes `prepare=False` instead: one plan for every date range or place
-    would be wrong for some of them. A search is prepared: its words reach the plan only
-    through the `q` CTE, so planning it per request bought nothing (0.8 ms a search)."""
-    limit = int(params.pop("limit"))
-    sql = sql.replace("%(limit)s", str(limit))
-    cursor = await conn.execute(sql, params, binary=binary, prepare=prepare)
-    return await cursor.fetchall()
 
 
 def _decode_list(texts: list[str], item_type: Any) -> list[Any]:
@@ -248,6 +258,26 @@ def _decode_list(texts: list[str], item_type: Any) -> list[Any]:
     return items
 
 
+_DOCUMENTS = sql.SQL(
+    "SELECT convert_to(d.document, 'UTF8'), d.digest, d.fact_id FROM fact_documents d"
+)
+
+
+@functools.cache
+def _every_fact(kind: FactKind, paged: bool, rows: int) -> sql.SQL:
+    """A page of every fact of the kind: one range of fact_documents (kind, fact_id), the
+    answers read as they lie. The cursor is a subquery so that the plan does not depend on
+    its value, which made PostgreSQL plan every page afresh."""
+    where = Where.of(sql.SQL("d.kind = {}").format(sql.Literal(kind.value)))
+    if paged:
+        where += Where.of("d.fact_id > (SELECT %(after)s::text)")
+    return _rendered(
+        sql.SQL("{documents} WHERE {where} ORDER BY d.fact_id {limit}").format(
+            documents=_DOCUMENTS, where=where.joined(), limit=_limit(rows)
+        )
+    )
+
+
 async def list_facts(
     conn: Conn,
     kind: FactKind,
@@ -258,75 +288,60 @@ async def list_facts(
     """A page of facts of one kind, in id order."""
     table, alias = _KIND_TABLE[kind]
     scope = filters.scope(kind.value)
-    params: dict[str, Any] = {"limit": limit + 1}
-    join = ""
+    after = None if cursor is None else decode_cursor(scope, cursor, (str,))[0]
+    # The kind is written into the SQL: each kind is its own statement with its own plan.
+    kind_value = sql.Literal(kind.value)
+    join: sql.Composable = sql.SQL("")
     if any(value is not None for value in filters.kind_filters.values()):
-        join = f" JOIN {table} {alias} ON {alias}.fact_id = f.id"
-    if cursor is not None:
-        (params["after"],) = decode_cursor(scope, cursor, (str,))
-    prepare: bool | None = False
+        join = sql.SQL(" JOIN {table} {alias} ON {alias}.fact_id = f.id").format(
+            table=sql.Identifier(table), alias=sql.Identifier(alias)
+        )
     if filters.actor is not None:
         # The actor's facts of this kind are one index range in id order, with their dates:
-        # the page walks it and stops at `limit`. Left to choose, the planner may instead
-        # read every fact of the date range and sort (29 ms at 100k facts, against 0.3 ms).
-        # Filters other than dates are checked on each fact walked, fetched by its key
-        # alone (OFFSET 0 keeps the filters out of that probe; LATERAL ... LIMIT 1 keeps
-        # the walk), so the plan is the same whatever the values and is prepared once: a
-        # generic plan free to choose skip-scanned the date index for every fact walked
-        # (7.5 ms a page at 1M facts, against 0.3 ms).
-        params["actor"] = filters.actor
-        walk = [f"fa.actor_id = %(actor)s AND fa.kind = '{kind.value}'"]
-        walk += filters.dates(params, "fa.occurred_on")
-        if cursor is not None:
-            walk.append("fa.fact_id > %(after)s")
-        undated = replace(filters, since=None, until=None)
-        clauses = undated.where(params, alias, by_actor=False)
-        probe = ""
-        if clauses:  # kind filters come with their clauses
-            probe = f"""
+        # the page walks it and stops at `limit`, where the planner might read every fact of
+        # the date range and sort. The other filters are checked on each fact walked, fetched
+        # by its key alone (OFFSET 0 keeps them out of that probe; LATERAL ... LIMIT 1 keeps
+        # the walk), so one plan suits every value and is prepared once.
+        walk = Where.of(
+            sql.SQL("fa.actor_id = %(actor)s AND fa.kind = {}").format(kind_value),
+            actor=filters.actor,
+        )
+        walk += filters.dates(sql.SQL("fa.occurred_on"))
+        if after is not None:
+            walk += Where.of("fa.fact_id > %(after)s", after=after)
+        checked = replace(filters, since=None, until=None).where(alias, by_actor=False)
+        probe: sql.Composable = sql.SQL("")
+        if checked.clauses:  # kind filters come with their clauses
+            probe = sql.SQL("""
             CROSS JOIN LATERAL (
                 SELECT 1 FROM (SELECT * FROM facts f WHERE f.id = fa.fact_id OFFSET 0) f{join}
-                WHERE {" AND ".join(clauses)} LIMIT 1
-            ) f"""
-        page_sql = f"""
+                WHERE {checked} LIMIT 1
+            ) f""").format(join=join, checked=checked.joined())
+        page = sql.SQL("""
             SELECT fa.fact_id AS id
-            FROM (SELECT DISTINCT fa.fact_id FROM fact_actors fa
-                  WHERE {" AND ".join(walk)}) fa{probe}
-            ORDER BY fa.fact_id LIMIT %(limit)s
-        """
-        prepare = None
+            FROM (SELECT DISTINCT fa.fact_id FROM fact_actors fa WHERE {walk}) fa{probe}
+            ORDER BY fa.fact_id {limit}
+        """).format(walk=walk.joined(), probe=probe, limit=_limit(limit + 1))
+        where = walk + checked
+        prepare: bool | None = None
     elif not filters.narrows:
-        # Every fact of the kind: one range of fact_documents (kind, fact_id), the answers
-        # read as they lie, no probe per fact. The cursor is a subquery so that the plan
-        # does not depend on its value: as a plain parameter, PostgreSQL judged the generic
-        # plan dearer than one made for the value, and planned every page afresh (PostgreSQL
-        # CPU per page 168 -> 123 us at 1M facts once it stopped).
-        after = "" if cursor is None else " AND d.fact_id > (SELECT %(after)s::text)"
-        sql = f"""
-            SELECT convert_to(d.document, 'UTF8'), d.digest, d.fact_id FROM fact_documents d
-            WHERE d.kind = '{kind.value}'{after}
-            ORDER BY d.fact_id LIMIT %(limit)s
-        """
-        rows = await _fetch(conn, sql, params, binary=True)
+        every = _every_fact(kind, after is not None, limit + 1)
+        rows = await _fetch(conn, every, {} if after is None else {"after": after}, binary=True)
         return _page(rows, limit, scope)
     else:
-        clauses = [f"f.kind = '{kind.value}'", *filters.where(params, alias, by_actor=False)]
-        if cursor is not None:
-            clauses.append("f.id > %(after)s")
-        page_sql = f"""
-            SELECT f.id
-            FROM facts f{join}
-            WHERE {" AND ".join(clauses)}
-            ORDER BY f.id LIMIT %(limit)s
-        """
-    # The page's ids as one array probed in one index scan: at 1M facts an actor's page
-    # touched 70 buffers in 11 index descents this way, against 210 in 51 joined lookups.
-    select = f"""
-        SELECT convert_to(d.document, 'UTF8'), d.digest, d.fact_id FROM fact_documents d
-        WHERE d.fact_id = ANY(ARRAY({page_sql}))
-        ORDER BY d.fact_id
-    """
-    rows = await _fetch(conn, select, params, binary=True, prepare=prepare)
+        where = Where.of(sql.SQL("f.kind = {}").format(kind_value))
+        where += filters.where(alias, by_actor=False)
+        if after is not None:
+            where += Where.of("f.id > %(after)s", after=after)
+        page = sql.SQL("SELECT f.id FROM facts f{join} WHERE {where} ORDER BY f.id {limit}").format(
+            join=join, where=where.joined(), limit=_limit(limit + 1)
+        )
+        prepare = False
+    # The page's ids as one array probed in one index scan, not a lookup joined per id.
+    query = sql.SQL("{documents} WHERE d.fact_id = ANY(ARRAY({page})) ORDER BY d.fact_id").format(
+        documents=_DOCUMENTS, page=page
+    )
+    rows = await _fetch(conn, query, where.params, binary=True, prepare=prepare)
     return _page(rows, limit, scope)
 
 
@@ -336,12 +351,17 @@ def _page(rows: list[tuple[Any, ...]], limit: int, scope: str) -> Stored[schemas
     return _stored_page(rows[:limit], next_cursor)
 
 
-async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Stored[Any] | None:
-    select = (
+_GET_FACT = {
+    kind: sql.SQL(
         "SELECT convert_to(d.document, 'UTF8'), d.digest FROM fact_documents d "
-        f"WHERE d.fact_id = %(id)s AND d.kind = '{kind.value}'"
-    )
-    row = await (await conn.execute(select, {"id": fact_id}, binary=True)).fetchone()
+        "WHERE d.fact_id = %(id)s AND d.kind = {}"
+    ).format(sql.Literal(kind.value))
+    for kind in FactKind
+}
+
+
+async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Stored[Any] | None:
+    row = await (await conn.execute(_GET_FACT[kind], {"id": fact_id}, binary=True)).fetchone()
     if row is None:
         return None
     # The answer is the stored document itself, so its ETag is the document's digest.
@@ -353,25 +373,28 @@ async def timeline(
 ) -> Stored[schemas.Page[Any]]:
     """Dated facts of every kind in date order (then id), for dashboards."""
     scope = filters.scope("timeline:" + ",".join(k.value for k in kinds))
-    params: dict[str, Any] = {"limit": limit + 1, "kinds": [k.value for k in kinds]}
-    clauses = [
-        "f.occurred_on IS NOT NULL",
-        "f.kind = ANY(%(kinds)s)",
-        *filters.where(params, None),
-    ]
+    where = Where.of("f.occurred_on IS NOT NULL")
+    where += Where.of("f.kind = ANY(%(kinds)s)", kinds=[k.value for k in kinds])
+    where += filters.where(None)
     if cursor is not None:
         day, after = decode_cursor(scope, cursor, (dt.date, str))
-        clauses.append("(f.occurred_on, f.id) > (%(day)s, %(after)s)")
-        params["day"] = dt.date.fromisoformat(day)
-        params["after"] = after
-    page_sql = f"""
-        SELECT f.id, f.occurred_on
-        FROM facts f WHERE {" AND ".join(clauses)}
-        ORDER BY f.occurred_on, f.id LIMIT %(limit)s
-    """
-    select = _document_select(page_sql, order="page.occurred_on, page.id")
+        where += Where.of(
+            "(f.occurred_on, f.id) > (%(day)s, %(after)s)",
+            day=dt.date.fromisoformat(day),
+            after=after,
+        )
+    # The answers are joined to the page once it is picked, ordered and limited.
+    query = sql.SQL("""
+        WITH page AS MATERIALIZED (
+            SELECT f.id, f.occurred_on FROM facts f WHERE {where}
+            ORDER BY f.occurred_on, f.id {limit}
+        )
+        SELECT convert_to(d.document, 'UTF8'), d.digest, page.*
+        FROM page JOIN fact_documents d ON d.fact_id = page.id
+        ORDER BY page.occurred_on, page.id
+    """).format(where=where.joined(), limit=_limit(limit + 1))
     prepare = False if filters.narrows else None
-    rows = await _fetch(conn, select, params, binary=True, prepare=prepare)
+    rows = await _fetch(conn, query, where.params, binary=True, prepare=prepare)
     next_cursor = None
     if len(rows) > limit:
         _, _, last_id, last_day = rows[limit - 1]
@@ -381,98 +404,102 @@ async def timeline(
 
 # ---------------------------------------------------------------- crises, sources, actors
 
-_DATE_JSON = (
-    "CASE WHEN {v} IS NULL THEN NULL ELSE json_build_object('value', {v}, 'precision', {p}) END"
-)
+
+def _date_json(table: str, value: str, precision: str) -> sql.Composable:
+    """A partial date as the API shows it: its first day and how much of it is known."""
+    v, p = sql.Identifier(table, value), sql.Identifier(table, precision)
+    return sql.SQL(
+        "CASE WHEN {v} IS NULL THEN NULL ELSE json_build_object('value', {v}, 'precision', {p}) END"
+    ).format(v=v, p=p)
 
 
 async def _keyset_page(
     conn: Conn,
     scope: str,
-    item_json: str,
-    from_sql: str,
-    clauses: list[str],
-    params: dict[str, Any],
-    order: str,
+    item_json: sql.Composable,
+    table: sql.Composable,
+    where: Where,
+    order: sql.Composable,
     limit: int,
     cursor: str | None,
     item_type: type[T],
 ) -> schemas.Page[T]:
-    """A page of a table ordered by its text primary key `order`."""
-    params["limit"] = limit + 1
+    """A page of `table` ordered by its text primary key `order`."""
     if cursor is not None:
         (after,) = decode_cursor(scope, cursor, (str,))
-        clauses = [*clauses, f"{order} > %(after)s"]
-        params["after"] = after
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = (
-        f"SELECT {item_json}::text, {order} FROM {from_sql} {where} "
-        f"ORDER BY {order} LIMIT %(limit)s"
+        where += Where.of(sql.SQL("{} > %(after)s").format(order), after=after)
+    query = sql.SQL(
+        "SELECT {item}::text, {order} FROM {table} WHERE {where} ORDER BY {order} {limit}"
+    ).format(
+        item=item_json, order=order, table=table, where=where.joined(), limit=_limit(limit + 1)
     )
-    rows = await _fetch(conn, sql, params)
+    rows = await _fetch(conn, query, where.params)
     items = _decode_list([r[0] for r in rows[:limit]], item_type)
     next_cursor = encode_cursor(scope, [rows[limit - 1][1]]) if len(rows) > limit else None
     return schemas.Page(items=items, next_cursor=next_cursor)
 
 
-_CRISIS_JSON = f"""json_build_object(
+_CRISIS_JSON = sql.SQL("""json_build_object(
     'id', c.id, 'name', c.name, 'summary', c.summary, 'country', c.country,
-    'start', {_DATE_JSON.format(v="c.start_on", p="c.start_precision")},
-    'end', {_DATE_JSON.format(v="c.end_on", p="c.end_precision")},
+    'start', {start}, 'end', {end},
     'counts', coalesce((SELECT json_object_agg(kind, n) FROM (
-        SELECT kind, count(*) AS n FROM facts WHERE crisis_id = c.id GROUP BY kind) k), '{{}}'))"""
+        SELECT kind, count(*) AS n FROM facts WHERE crisis_id = c.id GROUP BY kind) k),
+        '{{}}'))""").format(
+    start=_date_json("c", "start_on", "start_precision"),
+    end=_date_json("c", "end_on", "end_precision"),
+)
 
 
 async def list_crises(conn: Conn, limit: int, cursor: str | None) -> schemas.Page[schemas.Crisis]:
+    crises, order = sql.SQL("crises c"), sql.SQL("c.id")
     return await _keyset_page(
-        conn, "crises", _CRISIS_JSON, "crises c", [], {}, "c.id", limit, cursor, schemas.Crisis
+        conn, "crises", _CRISIS_JSON, crises, Where(), order, limit, cursor, schemas.Crisis
     )
 
 
 async def get_crisis(conn: Conn, crisis_id: str) -> schemas.Crisis | None:
-    return await _one(
-        conn,
-        f"SELECT {_CRISIS_JSON}::text FROM crises c WHERE c.id = %(id)s",
-        {"id": crisis_id},
-        schemas.Crisis,
-    )
+    query = sql.SQL("SELECT {}::text FROM crises c WHERE c.id = %(id)s").format(_CRISIS_JSON)
+    return await _one(conn, query, {"id": crisis_id}, schemas.Crisis)
 
 
-async def _one(conn: Conn, sql: str, params: dict[str, Any], item_type: type[T]) -> T | None:
-    row = await (await conn.execute(sql, params)).fetchone()
+async def _one(
+    conn: Conn, query: sql.Composed, params: Mapping[str, Any], item_type: type[T]
+) -> T | None:
+    row = await (await conn.execute(query, params)).fetchone()
     return None if row is None else msgspec.json.decode(row[0], type=item_type)
 
 
-def _source_json(with_text: bool) -> str:
-    text = ", 'text', s.text" if with_text else ""
-    return f"""json_build_object(
+def _source_json(with_text: bool) -> sql.Composable:
+    return sql.SQL("""json_build_object(
         'id', s.id, 'crisis_id', s.crisis_id, 'title', s.title, 'outlet', s.outlet,
-        'url', s.url, 'language', s.language,
-        'published', {_DATE_JSON.format(v="s.published_on", p="s.published_precision")},
+        'url', s.url, 'language', s.language, 'published', {published},
         'published_note', s.published_note, 'file_name', s.file_name, 'sha256', s.sha256,
-        'length', s.text_length{text})"""
+        'length', s.text_length{text})""").format(
+        published=_date_json("s", "published_on", "published_precision"),
+        text=sql.SQL(", 'text', s.text" if with_text else ""),
+    )
+
+
+_SOURCE_SUMMARY_JSON = _source_json(with_text=False)
+_SOURCE_JSON = _source_json(with_text=True)
 
 
 async def list_sources(
     conn: Conn, crisis: str | None, language: str | None, limit: int, cursor: str | None
 ) -> schemas.Page[schemas.SourceSummary]:
-    params: dict[str, Any] = {}
-    clauses = []
+    where = Where()
     if crisis is not None:
-        clauses.append("s.crisis_id = %(crisis)s")
-        params["crisis"] = crisis
+        where += Where.of("s.crisis_id = %(crisis)s", crisis=crisis)
     if language is not None:
-        clauses.append("s.language = %(language)s")
-        params["language"] = language
+        where += Where.of("s.language = %(language)s", language=language)
     scope = FactFilter(crisis=crisis, language=language).scope("sources")
     return await _keyset_page(
         conn,
         scope,
-        _source_json(False),
-        "sources s",
-        clauses,
-        params,
-        "s.id",
+        _SOURCE_SUMMARY_JSON,
+        sql.SQL("sources s"),
+        where,
+        sql.SQL("s.id"),
         limit,
         cursor,
         schemas.SourceSummary,
@@ -480,15 +507,11 @@ async def list_sources(
 
 
 async def get_source(conn: Conn, source_id: str) -> schemas.Source | None:
-    return await _one(
-        conn,
-        f"SELECT {_source_json(True)}::text FROM sources s WHERE s.id = %(id)s",
-        {"id": source_id},
-        schemas.Source,
-    )
+    query = sql.SQL("SELECT {}::text FROM sources s WHERE s.id = %(id)s").format(_SOURCE_JSON)
+    return await _one(conn, query, {"id": source_id}, schemas.Source)
 
 
-_ACTOR_JSON = """json_build_object(
+_ACTOR_JSON = sql.SQL("""json_build_object(
     'id', a.id, 'crisis_id', a.crisis_id, 'kind', a.kind, 'name', a.name, 'role', a.role,
     'aliases', coalesce((SELECT json_agg(json_build_object('name', al.alias,
                                                            'language', al.language)
@@ -496,7 +519,7 @@ _ACTOR_JSON = """json_build_object(
                          FROM actor_aliases al WHERE al.actor_id = a.id), '[]'),
     'fact_counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT fa.kind, count(DISTINCT fa.fact_id) AS n
-        FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{}'))"""
+        FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{}'))""")
 
 
 async def list_actors(
@@ -507,67 +530,57 @@ async def list_actors(
     limit: int,
     cursor: str | None,
 ) -> schemas.Page[schemas.Actor]:
-    params: dict[str, Any] = {}
-    clauses = []
+    where = Where()
     if crisis is not None:
-        clauses.append("a.crisis_id = %(crisis)s")
-        params["crisis"] = crisis
+        where += Where.of("a.crisis_id = %(crisis)s", crisis=crisis)
     if kind is not None:
-        clauses.append("a.kind = %(kind)s")
-        params["kind"] = kind
+        where += Where.of("a.kind = %(kind)s", kind=kind)
     if name is not None:
-        clauses.append(
-            "(a.name ILIKE %(name)s OR a.id IN "
-            "(SELECT al.actor_id FROM actor_aliases al WHERE al.alias ILIKE %(name)s))"
-        )
         escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params["name"] = f"%{escaped}%"
+        where += Where.of(
+            "(a.name ILIKE %(name)s OR a.id IN "
+            "(SELECT al.actor_id FROM actor_aliases al WHERE al.alias ILIKE %(name)s))",
+            name=f"%{escaped}%",
+        )
     scope = FactFilter(crisis=crisis, kind_filters={"kind": kind, "name": name}).scope("actors")
+    actors, order = sql.SQL("actors a"), sql.SQL("a.id")
     return await _keyset_page(
-        conn, scope, _ACTOR_JSON, "actors a", clauses, params, "a.id", limit, cursor, schemas.Actor
+        conn, scope, _ACTOR_JSON, actors, where, order, limit, cursor, schemas.Actor
     )
 
 
 async def get_actor(conn: Conn, actor_id: str) -> schemas.Actor | None:
-    return await _one(
-        conn,
-        f"SELECT {_ACTOR_JSON}::text FROM actors a WHERE a.id = %(id)s",
-        {"id": actor_id},
-        schemas.Actor,
-    )
+    query = sql.SQL("SELECT {}::text FROM actors a WHERE a.id = %(id)s").format(_ACTOR_JSON)
+    return await _one(conn, query, {"id": actor_id}, schemas.Actor)
 
 
 # ---------------------------------------------------------------- disputes
 
 
-_DISPUTE_SQL = """
-SELECT convert_to(d.document, 'UTF8'), d.crisis_id, d.quantity_key FROM disputed_quantities d
-WHERE true {filters} {after}
-ORDER BY d.crisis_id, d.quantity_key
-LIMIT %(limit)s
-"""
-"""Disputes come from `disputed_quantities`, which each load fills with their answers: a
-page costs the same whatever the number of facts, and is sent as stored."""
-
-
 async def list_disputes(
     conn: Conn, crisis: str | None, kind: str | None, limit: int, cursor: str | None
 ) -> schemas.Page[schemas.Dispute]:
-    params: dict[str, Any] = {"limit": limit + 1}
-    filters = ""
+    """Disputes come from `disputed_quantities`, which each load fills with their answers: a
+    page costs the same whatever the number of facts, and is sent as stored."""
+    where = Where()
     if crisis is not None:
-        filters += " AND d.crisis_id = %(crisis)s"
-        params["crisis"] = crisis
+        where += Where.of("d.crisis_id = %(crisis)s", crisis=crisis)
     if kind is not None:
-        filters += " AND d.kind = %(kind)s"
-        params["kind"] = kind
+        where += Where.of("d.kind = %(kind)s", kind=kind)
     scope = FactFilter(crisis=crisis, kind_filters={"kind": kind}).scope("disputes")
-    after = ""
     if cursor is not None:
-        params["after_crisis"], params["after_key"] = decode_cursor(scope, cursor, (str, str))
-        after = "AND (d.crisis_id, d.quantity_key) > (%(after_crisis)s, %(after_key)s)"
-    sql = _DISPUTE_SQL.format(filters=filters, after=after)
-    rows = await _fetch(conn, sql, params, binary=True)
+        after_crisis, after_key = decode_cursor(scope, cursor, (str, str))
+        where += Where.of(
+            "(d.crisis_id, d.quantity_key) > (%(after_crisis)s, %(after_key)s)",
+            after_crisis=after_crisis,
+            after_key=after_key,
+        )
+    query = sql.SQL("""
+        SELECT convert_to(d.document, 'UTF8'), d.crisis_id, d.quantity_key
+        FROM disputed_quantities d WHERE {where}
+        ORDER BY d.crisis_id, d.quantity_key {limit}
+    """).format(where=where.joined(), limit=_limit(limit + 1))
+    rows = await _fetch(conn, query, where.params, binary=True)
     next_cursor = None
     if len(rows) > limit:
         _, last_crisis, last_key = rows[limit - 1]
@@ -579,38 +592,34 @@ async def list_disputes(
 
 FACT_CANDIDATES = 1000
 """Facts ranked per search: the first this many that match, in the order the index finds
-them (storage order, which is load order). Ranking every match of a common word (25,000
-documents at 1M facts) cost a second under load; this bounds a search to a few ms."""
+them (storage order, which is load order), so that a common word costs what a rare one does."""
 
 SOURCE_CANDIDATES = 100
-"""Articles ranked per search: the first this many that contain every word of the query,
-in the order the index finds them. Articles are long, so checking a phrase and ranking
-cost ~10 µs an article: bounded like facts, and before the phrase check."""
+"""Articles ranked per search, found as facts are, before the phrase check: articles are
+long, so checking a phrase and ranking one costs more than a fact."""
 
 FACT_RANK_BOUND = 0.1
 """What no fact can reach on a one-word query, and every article holding the word does.
 
-A text is ranked against the query as stemmed in its own language (a fact's is its first
-source's, not stored: the better of English and French), so that a word with one stem per
-language is one term, not two of which each text holds one (which halved every rank).
-With one term, `ts_rank` gives a text the weight of its first occurrence, times at most 1
-for more (the sum of 1/i² over pi²/6).
-Facts' vectors carry the default weight D (0.1), so a fact ranks below 0.1; an article's
-title is weighted A (1.0) and its text C (0.2), so an article ranks at least 0.2/(pi²/6) =
-0.12. When a page's worth of articles rank at least this, no fact can be on the page and
-the facts are not looked up: for the busiest place at 1M facts that was 19,083 index
-entries and 1,000 ranks, 4.5 of 10 ms (bench/RESULTS.md). A test holds PostgreSQL to it."""
+Each text is ranked against the query as stemmed in its own language, so a word is one
+`ts_rank` term, weighted by its first occurrence: D (0.1) in a fact, at least C (0.2) over
+pi²/6 = 0.12 in an article. A page that such articles fill skips the facts' lookup (a test
+holds PostgreSQL to it; bench/RESULTS.md has what that saves)."""
 
 WINDOW = 160
 WINDOW_BEFORE = 60
 """An article's snippet is marked in the WINDOW characters of its passage that start
-WINDOW_BEFORE before the word: `ts_headline` parses and stems all it is given (~0.1 µs a
-character and ~4 µs a call): 3.1 ms for a page of 51 whole passages (400 characters) at 1M
-facts, 1.3 ms for 51 windows, and none on a one-word query (see _mark)."""
+WINDOW_BEFORE before the word: `ts_headline` parses and stems all it is given."""
 
-_CONFIG = "CASE {lang} WHEN 'fr' THEN 'french'::regconfig ELSE 'english'::regconfig END"
 
-_SEARCH_SQL = f"""
+def _config(language: sql.Composable) -> sql.Composable:
+    """The text search configuration of a text in `language`."""
+    return sql.SQL(
+        "CASE {} WHEN 'fr' THEN 'french'::regconfig ELSE 'english'::regconfig END"
+    ).format(language)
+
+
+_SEARCH_SQL = sql.SQL("""
 WITH q AS (
     SELECT query, words, query = words AS plain, english, french,
            numnode(english) <= 1 AND numnode(french) <= 1 AS one_word,
@@ -632,8 +641,8 @@ articles AS (
              AS rank
     FROM q, LATERAL (
         SELECT s.id, s.search, s.language FROM sources s
-        WHERE s.search @@ q.words {{source_filters}}
-        LIMIT {SOURCE_CANDIDATES}
+        WHERE {sources}
+        LIMIT {source_candidates}
     ) s
     WHERE q.plain OR s.search @@ q.query
 ),
@@ -645,21 +654,21 @@ hits AS (
                greatest(ts_rank(f.search, q.english), ts_rank(f.search, q.french))::float8 AS rank
         FROM q, LATERAL (
             SELECT f.id, f.kind, f.search FROM facts f
-            WHERE f.search @@ q.query {{fact_filters}}
-            LIMIT {FACT_CANDIDATES}
+            WHERE {facts}
+            LIMIT {fact_candidates}
         ) f
         WHERE NOT (q.one_word AND (
-            SELECT count(*) FROM articles h {{after}} AND h.rank >= {FACT_RANK_BOUND}
-        ) >= %(limit)s)
+            SELECT count(*) FROM articles h WHERE {after} AND h.rank >= {fact_rank_bound}
+        ) >= {page})
     ) h
-    {{after}}
+    WHERE {after}
     ORDER BY rank DESC, type, id
-    LIMIT %(limit)s
+    {limit}
 )
 SELECT h.type, h.id, h.rank,
        coalesce(s.title, left(coalesce(st.content, fc.quotes), 160)),
        CASE WHEN NOT (q.one_word AND s_text.typed IS NOT NULL) THEN
-       ts_headline({_CONFIG.format(lang="coalesce(s.language, fs.language)")},
+       ts_headline({config},
                    coalesce(s_text.typed, s_text.excerpt, fc.quotes), q.query,
                    'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, MinWords=10')
        END,
@@ -676,7 +685,7 @@ LEFT JOIN LATERAL (
         (SELECT p.text FROM source_passages p WHERE p.source_id = s.id AND p.n = 0)
     ) END AS excerpt
     FROM (
-        SELECT (SELECT substr(p.text, greatest(w.at - {WINDOW_BEFORE}, 1), {WINDOW})
+        SELECT (SELECT substr(p.text, greatest(w.at - {window_before}, 1), {window})
                 FROM source_passages p,
                      LATERAL (SELECT coalesce(nullif(strpos(lower(p.text COLLATE "C"), %(near)s),
                                                      0),
@@ -694,18 +703,25 @@ LEFT JOIN LATERAL (
 ) fc ON true
 LEFT JOIN sources fs ON fs.id = fc.source_id
 ORDER BY h.rank DESC, h.type, h.id
-"""
+""")
 """Facts and articles matching the query, ranked by `ts_rank` among the first
 FACT_CANDIDATES facts and SOURCE_CANDIDATES articles found (the facts skipped when
 FACT_RANK_BOUND shows none can be on the page), then paged by (rank, type, id).
 Snippets mark the words in a fact's quotes, or in an article's first passage (400
 characters, see service.loader.passages) that holds the query's longest phrase or word as
 typed (around it, see WINDOW), else one of its stems ("arrest" of "arrested" in
-"arrestations"), else in its opening: marking a whole article costs ~2 ms (16 kB at 1M
-facts), a passage ~0.05 ms, and finding the passage reads a few short rows where finding
-the word in the whole text read and decompressed the article (~60 µs a hit). `q` is a CTE
-on purpose: a planner that sees the words picks a sequential scan for a common one, which
-reads every article's whole vector until it has its candidates (10 ms at 1M facts)."""
+"arrestations"), else in its opening: a passage, not the whole article, is marked and
+searched. `q` is a CTE on purpose: a planner that sees the words picks a sequential scan
+for a common one, which reads every article's whole vector until it has its candidates."""
+
+_SEARCH_CONSTANTS = {
+    "source_candidates": sql.Literal(SOURCE_CANDIDATES),
+    "fact_candidates": sql.Literal(FACT_CANDIDATES),
+    "fact_rank_bound": sql.Literal(FACT_RANK_BOUND),
+    "window_before": sql.Literal(WINDOW_BEFORE),
+    "window": sql.Literal(WINDOW),
+    "config": _config(sql.SQL("coalesce(s.language, fs.language)")),
+}
 
 _HREF = {
     "source": "/v1/sources/",
@@ -728,9 +744,9 @@ def _near(q: str) -> tuple[str, str]:
 
 
 def _near_forms(q: str) -> dict[str, str]:
-    """`_near` as it appears in an article's text with only ASCII letters lowercased: lowering
-    the whole text by the locale cost ~10 ms for a page of articles at 1M facts, lowering ASCII
-    ~1 ms. A word with a capital outside ASCII ("État", "ÉTAT") is found by its initial form."""
+    """`_near` as it appears in an article's text with only ASCII letters lowercased (lowering
+    the whole text by the locale cost ten times more): a word with a capital outside ASCII
+    ("État", "ÉTAT") is found by its initial form."""
     near, word = _near(q)
     return {"near": near, "near_initial": near[:1].upper() + near[1:], "near_word": word}
 
@@ -743,8 +759,7 @@ marked a stem's forms), else inside one. "les" standing whole leaves "lesson" un
 
 def _mark(window: str, word: str) -> str:
     """A one-word query's article snippet: the window where the word was found as typed (see
-    WINDOW), marked in Python, case aside. `ts_headline` parses and stems every word it is
-    given to find what is already known to be there: 25 µs a hit, most of a page's SQL."""
+    WINDOW), marked in Python, case aside, where `ts_headline` would parse and stem it all."""
     if not word:
         return window
     for form in _MARKED_AS:
@@ -755,6 +770,38 @@ def _mark(window: str, word: str) -> str:
     return window
 
 
+@functools.lru_cache(maxsize=1024)
+def _search_sql(types: tuple[str, ...], by_crisis: bool, paged: bool, rows: int) -> sql.SQL:
+    """The search for these types, filters and page size, built once: only its values vary,
+    as parameters."""
+    sources = Where.of("s.search @@ q.words")
+    facts = Where.of("f.search @@ q.query")
+    if "source" not in types:
+        sources += Where.of("false")
+    # The kinds are written into the SQL, one prepared statement per combination: as an
+    # array parameter, PostgreSQL judged the generic plan dearer and planned every search.
+    kinds = [sql.Literal(kind.value) for kind in FactKind if kind.value in types]
+    if not kinds:
+        facts += Where.of("false")
+    elif len(kinds) < len(FactKind):
+        facts += Where.of(sql.SQL("f.kind IN ({})").format(sql.SQL(", ").join(kinds)))
+    if by_crisis:
+        sources += Where.of("s.crisis_id = %(crisis)s")
+        facts += Where.of("f.crisis_id = %(crisis)s")
+    after = Where()
+    if paged:
+        after = Where.of("(-rank, type, id) > (-%(rank)s, %(after_type)s, %(after_id)s)")
+    query = _SEARCH_SQL.format(
+        sources=sources.joined(),
+        facts=facts.joined(),
+        after=after.joined(),
+        page=sql.Literal(rows),
+        limit=_limit(rows),
+        **_SEARCH_CONSTANTS,
+    )
+    return _rendered(query)
+
+
 async def search(
     conn: Conn,
     q: str,
@@ -763,43 +810,28 @@ async def search(
     limit: int,
     cursor: str | None,
 ) -> schemas.Page[schemas.SearchHit]:
-    """Sources and facts matching `q` (English and French stemming), best first.
-
-    The types asked for are written into the SQL: as an array parameter, PostgreSQL judged
-    the generic plan dearer than one made for the values and planned every search afresh
-    (0.9 of 5 ms at 1M facts); a statement per combination of types is prepared instead."""
-    params: dict[str, Any] = {"q": q, "limit": limit + 1, **_near_forms(q)}
-    kinds = [kind.value for kind in FactKind if kind.value in types]
-    source_filters = "" if "source" in types else " AND false"
-    if len(kinds) == len(FactKind):
-        fact_filters = ""
-    elif kinds:
-        fact_filters = " AND f.kind IN ({})".format(", ".join(f"'{kind}'" for kind in kinds))
-    else:
-        fact_filters = " AND false"
+    """Sources and facts matching `q` (English and French stemming), best first."""
+    near = _near_forms(q)
+    params: dict[str, Any] = {"q": q, **near}
     if crisis is not None:
-        source_filters += " AND s.crisis_id = %(crisis)s"
-        fact_filters += " AND f.crisis_id = %(crisis)s"
         params["crisis"] = crisis
     scope = FactFilter(crisis=crisis, kind_filters={"q": q, "types": types}).scope("search")
-    after = "WHERE true"
     if cursor is not None:
-        rank, kind, after_id = decode_cursor(scope, cursor, (str, str, str))
+        rank, after_type, after_id = decode_cursor(scope, cursor, (str, str, str))
         try:
             params["rank"] = float(rank)
         except ValueError:
             raise BadCursor("not a cursor issued by this API") from None
-        params["after_type"], params["after_id"] = kind, after_id
-        after = "WHERE (-rank, type, id) > (-%(rank)s, %(after_type)s, %(after_id)s)"
-    sql = _SEARCH_SQL.format(source_filters=source_filters, fact_filters=fact_filters, after=after)
-    rows = await _fetch(conn, sql, params)
+        params["after_type"], params["after_id"] = after_type, after_id
+    query = _search_sql(types, crisis is not None, cursor is not None, limit + 1)
+    rows = await _fetch(conn, query, params)
     items = [
         schemas.SearchHit(
             type=r[0],
             id=r[1],
             rank=r[2],
             title=r[3] or r[1],
-            snippet=(r[4] or "") if r[5] is None else _mark(r[5], params["near"]),
+            snippet=(r[4] or "") if r[5] is None else _mark(r[5], near["near"]),
             href=_HREF[r[0]] + r[1],
         )
         for r in rows[:limit]

@@ -134,7 +134,9 @@ class TestCompression:
                 response = fresh.get("/v1/statements", headers={"Accept-Encoding": "gzip"})
                 assert response.headers["content-encoding"] == "gzip"
                 etags.append(response.headers["etag"])
-            time.sleep(1.1)
+            zipped_by = int(time.time())
+            while int(time.time()) == zipped_by:  # the second answer is zipped a second later
+                time.sleep(0.01)
         assert etags[0] == etags[1]
 
     def test_gzip_body_is_valid(self, client: Client) -> None:

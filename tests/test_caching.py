@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,63 +16,122 @@ from litestar.testing import TestClient
 from service import engine as write_path
 from service.api.caching import Answer, ResponseCache, matches
 from service.app import create_app
+from service.database import NOTIFY_CHANNEL
 from service.settings import Settings
 from tests.conftest import FIXTURES, copy_fixtures
 
 PAGE = "/v1/crises/kazakhstan-2022"
 
 
-def wait_for(predicate: object, timeout: float = 5.0) -> bool:
+def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
-        time.sleep(0.05)
+        time.sleep(0.01)
     return False
 
 
+class Heard:
+    """What the app's dataset listener reports to its answer cache, recorded as it happens."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reports: list[tuple[bool, int | None]] = []
+        follow = ResponseCache.follow
+
+        def recording(cache: ResponseCache, live: bool, version: int | None) -> None:
+            follow(cache, live, version)
+            self.reports.append((live, version))
+
+        monkeypatch.setattr(ResponseCache, "follow", recording)
+
+    def wait_for_version(self, engine: sa.Engine) -> None:
+        """Until the listener has reported the version now committed."""
+        with engine.connect() as conn:
+            version = conn.execute(sa.text("SELECT version FROM dataset_version")).scalar()
+        assert wait_for(lambda: self.reports[-1:] == [(True, version)])
+
+    def wait_for_news_after(self, engine: sa.Engine) -> None:
+        """Until the listener has woken up and read the version after a NOTIFY sent now: a
+        load's notification committed before it would have been heard by then."""
+        heard = len(self.reports)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("SELECT pg_notify(:channel, 'probe')"), {"channel": NOTIFY_CHANNEL}
+            )
+        # two reports: the one under way may have read the version before the NOTIFY
+        assert wait_for(lambda: len(self.reports) >= heard + 2)
+
+
 @pytest.fixture
-def cached_app(settings: Settings) -> Iterator[tuple[Litestar, TestClient[Litestar]]]:
-    app = create_app(settings)
-    with TestClient(app) as client:
-        assert wait_for(lambda: app.state.get("listener") is not None)
-        yield app, client
+def cached_app(
+    settings: Settings, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Heard, TestClient[Litestar]]]:
+    heard = Heard(monkeypatch)
+    with TestClient(create_app(settings)) as client:
+        heard.wait_for_version(engine)  # the cache keeps nothing before the listener reports
+        yield heard, client
+
+
+@contextmanager
+def renamed_behind_the_cache(engine: sa.Engine, name: str) -> Iterator[None]:
+    """The crisis renamed in the database without a load, so without a notification: an
+    answer that keeps the old name came from the cache."""
+    rename = sa.text("UPDATE crises SET name = :name WHERE id = 'kazakhstan-2022'")
+    with engine.begin() as conn:
+        old = conn.execute(sa.text("SELECT name FROM crises WHERE id = 'kazakhstan-2022'")).scalar()
+        conn.execute(rename, {"name": name})
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(rename, {"name": old})
 
 
 def test_a_committed_load_replaces_cached_answers(
-    cached_app: tuple[Litestar, TestClient[Litestar]], engine: sa.Engine, tmp_path: Path
+    cached_app: tuple[Heard, TestClient[Litestar]], engine: sa.Engine, tmp_path: Path
 ) -> None:
-    app, client = cached_app
+    heard, client = cached_app
     first = client.get(PAGE)
-    assert client.get(PAGE).headers["etag"] == first.headers["etag"]
+    with renamed_behind_the_cache(engine, "Changed without a load"):
+        cached = client.get(PAGE)
+        assert cached.json() == first.json(), "the answer kept is served"
+        assert cached.headers["etag"] == first.headers["etag"]
 
-    root = copy_fixtures(tmp_path)
-    crisis_file = root / "facts" / "kazakhstan-2022" / "crisis.yaml"
-    crisis = yaml.safe_load(crisis_file.read_text("utf-8"))
-    crisis["name"] = "Renamed by a load"
-    crisis_file.write_text(yaml.safe_dump(crisis, allow_unicode=True), "utf-8")
-    try:
-        write_path.load(engine, root)
-        assert wait_for(lambda: client.get(PAGE).json()["name"] == "Renamed by a load")
-        assert client.get(PAGE).headers["etag"] != first.headers["etag"]
-    finally:
-        write_path.load(engine, FIXTURES)
-    assert wait_for(lambda: client.get(PAGE).json()["name"] == first.json()["name"])
+        root = copy_fixtures(tmp_path)
+        crisis_file = root / "facts" / "kazakhstan-2022" / "crisis.yaml"
+        crisis = yaml.safe_load(crisis_file.read_text("utf-8"))
+        crisis["name"] = "Renamed by a load"
+        crisis_file.write_text(yaml.safe_dump(crisis, allow_unicode=True), "utf-8")
+        try:
+            write_path.load(engine, root)
+            heard.wait_for_version(engine)
+            renamed = client.get(PAGE)
+            assert renamed.json()["name"] == "Renamed by a load", "the old answer was dropped"
+            assert renamed.headers["etag"] != first.headers["etag"]
+        finally:
+            write_path.load(engine, FIXTURES)
+    heard.wait_for_version(engine)
+    assert client.get(PAGE).json() == first.json()
 
 
 def test_a_rolled_back_load_leaves_cached_answers(
-    cached_app: tuple[Litestar, TestClient[Litestar]], connection: sa.Connection, tmp_path: Path
+    cached_app: tuple[Heard, TestClient[Litestar]], engine: sa.Engine, tmp_path: Path
 ) -> None:
-    _, client = cached_app
+    heard, client = cached_app
     before = client.get(PAGE).json()
     root = copy_fixtures(tmp_path)
     crisis_file = root / "facts" / "kazakhstan-2022" / "crisis.yaml"
     crisis = yaml.safe_load(crisis_file.read_text("utf-8"))
     crisis["name"] = "Never committed"
     crisis_file.write_text(yaml.safe_dump(crisis, allow_unicode=True), "utf-8")
-    write_path.apply(connection, write_path.read_bundle(root), "load")  # rolled back by the fixture
-    time.sleep(1.2)
-    assert client.get(PAGE).json() == before
+    with renamed_behind_the_cache(engine, "Changed without a load"):
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            write_path.apply(conn, write_path.read_bundle(root), "load")
+            transaction.rollback()
+        heard.wait_for_news_after(engine)
+        assert client.get(PAGE).json() == before, "the answers kept are still served"
 
 
 def test_the_cache_is_empty_and_bypassed_while_the_database_is_unknown() -> None:

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,13 @@ class Outcome:
     error: str | None = None
 
 
+def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
 @dataclass
 class Load:
     """Requests in a loop from a few threads until stopped; every outcome kept."""
@@ -182,7 +189,8 @@ def test_database_outage_answers_503_fast_and_recovers_by_itself(
     try:
         assert httpx.get(served.base + "/v1/casualties?limit=5").status_code == 200
         workers = load.run()
-        time.sleep(1)
+        # the service answers with data under load before the database goes away
+        wait_until(lambda: sum(o.status == 200 for o in load.outcomes) >= 8)
         down_at = time.monotonic()
         pg.stop()
         stopped_at = time.monotonic()
@@ -301,7 +309,7 @@ def test_sigterm_under_load_finishes_requests_and_closes_the_pool(database_url: 
     threads = [threading.Thread(target=hammer) for _ in range(6)]
     for t in threads:
         t.start()
-    time.sleep(1.5)
+    wait_until(lambda: len(answered) >= 12)  # SIGTERM lands under load, not before it
     served.process.send_signal(signal.SIGTERM)
     code = served.process.wait(20)
     stop.set()

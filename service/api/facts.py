@@ -15,12 +15,11 @@ from service.api.params import (
     Filters,
     Limit,
     PathId,
-    cursor_problem,
     fetch,
     paged,
 )
 from service.errors import not_found
-from service.queries import BadCursor, FactFilter
+from service.queries import FactFilter
 from service.vocabulary import (
     CasualtyCategory,
     Channel,
@@ -38,10 +37,7 @@ async def _list(
     limit: int,
     cursor: str | None,
 ) -> Response[Any]:
-    try:
-        stored = await fetch(request, queries.list_facts, kind, filters, limit, cursor)
-    except BadCursor as exc:
-        raise cursor_problem(exc) from None
+    stored = await fetch(request, queries.list_facts, kind, filters, limit, cursor)
     return paged(request, stored.value, stored.etag)
 
 
@@ -197,8 +193,5 @@ async def get_timeline(
 ) -> Response[schemas.Page[schemas.AnyFact]]:
     """Every dated fact of every kind in date order (then id); each item says its `kind`."""
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
-    try:
-        stored = await fetch(request, queries.timeline, filters, kinds, limit, cursor)
-    except BadCursor as exc:
-        raise cursor_problem(exc) from None
+    stored = await fetch(request, queries.timeline, filters, kinds, limit, cursor)
     return paged(request, stored.value, stored.etag)

@@ -14,7 +14,7 @@ from litestar.params import Parameter
 
 from service import schemas
 from service.errors import invalid_parameter
-from service.queries import BadCursor, Conn, FactFilter
+from service.queries import Conn, FactFilter
 from service.vocabulary import Language, Verification
 
 ID_PATTERN = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
@@ -155,10 +155,6 @@ def strict_query() -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
 def check_dates(since: dt.date | None, until: dt.date | None) -> None:
     if since is not None and until is not None and since > until:
         raise invalid_parameter("until", f"{until} is before since={since}")
-
-
-def cursor_problem(exc: BadCursor) -> Exception:
-    return invalid_parameter("cursor", str(exc))
 
 
 _PLAIN_QUERY = re.compile(rb"[A-Za-z0-9._~!$'()*+,;=:@/?&-]*")

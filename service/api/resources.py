@@ -14,12 +14,10 @@ from service.api.params import (
     LanguageFilter,
     Limit,
     PathId,
-    cursor_problem,
     fetch,
     paged,
 )
 from service.errors import not_found
-from service.queries import BadCursor
 from service.vocabulary import ActorKind, FactKind, SearchType
 
 SEARCH_MAX_LENGTH = 200
@@ -30,10 +28,7 @@ async def list_crises(
     request: Request[Any, Any, Any], limit: Limit = 50, cursor: Cursor = None
 ) -> Response[schemas.Page[schemas.Crisis]]:
     """Every crisis the service holds, with how many facts of each kind it has."""
-    try:
-        return paged(request, await fetch(request, queries.list_crises, limit, cursor))
-    except BadCursor as exc:
-        raise cursor_problem(exc) from None
+    return paged(request, await fetch(request, queries.list_crises, limit, cursor))
 
 
 @get(
@@ -56,12 +51,8 @@ async def list_sources(
     cursor: Cursor = None,
 ) -> Response[schemas.Page[schemas.SourceSummary]]:
     """The articles facts are drawn from, with how each publication date was determined."""
-    try:
-        return paged(
-            request, await fetch(request, queries.list_sources, crisis, language, limit, cursor)
-        )
-    except BadCursor as exc:
-        raise cursor_problem(exc) from None
+    page = await fetch(request, queries.list_sources, crisis, language, limit, cursor)
+    return paged(request, page)
 
 
 @get(
@@ -97,10 +88,7 @@ async def list_actors(
     cursor: Cursor = None,
 ) -> Response[schemas.Page[schemas.Actor]]:
     """People, organizations, states and groups, with every spelling the sources use."""
-    try:
-        page = await fetch(request, queries.list_actors, crisis, kind, name, limit, cursor)
-    except BadCursor as exc:
-        raise cursor_problem(exc) from None
+    page = await fetch(request, queries.list_actors, crisis, kind, name, limit, cursor)
     return paged(request, page)
 
 
@@ -129,10 +117,7 @@ async def list_disputes(
     cursor: Cursor = None,
 ) -> Response[schemas.Page[schemas.Dispute]]:
     """Every quantity that sources report differently, each source's figure side by side."""
-    try:
-        page = await fetch(request, queries.list_disputes, crisis, kind, limit, cursor)
-    except BadCursor as exc:
-        raise cursor_problem(exc) from None
+    page = await fetch(request, queries.list_disputes, crisis, kind, limit, cursor)
     return paged(request, page)
 
 
@@ -161,8 +146,5 @@ async def search(
 ) -> Response[schemas.Page[schemas.SearchHit]]:
     """Sources and facts matching `q`, best first, with the matched words marked."""
     types = tuple(sorted({t.value for t in type})) if type else tuple(t.value for t in SearchType)
-    try:
-        page = await fetch(request, queries.search, q, crisis, types, limit, cursor)
-    except BadCursor as exc:
-        raise cursor_problem(exc) from None
+    page = await fetch(request, queries.search, q, crisis, types, limit, cursor)
     return paged(request, page)
