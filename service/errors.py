@@ -69,6 +69,13 @@ def not_found(what: str, ident: str) -> Problem:
     return Problem(404, f"No {what} with id {ident!r}.", kind="not-found")
 
 
+def gone(what: str, ident: str, revision: int, when: str, message: str | None) -> Problem:
+    why = f": {message}" if message else ""
+    return Problem(
+        410, f"The {what} {ident!r} was deleted in revision {revision} on {when}{why}.", kind="gone"
+    )
+
+
 def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[bytes]:
     body = ProblemBody(
         type=f"urn:crisis-facts:problem:{problem.kind}" if problem.kind else "about:blank",

@@ -353,7 +353,7 @@ def _page(rows: list[tuple[Any, ...]], limit: int, scope: str) -> Stored[schemas
 
 _GET_FACT = {
     kind: sql.SQL(
-        "SELECT convert_to(d.document, 'UTF8'), d.digest FROM fact_documents d "
+        "SELECT convert_to(d.document, 'UTF8'), d.digest, d.revision FROM fact_documents d "
         "WHERE d.fact_id = %(id)s AND d.kind = {}"
     ).format(sql.Literal(kind.value))
     for kind in FactKind
@@ -364,8 +364,31 @@ async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Stored[Any] | No
     row = await (await conn.execute(_GET_FACT[kind], {"id": fact_id}, binary=True)).fetchone()
     if row is None:
         return None
-    # The answer is the stored document itself, so its ETag is the document's digest.
-    return Stored(msgspec.Raw(row[0]), f'"{row[1].hex()}"')  # as _stored_list, one answer
+    # The fact's current revision is its ETag; the digest keeps a number reused by a
+    # rebuilt database from naming other bytes.
+    return Stored(msgspec.Raw(row[0]), f'"{row[2]}.{row[1].hex()}"')
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """What is left of a deleted record: the revision that deleted it, when and why."""
+
+    revision: int
+    deleted_at: dt.datetime
+    message: str | None
+
+
+async def tombstone(conn: Conn, kind: str, record_id: str) -> Tombstone | None:
+    """The deletion of a record that no longer exists, if it ever did."""
+    row = await (
+        await conn.execute(
+            "SELECT v.revision, v.made_at, v.message FROM records r "
+            "JOIN revisions v ON v.revision = r.revision "
+            "WHERE r.kind = %(kind)s AND r.id = %(id)s AND r.state IS NULL",
+            {"kind": kind, "id": record_id},
+        )
+    ).fetchone()
+    return None if row is None else Tombstone(int(row[0]), row[1], row[2])
 
 
 async def timeline(

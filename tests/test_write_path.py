@@ -7,19 +7,39 @@ nothing else was touched.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import psycopg
 import pytest
 import sqlalchemy as sa
 import yaml
+from litestar import Litestar
+from litestar.testing import TestClient
 
-from service import engine, schemas
-from tests.conftest import FIXTURES, copy_fixtures, table_dump
+from service import cli, engine, schemas
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import FIXTURES, copy_fixtures, loaded_database, table_dump
 
 CRISIS = "kazakhstan-2022"
 EDITED = "cas-004-police-killed"
+
+
+ADDED = {
+    "id": "cas-test-added",
+    "category": "killed",
+    "victim_group": "police",
+    "count": 18,
+    "citations": [
+        {
+            "source": "src-004-security-chief-arrested",
+            "quote": "the police also reporting 18 killed and 748 wounded in their ranks",
+        }
+    ],
+}
 
 
 def facts_file(root: Path, name: str) -> Path:
@@ -116,19 +136,7 @@ def test_an_added_fact_is_created_and_a_removed_one_leaves_a_tombstone(
     connection: sa.Connection, tmp_path: Path
 ) -> None:
     root = copy_fixtures(tmp_path)
-    added = {
-        "id": "cas-test-added",
-        "category": "killed",
-        "victim_group": "police",
-        "count": 18,
-        "citations": [
-            {
-                "source": "src-004-security-chief-arrested",
-                "quote": "the police also reporting 18 killed and 748 wounded in their ranks",
-            }
-        ],
-    }
-    rewrite(root, "casualties.yaml", lambda records: [*records, added])
+    rewrite(root, "casualties.yaml", lambda records: [*records, {**ADDED}])
     # An arrest whose actors other facts name too: removing it leaves no actor unused.
     removed = connection.exec_driver_sql(
         "SELECT f.id FROM facts f WHERE f.kind = 'arrest' AND NOT EXISTS ("
@@ -236,3 +244,89 @@ def test_a_refused_change_leaves_everything_as_it_was(
         with connection.begin_nested():
             apply(connection, root)
     assert table_dump(connection) == before
+
+
+@pytest.fixture(scope="module")
+def url(server_url: str) -> Iterator[str]:
+    """A database of the curator tests' own, loaded with the fixtures."""
+    with loaded_database(server_url, "diff", lambda db: engine.load(db, FIXTURES)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(url: str) -> Iterator[TestClient[Litestar]]:
+    settings = Settings(
+        database_url=url,
+        rate_limit_per_minute=0,
+        answer_cache_entries=0,
+        allowed_hosts=("testserver.local",),
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+class TestAsACuratorSeesIt:
+    """The CLI's loads against a database of their own, read back through the API."""
+
+    @staticmethod
+    def load(url: str, root: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+        monkeypatch.setenv("DATABASE_URL", url)
+        return cli.main(["load", str(root), *args])
+
+    def test_a_second_load_says_0_changes(
+        self, url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        version = self.version(url)
+        assert self.load(url, FIXTURES, monkeypatch) == 0
+        assert "kazakhstan-2022: 0 changes" in capsys.readouterr().out
+        assert self.version(url) == version
+
+    def test_an_edit_an_addition_and_a_removal_are_three_revisions(
+        self,
+        url: str,
+        client: TestClient[Litestar],
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        edited, other = (
+            f"/v1/casualties/{EDITED}",
+            "/v1/statements/stm-000-wang-supports-csto-force",
+        )
+        etags = {path: client.get(path).headers["etag"] for path in (edited, other)}
+        removed = "arr-002-nationwide-4400"
+        root = copy_fixtures(tmp_path)
+        rewrite(root, "casualties.yaml", shorten_quote)
+        rewrite(root, "casualties.yaml", lambda records: [*records, {**ADDED}])
+        rewrite(root, "arrests.yaml", lambda records: [r for r in records if r["id"] != removed])
+
+        message = "Correction: quote cut, figure added, duplicate withdrawn"
+        assert self.load(url, root, monkeypatch, "--message", message) == 0
+        assert "3 changes" in capsys.readouterr().out
+        with psycopg.connect(url) as conn:
+            logged = conn.execute(
+                "SELECT kind, record_id, operation FROM revisions WHERE message = %s "
+                "ORDER BY revision",
+                [message],
+            ).fetchall()
+        assert sorted(logged) == sorted(
+            [
+                ("arrest", removed, "deleted"),
+                ("casualty", ADDED["id"], "created"),
+                ("casualty", EDITED, "updated"),
+            ]
+        )
+        assert client.get(edited).headers["etag"] != etags[edited]
+        assert client.get(other).headers["etag"] == etags[other]
+        assert client.get(f"/v1/casualties/{ADDED['id']}").status_code == 200
+        gone = client.get(f"/v1/arrests/{removed}")
+        assert gone.status_code == 410
+        assert gone.headers["content-type"] == "application/problem+json"
+        assert message in gone.json()["detail"]
+
+    @staticmethod
+    def version(url: str) -> int:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT version FROM dataset_version").fetchone()
+        assert row is not None
+        return int(row[0])

@@ -72,6 +72,7 @@ PROBLEMS = {
     "400": "A parameter is invalid; `invalid_params` names it.",
     "404": "Nothing at this path or with this id.",
     "405": "The API is read-only: only GET is allowed.",
+    "410": "The record was deleted: the problem says in which revision, when and why.",
     "413": "The request carries a body larger than MAX_BODY_BYTES; the API reads none.",
     "414": f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
     "429": "Too many requests; see Retry-After.",
@@ -140,6 +141,8 @@ def document_responses(operation: Operation) -> None:
     )
     ref = Reference(ref="#/components/schemas/Problem")
     for code, description in PROBLEMS.items():
+        if code == "410" and not any(p.name == "fact_id" for p in _parameters(operation)):
+            continue  # only facts leave tombstones that their URL answers
         problem_headers: dict[str, OpenAPIHeader | Reference] = {}
         if code in {"429", "503"}:
             problem_headers["Retry-After"] = RETRY_AFTER

@@ -18,7 +18,7 @@ from service.api.params import (
     fetch,
     paged,
 )
-from service.errors import not_found
+from service.errors import gone, not_found
 from service.queries import FactFilter
 from service.vocabulary import (
     CasualtyCategory,
@@ -46,7 +46,11 @@ async def _detail(
 ) -> Response[Any]:
     fact = await fetch(request, queries.get_fact, kind, fact_id)
     if fact is None:
-        raise not_found(what, fact_id)
+        deleted = await fetch(request, queries.tombstone, kind.value, fact_id)
+        if deleted is None:
+            raise not_found(what, fact_id)
+        when = deleted.deleted_at.date().isoformat()
+        raise gone(what, fact_id, deleted.revision, when, deleted.message)
     return Response(fact.value, headers={"ETag": fact.etag})
 
 
