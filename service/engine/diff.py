@@ -77,6 +77,49 @@ class _Pending(NamedTuple):
     record: r.CrisisRecord | r.ActorRecord
 
 
+OWNER_TABLE = {
+    r.CrisisRecord: "crises",
+    r.SourceRecord: "sources",
+    r.ActorRecord: "actors",
+    r.PlaceRecord: "places",
+}
+
+SOURCES_PER_BATCH = CHUNK // 10
+"""Articles are long: a batch holds fewer of them than of facts."""
+
+
+@dataclass
+class _Batch:
+    """Everything the next write job does, in an order that keeps every reference whole."""
+
+    created: dict[str, list[Any]] = field(default_factory=dict)  # table -> new rows
+    updated: list[tuple[str, Any, tuple[str, list[Any]] | None]] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # facts whose old rows go first
+    facts: list[r.FactRecord] = field(default_factory=list)
+    documents: list[tuple[str, str, str, bytes, int]] = field(default_factory=list)
+    log: list[Revision] = field(default_factory=list)
+    current: list[Current] = field(default_factory=list)  # replacing what `records` holds
+    fresh: list[Current] = field(default_factory=list)  # records never stored before
+
+    def create(self, table: str, rows: list[Any]) -> None:
+        self.created.setdefault(table, []).extend(rows)
+
+    def write(self, writer: Writer, keys: set[tuple[str, str]]) -> None:
+        for table, row, owned in self.updated:
+            writer.update(table, [row])
+            if owned is not None:
+                writer.replace_owned(*owned, owner=row.id)
+        for table in r.INSERT_ORDER:
+            writer.copy(table, self.created.get(table, []))
+        keys.update(writer.delete_facts(self.replaced))
+        writer.facts(self.facts)
+        writer.documents(self.documents)
+        writer.copy_text("revisions", Revision._fields, self.log)
+        writer.copy_text("records", Current._fields, self.fresh)
+        if self.current:
+            writer.upsert_records(Current._fields, self.current)
+
+
 class Applier:
     """Takes the records the crises in scope should hold, one at a time, parents first."""
 
@@ -100,11 +143,18 @@ class Applier:
                 [crises],
             )
         }
+        self.tombstones: set[tuple[str, str]] = {
+            (kind, record_id)
+            for kind, record_id in cursor.execute(
+                "SELECT kind, id FROM records WHERE crisis_id = ANY(%s) AND state IS NULL",
+                [crises],
+            )
+        }
         self.writer = Writer(cursor)
         self.background = Background(self.writer)
         self.names = answers.Names()
         self.outcome = Outcome(version=None)
-        self.chunk: list[tuple[r.FactRecord, bytes, int, str]] = []
+        self.batch = _Batch()
         self.forced: set[str] = set()  # facts to rewrite: their cited source changed length
         self.keys: set[tuple[str, str]] = set()  # (crisis, quantity key)s a change touched
         self.pending: list[_Pending] = []
@@ -140,34 +190,35 @@ class Applier:
             return
         revision, operation, state = change
         self._write_owner(record, operation)
+        self._record(record, revision, operation, state)
         if isinstance(record, r.CrisisRecord | r.ActorRecord):
             self.fact_counts.setdefault(record.row.id, Counter())
             self.pending.append(_Pending(revision, operation, record))
-            self._current([self._current_row(record, revision, state)])
             return
         answer = (
             answers.source(record) if isinstance(record, r.SourceRecord) else answers.place(record)
         )
-        self._log([self._revision(record, revision, operation, answers.encode(answer))])
-        self._current([self._current_row(record, revision, state)])
+        self.batch.log.append(self._revision(record, revision, operation, answers.encode(answer)))
+        if len(self.batch.created.get("sources", ())) >= SOURCES_PER_BATCH:
+            self._flush()
 
     def _write_owner(self, record: r.Record, operation: str) -> None:
         """Write a crisis, source, actor or place: a new one is copied, a changed one is
         updated in place, so that what refers to it still does."""
-        table = {r.CrisisRecord: "crises", r.SourceRecord: "sources", r.ActorRecord: "actors"}.get(
-            type(record), "places"
-        )
+        table = OWNER_TABLE[type(record)]
         owned: tuple[str, list[Any]] | None = None
         if isinstance(record, r.SourceRecord):
             owned = ("source_passages", record.passages)
         elif isinstance(record, r.ActorRecord):
             owned = ("actor_aliases", record.aliases)
         if operation == Operation.CREATED:
-            self.background.put(lambda w: _copy_owner(w, table, record.row, owned))
+            self.batch.create(table, [record.row])
+            if owned is not None:
+                self.batch.create(*owned)
             return
         if isinstance(record, r.SourceRecord):
             self._rewrite_citing(record)
-        self.background.put(lambda w: _update_owner(w, table, record.row, owned))
+        self.batch.updated.append((table, record.row, owned))
 
     def _rewrite_citing(self, record: r.SourceRecord) -> None:
         """Facts cite a source with its length: when it changes, they are rewritten, and
@@ -195,10 +246,18 @@ class Applier:
         if change is None:
             return
         revision, operation, state = change
-        self.chunk.append((record, answer, revision, operation))
-        if record.row.quantity_key is not None:
-            self.keys.add((record.row.crisis_id, record.row.quantity_key))
-        if len(self.chunk) >= CHUNK:
+        batch, row = self.batch, record.row
+        batch.facts.append(record)
+        if operation == Operation.UPDATED:
+            batch.replaced.append(row.id)
+        batch.documents.append(
+            (row.id, row.kind, answer.decode(), answers.digest(answer), revision)
+        )
+        batch.log.append(self._revision(record, revision, operation, answer))
+        self._record(record, revision, operation, state)
+        if row.quantity_key is not None:
+            self.keys.add((row.crisis_id, row.quantity_key))
+        if len(batch.facts) >= CHUNK:
             self._flush()
 
     def _count(self, record: r.FactRecord) -> None:
@@ -213,32 +272,15 @@ class Applier:
     # ------------------------------------------------------------ writing
 
     def _flush(self) -> None:
-        chunk, self.chunk = self.chunk, []
-        if not chunk:
-            return
-        bulk = len(chunk) >= CHUNK
-        updated = [c[0].row.id for c in chunk if c[3] == Operation.UPDATED]
-        records = [c[0] for c in chunk]
-        documents = [
-            (rec.row.id, rec.row.kind, answer.decode(), answers.digest(answer), revision)
-            for rec, answer, revision, _ in chunk
-        ]
-        log = [self._revision(rec, revision, op, answer) for rec, answer, revision, op in chunk]
-        current = [
-            self._current_row(rec, revision, answers.state(rec, answer))
-            for rec, answer, revision, _ in chunk
-        ]
+        batch, self.batch = self.batch, _Batch()
+        bulk = len(batch.facts) >= CHUNK
 
         def job(writer: Writer) -> None:
             if bulk:
                 writer.defer_references()
-            self.keys.update(writer.delete_facts(updated))
-            writer.facts(records)
-            writer.documents(documents)
+            batch.write(writer, self.keys)
 
         self.background.put(job)
-        self._log(log)
-        self._current(current)
 
     def _revision(
         self, record: r.Record, revision: int, operation: str, answer: bytes | None
@@ -254,17 +296,14 @@ class Applier:
             message=self.message,
         )
 
-    @staticmethod
-    def _current_row(record: r.Record, revision: int, state: bytes | None) -> Current:
-        return Current(
-            r.record_kind(record), r.record_id(record), r.record_crisis(record), revision, state
-        )
-
-    def _log(self, revisions: list[Revision]) -> None:
-        self.background.put(lambda w: w.copy_text("revisions", Revision._fields, revisions))
-
-    def _current(self, rows: list[Current]) -> None:
-        self.background.put(lambda w: w.upsert_records(Current._fields, rows))
+    def _record(self, record: r.Record, revision: int, operation: str, state: bytes) -> None:
+        """The record's new row of `records`: copied when it never was stored, else an upsert."""
+        kind, record_id = r.record_kind(record), r.record_id(record)
+        row = Current(kind, record_id, r.record_crisis(record), revision, state)
+        if operation == Operation.CREATED and (kind, record_id) not in self.tombstones:
+            self.batch.fresh.append(row)
+        else:
+            self.batch.current.append(row)
 
     # ------------------------------------------------------------ finishing
 
@@ -274,6 +313,7 @@ class Applier:
         self._flush()
         self._delete_missing()
         self._answer_pending()
+        self._flush()
         self.background.stop()
         self.background.raise_error()
         self.writer.check_references()
@@ -318,16 +358,15 @@ class Applier:
                     )
                 )
                 current.append(Current(kind, record_id, crisis, self.revision, None))
-        if log:
-            self._log(log)
-            self._current(current)
+        self.batch.log.extend(log)
+        self.batch.current.extend(current)
 
     def _delete_facts(self, writer: Writer, ids: list[str]) -> None:
         self.keys.update(writer.delete_facts(ids))
 
     def _answer_pending(self) -> None:
         """Crises' and actors' revisions, now that their facts are counted."""
-        log = []
+        log: list[Revision] = []
         for pending in self.pending:
             record = pending.record
             counts = self.fact_counts.get(record.row.id, Counter())
@@ -336,22 +375,7 @@ class Applier:
             else:
                 answer = answers.encode(answers.actor(record, counts))
             log.append(self._revision(record, pending.revision, pending.operation, answer))
-        if log:
-            self._log(sorted(log))
-
-
-def _copy_owner(writer: Writer, table: str, row: Any, owned: tuple[str, list[Any]] | None) -> None:
-    writer.copy(table, [row])
-    if owned is not None:
-        writer.copy(*owned)
-
-
-def _update_owner(
-    writer: Writer, table: str, row: Any, owned: tuple[str, list[Any]] | None
-) -> None:
-    writer.update(table, [row])
-    if owned is not None:
-        writer.replace_owned(*owned, owner=row.id)
+        self.batch.log.extend(sorted(log))
 
 
 def _bump_version(cursor: Cursor) -> int:

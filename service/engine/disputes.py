@@ -39,6 +39,7 @@ WHERE f.quantity_key IS NOT NULL AND coalesce(ca.count, de.count, ar.count) IS N
 ORDER BY f.crisis_id, f.quantity_key, count, f.id
 """
 
+_BY_CRISIS = sql.SQL("f.crisis_id = ANY(%(crises)s)")
 _BY_KEY = sql.SQL(
     "(f.crisis_id, f.quantity_key) IN (SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[]))"
 )
@@ -127,19 +128,28 @@ def _value(f: Figure) -> schemas.DisputeValue:
     )
 
 
+BY_CRISIS_FROM = 1000
+"""Keys touched from which a crisis's disputes are all found again in one pass."""
+
+
 def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
     """Recompute the disputes of each (crisis, quantity key) in `keys`; return how many of
-    them are disputed now."""
+    them are disputed now. A bulk change recomputes its crises whole."""
     pairs = sorted(set(keys))
     if not pairs:
         return 0
-    params = {"crises": [c for c, _ in pairs], "keys": [k for _, k in pairs]}
-    cursor.execute(
-        "DELETE FROM disputed_quantities WHERE (crisis_id, quantity_key) IN "
-        "(SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[]))",
-        params,
-    )
-    return _insert(cursor, sql.SQL(_FIGURES).format(scope=_BY_KEY), params)
+    if len(pairs) >= BY_CRISIS_FROM:
+        params: dict[str, Any] = {"crises": sorted({c for c, _ in pairs})}
+        where, scope = sql.SQL("crisis_id = ANY(%(crises)s)"), _BY_CRISIS
+    else:
+        params = {"crises": [c for c, _ in pairs], "keys": [k for _, k in pairs]}
+        where = sql.SQL(
+            "(crisis_id, quantity_key) IN "
+            "(SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[]))"
+        )
+        scope = _BY_KEY
+    cursor.execute(sql.SQL("DELETE FROM disputed_quantities WHERE {}").format(where), params)
+    return _insert(cursor, sql.SQL(_FIGURES).format(scope=scope), params)
 
 
 def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any]) -> int:
