@@ -13,8 +13,8 @@ import datetime as dt
 import functools
 import hashlib
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, LiteralString, TypeVar
 
 import msgspec
@@ -112,22 +112,24 @@ def _stored_page(rows: list[tuple[Any, ...]], next_cursor: str | None) -> Stored
 # ---------------------------------------------------------------- building SQL
 
 
+# Each statement is built once per shape (the kind, which filters are set, a cursor or not,
+# the page size) by a cached builder, and rendered once: only the values vary per request,
+# as a params dict built fresh for it and handed on untouched. A filter's parameter is named
+# after the filter, so the names of the parameters set are the shape.
+
+
 @dataclass(frozen=True, slots=True)
 class Where:
-    """SQL conditions, joined by AND, with the parameters they name; `a + b` has both."""
+    """SQL conditions, joined by AND; `a + b` has both. The values they name travel apart."""
 
     clauses: tuple[sql.Composable, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, clause: LiteralString | sql.Composable, **params: Any) -> Where:
-        return cls((sql.SQL(clause) if isinstance(clause, str) else clause,), params)
+    def of(cls, clause: LiteralString | sql.Composable) -> Where:
+        return cls((sql.SQL(clause) if isinstance(clause, str) else clause,))
 
     def __add__(self, other: Where) -> Where:
-        shared = other.params.keys() & self.params.keys()
-        if clash := [name for name in shared if other.params[name] != self.params[name]]:
-            raise ValueError(f"one parameter, two values: {clash}")
-        return Where(self.clauses + other.clauses, {**self.params, **other.params})
+        return Where(self.clauses + other.clauses)
 
     def joined(self) -> sql.Composable:
         """The conditions joined by AND; `true` when there are none."""
@@ -142,8 +144,9 @@ def _limit(rows: int) -> sql.Composed:
 
 
 def _rendered(query: sql.Composed) -> sql.SQL:
-    """`query` as one string, for a statement built once and run many times: composing it
-    on every request cost a cold page more than the rest of its SQL's Python."""
+    """`query` as one string, for a statement built once and run many times: psycopg renders
+    a `Composed` on every execute, and composing it per request cost more than the page's
+    other Python (bench/RESULTS.md)."""
     return sql.SQL(query.as_string(None))
 
 
@@ -196,56 +199,57 @@ class FactFilter:
         values = (*self._shared(), *self.kind_filters.values())
         return any(value is not None for value in values)
 
-    def dates(self, column: sql.Composable) -> Where:
-        """Conditions on `column`, a fact's date, for `since` and `until`."""
-        where = Where()
-        if self.since is not None:
-            where += Where.of(sql.SQL("{} >= %(since)s").format(column), since=self.since)
-        if self.until is not None:
-            where += Where.of(sql.SQL("{} <= %(until)s").format(column), until=self.until)
-        return where
-
-    def where(self, alias: str | None, by_actor: bool = True) -> Where:
-        """Conditions on `f` (and on the kind table as `alias`); `by_actor=False` when the
-        caller already drives the page from the actor's `fact_actors` range."""
-        where = Where()
-        if self.crisis is not None:
-            where += Where.of("f.crisis_id = %(crisis)s", crisis=self.crisis)
-        if self.actor is not None and by_actor:
-            where += Where.of(
-                "f.id IN (SELECT fa.fact_id FROM fact_actors fa WHERE fa.actor_id = %(actor)s)",
-                actor=self.actor,
-            )
-        if self.source is not None:
-            where += Where.of(
-                "f.id IN (SELECT c.fact_id FROM citations c WHERE c.source_id = %(source)s)",
-                source=self.source,
-            )
-        if self.language is not None:
-            where += Where.of(
-                "f.id IN (SELECT c.fact_id FROM citations c JOIN sources s ON s.id = c.source_id"
-                " WHERE s.language = %(language)s)",
-                language=self.language,
-            )
-        where += self.dates(sql.SQL("f.occurred_on"))
-        if self.verification is not None:
-            where += Where.of("f.verification = %(verification)s", verification=self.verification)
-        if self.key is not None:
-            where += Where.of("f.quantity_key = %(key)s", key=self.key)
-        for column, value in self.kind_filters.items():
-            if value is None:
-                continue
-            assert alias is not None
-            name = f"k_{column}"
-            clause = sql.SQL("{} = {}").format(sql.Identifier(alias, column), sql.Placeholder(name))
-            where += Where.of(clause, **{name: value})
-        return where
+    def params(self) -> dict[str, Any]:
+        """The values of the filters that are set, named as `_fact_conditions` names them and
+        in its order, in a dict of their own: its keys are the query's shape."""
+        named = {
+            "crisis": self.crisis,
+            "actor": self.actor,
+            "source": self.source,
+            "language": self.language,
+            "since": self.since,
+            "until": self.until,
+            "verification": self.verification,
+            "key": self.key,
+            **{f"k_{column}": value for column, value in self.kind_filters.items()},
+        }
+        return {name: value for name, value in named.items() if value is not None}
 
     def scope(self, name: str) -> str:
         """Cursors are bound to the list and its filters: a cursor from another list is refused."""
         parts = [name, *self._shared(), *sorted(self.kind_filters.items())]
         digest = msgspec.json.encode(parts, enc_hook=str)
         return hashlib.blake2s(digest, digest_size=6).hexdigest()
+
+
+_FACT_CONDITIONS: dict[str, LiteralString] = {
+    "crisis": "f.crisis_id = %(crisis)s",
+    "actor": "f.id IN (SELECT fa.fact_id FROM fact_actors fa WHERE fa.actor_id = %(actor)s)",
+    "source": "f.id IN (SELECT c.fact_id FROM citations c WHERE c.source_id = %(source)s)",
+    "language": "f.id IN (SELECT c.fact_id FROM citations c JOIN sources s ON s.id = c.source_id"
+    " WHERE s.language = %(language)s)",
+    "since": "{date} >= %(since)s",
+    "until": "{date} <= %(until)s",
+    "verification": "f.verification = %(verification)s",
+    "key": "f.quantity_key = %(key)s",
+}
+"""The condition on `f` each filter's parameter stands for; `{date}` is the fact's date."""
+
+
+def _fact_conditions(
+    names: Iterable[str], alias: str | None, date: LiteralString = "f.occurred_on"
+) -> Where:
+    """The conditions the filters' parameters `names` stand for, in their order: a kind
+    filter's (`k_<column>`) is on the kind table as `alias`."""
+    where = Where()
+    for name in names:
+        if name.startswith("k_"):
+            assert alias is not None
+            column = sql.Identifier(alias, name.removeprefix("k_"))
+            where += Where.of(sql.SQL("{} = {}").format(column, sql.Placeholder(name)))
+        else:
+            where += Where.of(sql.SQL(_FACT_CONDITIONS[name]).format(date=sql.SQL(date)))
+    return where
 
 
 def _decode_list(texts: list[str], item_type: Any) -> list[Any]:
@@ -278,6 +282,74 @@ def _every_fact(kind: FactKind, paged: bool, rows: int) -> sql.SQL:
     )
 
 
+def _documents_of(page: sql.Composable) -> sql.SQL:
+    """The answers of a page of ids: one array probed in one index scan, not a lookup joined
+    per id."""
+    return _rendered(
+        sql.SQL("{documents} WHERE d.fact_id = ANY(ARRAY({page})) ORDER BY d.fact_id").format(
+            documents=_DOCUMENTS, page=page
+        )
+    )
+
+
+def _kind_join(kind: FactKind, names: tuple[str, ...]) -> sql.Composable:
+    """The kind's table, joined when a kind filter is set."""
+    if not any(name.startswith("k_") for name in names):
+        return sql.SQL("")
+    table, alias = _KIND_TABLE[kind]
+    return sql.SQL(" JOIN {table} {alias} ON {alias}.fact_id = f.id").format(
+        table=sql.Identifier(table), alias=sql.Identifier(alias)
+    )
+
+
+_DATES = ("since", "until")
+
+
+@functools.lru_cache(maxsize=1024)
+def _actor_page(kind: FactKind, names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
+    """An actor's page of facts of the kind, with the other filters `names` and the cursor.
+
+    The actor's facts of this kind are one index range in id order, with their dates: the
+    page walks it and stops at `rows`, where the planner might read every fact of the date
+    range and sort. The other filters are checked on each fact walked, fetched by its key
+    alone (OFFSET 0 keeps them out of that probe; LATERAL ... LIMIT 1 keeps the walk), so
+    one plan suits every value and is prepared once."""
+    alias = _KIND_TABLE[kind][1]
+    walk = Where.of(
+        sql.SQL("fa.actor_id = %(actor)s AND fa.kind = {}").format(sql.Literal(kind.value))
+    )
+    walk += _fact_conditions([n for n in names if n in _DATES], alias, date="fa.occurred_on")
+    if paged:
+        walk += Where.of("fa.fact_id > %(after)s")
+    checked = _fact_conditions([n for n in names if n not in {"actor", *_DATES}], alias)
+    probe: sql.Composable = sql.SQL("")
+    if checked.clauses:  # kind filters come with their clauses
+        probe = sql.SQL("""
+            CROSS JOIN LATERAL (
+                SELECT 1 FROM (SELECT * FROM facts f WHERE f.id = fa.fact_id OFFSET 0) f{join}
+                WHERE {checked} LIMIT 1
+            ) f""").format(join=_kind_join(kind, names), checked=checked.joined())
+    page = sql.SQL("""
+            SELECT fa.fact_id AS id
+            FROM (SELECT DISTINCT fa.fact_id FROM fact_actors fa WHERE {walk}) fa{probe}
+            ORDER BY fa.fact_id {limit}
+        """).format(walk=walk.joined(), probe=probe, limit=_limit(rows))
+    return _documents_of(page)
+
+
+@functools.lru_cache(maxsize=1024)
+def _filtered_page(kind: FactKind, names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
+    """A page of facts of the kind narrowed by the filters `names`, after the cursor."""
+    where = Where.of(sql.SQL("f.kind = {}").format(sql.Literal(kind.value)))
+    where += _fact_conditions(names, _KIND_TABLE[kind][1])
+    if paged:
+        where += Where.of("f.id > %(after)s")
+    page = sql.SQL("SELECT f.id FROM facts f{join} WHERE {where} ORDER BY f.id {limit}").format(
+        join=_kind_join(kind, names), where=where.joined(), limit=_limit(rows)
+    )
+    return _documents_of(page)
+
+
 async def list_facts(
     conn: Conn,
     kind: FactKind,
@@ -285,63 +357,22 @@ async def list_facts(
     limit: int,
     cursor: str | None,
 ) -> Stored[schemas.Page[Any]]:
-    """A page of facts of one kind, in id order."""
-    table, alias = _KIND_TABLE[kind]
+    """A page of facts of one kind, in id order. The kind is written into the SQL: each kind
+    is its own statement with its own plan."""
     scope = filters.scope(kind.value)
-    after = None if cursor is None else decode_cursor(scope, cursor, (str,))[0]
-    # The kind is written into the SQL: each kind is its own statement with its own plan.
-    kind_value = sql.Literal(kind.value)
-    join: sql.Composable = sql.SQL("")
-    if any(value is not None for value in filters.kind_filters.values()):
-        join = sql.SQL(" JOIN {table} {alias} ON {alias}.fact_id = f.id").format(
-            table=sql.Identifier(table), alias=sql.Identifier(alias)
-        )
+    params = filters.params()
+    names, paged = tuple(params), cursor is not None
+    if cursor is not None:
+        params["after"] = decode_cursor(scope, cursor, (str,))[0]
+    prepare: bool | None = None
     if filters.actor is not None:
-        # The actor's facts of this kind are one index range in id order, with their dates:
-        # the page walks it and stops at `limit`, where the planner might read every fact of
-        # the date range and sort. The other filters are checked on each fact walked, fetched
-        # by its key alone (OFFSET 0 keeps them out of that probe; LATERAL ... LIMIT 1 keeps
-        # the walk), so one plan suits every value and is prepared once.
-        walk = Where.of(
-            sql.SQL("fa.actor_id = %(actor)s AND fa.kind = {}").format(kind_value),
-            actor=filters.actor,
-        )
-        walk += filters.dates(sql.SQL("fa.occurred_on"))
-        if after is not None:
-            walk += Where.of("fa.fact_id > %(after)s", after=after)
-        checked = replace(filters, since=None, until=None).where(alias, by_actor=False)
-        probe: sql.Composable = sql.SQL("")
-        if checked.clauses:  # kind filters come with their clauses
-            probe = sql.SQL("""
-            CROSS JOIN LATERAL (
-                SELECT 1 FROM (SELECT * FROM facts f WHERE f.id = fa.fact_id OFFSET 0) f{join}
-                WHERE {checked} LIMIT 1
-            ) f""").format(join=join, checked=checked.joined())
-        page = sql.SQL("""
-            SELECT fa.fact_id AS id
-            FROM (SELECT DISTINCT fa.fact_id FROM fact_actors fa WHERE {walk}) fa{probe}
-            ORDER BY fa.fact_id {limit}
-        """).format(walk=walk.joined(), probe=probe, limit=_limit(limit + 1))
-        where = walk + checked
-        prepare: bool | None = None
-    elif not filters.narrows:
-        every = _every_fact(kind, after is not None, limit + 1)
-        rows = await _fetch(conn, every, {} if after is None else {"after": after}, binary=True)
-        return _page(rows, limit, scope)
+        query = _actor_page(kind, names, paged, limit + 1)
+    elif not names:
+        query = _every_fact(kind, paged, limit + 1)
     else:
-        where = Where.of(sql.SQL("f.kind = {}").format(kind_value))
-        where += filters.where(alias, by_actor=False)
-        if after is not None:
-            where += Where.of("f.id > %(after)s", after=after)
-        page = sql.SQL("SELECT f.id FROM facts f{join} WHERE {where} ORDER BY f.id {limit}").format(
-            join=join, where=where.joined(), limit=_limit(limit + 1)
-        )
-        prepare = False
-    # The page's ids as one array probed in one index scan, not a lookup joined per id.
-    query = sql.SQL("{documents} WHERE d.fact_id = ANY(ARRAY({page})) ORDER BY d.fact_id").format(
-        documents=_DOCUMENTS, page=page
-    )
-    rows = await _fetch(conn, query, where.params, binary=True, prepare=prepare)
+        # One plan cannot suit every value of every filter.
+        query, prepare = _filtered_page(kind, names, paged, limit + 1), False
+    rows = await _fetch(conn, query, params, binary=True, prepare=prepare)
     return _page(rows, limit, scope)
 
 
@@ -352,10 +383,13 @@ def _page(rows: list[tuple[Any, ...]], limit: int, scope: str) -> Stored[schemas
 
 
 _GET_FACT = {
-    kind: sql.SQL(
-        "SELECT convert_to(d.document, 'UTF8'), d.digest, d.revision FROM fact_documents d "
-        "WHERE d.fact_id = %(id)s AND d.kind = {}"
-    ).format(sql.Literal(kind.value))
+    kind: _rendered(
+        sql.SQL(
+            "SELECT convert_to(d.document, 'UTF8'), d.digest, d.revision "
+            "FROM fact_documents d "
+            "WHERE d.fact_id = %(id)s AND d.kind = {}"
+        ).format(sql.Literal(kind.value))
+    )
     for kind in FactKind
 }
 
@@ -391,23 +425,17 @@ async def tombstone(conn: Conn, kind: str, record_id: str) -> Tombstone | None:
     return None if row is None else Tombstone(int(row[0]), row[1], row[2])
 
 
-async def timeline(
-    conn: Conn, filters: FactFilter, kinds: tuple[FactKind, ...], limit: int, cursor: str | None
-) -> Stored[schemas.Page[Any]]:
-    """Dated facts of every kind in date order (then id), for dashboards."""
-    scope = filters.scope("timeline:" + ",".join(k.value for k in kinds))
+@functools.lru_cache(maxsize=1024)
+def _timeline_sql(names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
+    """Dated facts of the kinds `%(kinds)s` narrowed by the filters `names`, after the
+    cursor. The answers are joined to the page once it is picked, ordered and limited."""
     where = Where.of("f.occurred_on IS NOT NULL")
-    where += Where.of("f.kind = ANY(%(kinds)s)", kinds=[k.value for k in kinds])
-    where += filters.where(None)
-    if cursor is not None:
-        day, after = decode_cursor(scope, cursor, (dt.date, str))
-        where += Where.of(
-            "(f.occurred_on, f.id) > (%(day)s, %(after)s)",
-            day=dt.date.fromisoformat(day),
-            after=after,
-        )
-    # The answers are joined to the page once it is picked, ordered and limited.
-    query = sql.SQL("""
+    where += Where.of("f.kind = ANY(%(kinds)s)")
+    where += _fact_conditions(names, None)
+    if paged:
+        where += Where.of("(f.occurred_on, f.id) > (%(day)s, %(after)s)")
+    return _rendered(
+        sql.SQL("""
         WITH page AS MATERIALIZED (
             SELECT f.id, f.occurred_on FROM facts f WHERE {where}
             ORDER BY f.occurred_on, f.id {limit}
@@ -415,9 +443,24 @@ async def timeline(
         SELECT convert_to(d.document, 'UTF8'), d.digest, page.*
         FROM page JOIN fact_documents d ON d.fact_id = page.id
         ORDER BY page.occurred_on, page.id
-    """).format(where=where.joined(), limit=_limit(limit + 1))
+    """).format(where=where.joined(), limit=_limit(rows))
+    )
+
+
+async def timeline(
+    conn: Conn, filters: FactFilter, kinds: tuple[FactKind, ...], limit: int, cursor: str | None
+) -> Stored[schemas.Page[Any]]:
+    """Dated facts of every kind in date order (then id), for dashboards."""
+    scope = filters.scope("timeline:" + ",".join(k.value for k in kinds))
+    params = filters.params()
+    names, paged = tuple(params), cursor is not None
+    params["kinds"] = [k.value for k in kinds]
+    if cursor is not None:
+        day, after = decode_cursor(scope, cursor, (dt.date, str))
+        params["day"], params["after"] = dt.date.fromisoformat(day), after
+    query = _timeline_sql(names, paged, limit + 1)
     prepare = False if filters.narrows else None
-    rows = await _fetch(conn, query, where.params, binary=True, prepare=prepare)
+    rows = await _fetch(conn, query, params, binary=True, prepare=prepare)
     next_cursor = None
     if len(rows) > limit:
         _, _, last_id, last_day = rows[limit - 1]
@@ -436,27 +479,57 @@ def _date_json(table: str, value: str, precision: str) -> sql.Composable:
     ).format(v=v, p=p)
 
 
+def _given(**values: Any) -> dict[str, Any]:
+    """The filters that are set, by the name of their parameter: the names are the shape."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True, eq=False)  # one per list: cached by identity, not by its SQL
+class _Keyset:
+    """A list of `table` ordered by its text primary key `order`: each item's JSON, and the
+    condition each filter's parameter stands for."""
+
+    item: sql.Composable
+    table: LiteralString
+    order: LiteralString
+    conditions: Mapping[str, LiteralString] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=1024)
+def _keyset_sql(listing: _Keyset, names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
+    """A page of `listing` narrowed by the filters `names`, after the cursor."""
+    order = sql.SQL(listing.order)
+    where = Where(tuple(sql.SQL(listing.conditions[name]) for name in names))
+    if paged:
+        where += Where.of(sql.SQL("{} > %(after)s").format(order))
+    return _rendered(
+        sql.SQL(
+            "SELECT {item}::text, {order} FROM {table} WHERE {where} ORDER BY {order} {limit}"
+        ).format(
+            item=listing.item,
+            order=order,
+            table=sql.SQL(listing.table),
+            where=where.joined(),
+            limit=_limit(rows),
+        )
+    )
+
+
 async def _keyset_page(
     conn: Conn,
+    listing: _Keyset,
     scope: str,
-    item_json: sql.Composable,
-    table: sql.Composable,
-    where: Where,
-    order: sql.Composable,
+    params: Mapping[str, Any],
     limit: int,
     cursor: str | None,
     item_type: type[T],
 ) -> schemas.Page[T]:
-    """A page of `table` ordered by its text primary key `order`."""
+    """A page of `listing` narrowed by the filters' values `params`."""
+    query = _keyset_sql(listing, tuple(params), cursor is not None, limit + 1)
     if cursor is not None:
         (after,) = decode_cursor(scope, cursor, (str,))
-        where += Where.of(sql.SQL("{} > %(after)s").format(order), after=after)
-    query = sql.SQL(
-        "SELECT {item}::text, {order} FROM {table} WHERE {where} ORDER BY {order} {limit}"
-    ).format(
-        item=item_json, order=order, table=table, where=where.joined(), limit=_limit(limit + 1)
-    )
-    rows = await _fetch(conn, query, where.params)
+        params = {**params, "after": after}
+    rows = await _fetch(conn, query, params)
     items = _decode_list([r[0] for r in rows[:limit]], item_type)
     next_cursor = encode_cursor(scope, [rows[limit - 1][1]]) if len(rows) > limit else None
     return schemas.Page(items=items, next_cursor=next_cursor)
@@ -473,20 +546,22 @@ _CRISIS_JSON = sql.SQL("""json_build_object(
 )
 
 
+_CRISES = _Keyset(_CRISIS_JSON, "crises c", "c.id")
+_GET_CRISIS = _rendered(
+    sql.SQL("SELECT {}::text FROM crises c WHERE c.id = %(id)s").format(_CRISIS_JSON)
+)
+
+
 async def list_crises(conn: Conn, limit: int, cursor: str | None) -> schemas.Page[schemas.Crisis]:
-    crises, order = sql.SQL("crises c"), sql.SQL("c.id")
-    return await _keyset_page(
-        conn, "crises", _CRISIS_JSON, crises, Where(), order, limit, cursor, schemas.Crisis
-    )
+    return await _keyset_page(conn, _CRISES, "crises", {}, limit, cursor, schemas.Crisis)
 
 
 async def get_crisis(conn: Conn, crisis_id: str) -> schemas.Crisis | None:
-    query = sql.SQL("SELECT {}::text FROM crises c WHERE c.id = %(id)s").format(_CRISIS_JSON)
-    return await _one(conn, query, {"id": crisis_id}, schemas.Crisis)
+    return await _one(conn, _GET_CRISIS, {"id": crisis_id}, schemas.Crisis)
 
 
 async def _one(
-    conn: Conn, query: sql.Composed, params: Mapping[str, Any], item_type: type[T]
+    conn: Conn, query: sql.SQL, params: Mapping[str, Any], item_type: type[T]
 ) -> T | None:
     row = await (await conn.execute(query, params)).fetchone()
     return None if row is None else msgspec.json.decode(row[0], type=item_type)
@@ -505,33 +580,27 @@ def _source_json(with_text: bool) -> sql.Composable:
 
 _SOURCE_SUMMARY_JSON = _source_json(with_text=False)
 _SOURCE_JSON = _source_json(with_text=True)
+_SOURCES = _Keyset(
+    _SOURCE_SUMMARY_JSON,
+    "sources s",
+    "s.id",
+    {"crisis": "s.crisis_id = %(crisis)s", "language": "s.language = %(language)s"},
+)
+_GET_SOURCE = _rendered(
+    sql.SQL("SELECT {}::text FROM sources s WHERE s.id = %(id)s").format(_SOURCE_JSON)
+)
 
 
 async def list_sources(
     conn: Conn, crisis: str | None, language: str | None, limit: int, cursor: str | None
 ) -> schemas.Page[schemas.SourceSummary]:
-    where = Where()
-    if crisis is not None:
-        where += Where.of("s.crisis_id = %(crisis)s", crisis=crisis)
-    if language is not None:
-        where += Where.of("s.language = %(language)s", language=language)
     scope = FactFilter(crisis=crisis, language=language).scope("sources")
-    return await _keyset_page(
-        conn,
-        scope,
-        _SOURCE_SUMMARY_JSON,
-        sql.SQL("sources s"),
-        where,
-        sql.SQL("s.id"),
-        limit,
-        cursor,
-        schemas.SourceSummary,
-    )
+    params = _given(crisis=crisis, language=language)
+    return await _keyset_page(conn, _SOURCES, scope, params, limit, cursor, schemas.SourceSummary)
 
 
 async def get_source(conn: Conn, source_id: str) -> schemas.Source | None:
-    query = sql.SQL("SELECT {}::text FROM sources s WHERE s.id = %(id)s").format(_SOURCE_JSON)
-    return await _one(conn, query, {"id": source_id}, schemas.Source)
+    return await _one(conn, _GET_SOURCE, {"id": source_id}, schemas.Source)
 
 
 _ACTOR_JSON = sql.SQL("""json_build_object(
@@ -543,6 +612,20 @@ _ACTOR_JSON = sql.SQL("""json_build_object(
     'fact_counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT fa.kind, count(DISTINCT fa.fact_id) AS n
         FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{}'))""")
+_ACTORS = _Keyset(
+    _ACTOR_JSON,
+    "actors a",
+    "a.id",
+    {
+        "crisis": "a.crisis_id = %(crisis)s",
+        "kind": "a.kind = %(kind)s",
+        "name": "(a.name ILIKE %(name)s OR a.id IN "
+        "(SELECT al.actor_id FROM actor_aliases al WHERE al.alias ILIKE %(name)s))",
+    },
+)
+_GET_ACTOR = _rendered(
+    sql.SQL("SELECT {}::text FROM actors a WHERE a.id = %(id)s").format(_ACTOR_JSON)
+)
 
 
 async def list_actors(
@@ -553,31 +636,41 @@ async def list_actors(
     limit: int,
     cursor: str | None,
 ) -> schemas.Page[schemas.Actor]:
-    where = Where()
-    if crisis is not None:
-        where += Where.of("a.crisis_id = %(crisis)s", crisis=crisis)
-    if kind is not None:
-        where += Where.of("a.kind = %(kind)s", kind=kind)
+    pattern = None
     if name is not None:
         escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where += Where.of(
-            "(a.name ILIKE %(name)s OR a.id IN "
-            "(SELECT al.actor_id FROM actor_aliases al WHERE al.alias ILIKE %(name)s))",
-            name=f"%{escaped}%",
-        )
+        pattern = f"%{escaped}%"
     scope = FactFilter(crisis=crisis, kind_filters={"kind": kind, "name": name}).scope("actors")
-    actors, order = sql.SQL("actors a"), sql.SQL("a.id")
-    return await _keyset_page(
-        conn, scope, _ACTOR_JSON, actors, where, order, limit, cursor, schemas.Actor
-    )
+    params = _given(crisis=crisis, kind=kind, name=pattern)
+    return await _keyset_page(conn, _ACTORS, scope, params, limit, cursor, schemas.Actor)
 
 
 async def get_actor(conn: Conn, actor_id: str) -> schemas.Actor | None:
-    query = sql.SQL("SELECT {}::text FROM actors a WHERE a.id = %(id)s").format(_ACTOR_JSON)
-    return await _one(conn, query, {"id": actor_id}, schemas.Actor)
+    return await _one(conn, _GET_ACTOR, {"id": actor_id}, schemas.Actor)
 
 
 # ---------------------------------------------------------------- disputes
+
+
+_DISPUTE_CONDITIONS: dict[str, LiteralString] = {
+    "crisis": "d.crisis_id = %(crisis)s",
+    "kind": "d.kind = %(kind)s",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def _disputes_sql(names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
+    """A page of disputes narrowed by the filters `names`, after the cursor."""
+    where = Where(tuple(sql.SQL(_DISPUTE_CONDITIONS[name]) for name in names))
+    if paged:
+        where += Where.of("(d.crisis_id, d.quantity_key) > (%(after_crisis)s, %(after_key)s)")
+    return _rendered(
+        sql.SQL("""
+        SELECT convert_to(d.document, 'UTF8'), d.crisis_id, d.quantity_key
+        FROM disputed_quantities d WHERE {where}
+        ORDER BY d.crisis_id, d.quantity_key {limit}
+    """).format(where=where.joined(), limit=_limit(rows))
+    )
 
 
 async def list_disputes(
@@ -585,25 +678,12 @@ async def list_disputes(
 ) -> schemas.Page[schemas.Dispute]:
     """Disputes come from `disputed_quantities`, which each load fills with their answers: a
     page costs the same whatever the number of facts, and is sent as stored."""
-    where = Where()
-    if crisis is not None:
-        where += Where.of("d.crisis_id = %(crisis)s", crisis=crisis)
-    if kind is not None:
-        where += Where.of("d.kind = %(kind)s", kind=kind)
     scope = FactFilter(crisis=crisis, kind_filters={"kind": kind}).scope("disputes")
+    params = _given(crisis=crisis, kind=kind)
+    query = _disputes_sql(tuple(params), cursor is not None, limit + 1)
     if cursor is not None:
-        after_crisis, after_key = decode_cursor(scope, cursor, (str, str))
-        where += Where.of(
-            "(d.crisis_id, d.quantity_key) > (%(after_crisis)s, %(after_key)s)",
-            after_crisis=after_crisis,
-            after_key=after_key,
-        )
-    query = sql.SQL("""
-        SELECT convert_to(d.document, 'UTF8'), d.crisis_id, d.quantity_key
-        FROM disputed_quantities d WHERE {where}
-        ORDER BY d.crisis_id, d.quantity_key {limit}
-    """).format(where=where.joined(), limit=_limit(limit + 1))
-    rows = await _fetch(conn, query, where.params, binary=True)
+        params["after_crisis"], params["after_key"] = decode_cursor(scope, cursor, (str, str))
+    rows = await _fetch(conn, query, params, binary=True)
     next_cursor = None
     if len(rows) > limit:
         _, last_crisis, last_key = rows[limit - 1]
