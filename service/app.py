@@ -10,6 +10,7 @@ from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Tag
@@ -101,10 +102,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         system.ready,
         system.openapi_document,
     ]
-    app = guards.GuardedLitestar(
-        settings=settings,
+    guard = guards.GuardMiddleware(settings)
+    # Litestar answers 404 and 405 before any middleware runs: the guard answers them too.
+    # (CORS preflights, answered before routing too, go unguarded: they carry no data.)
+    exception_handlers: dict[int | type[Exception], Any] = {
+        **EXCEPTION_HANDLERS,
+        NotFoundException: guard.unrouted,
+        MethodNotAllowedException: guard.unrouted,
+    }
+    app = Litestar(
         route_handlers=route_handlers,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=exception_handlers,
+        before_send=[guards.security_headers],
         before_request=strict_query(),
         on_startup=[open_pool],
         on_shutdown=[close_pool],
@@ -122,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.cors_origins
         else None,
         middleware=[
+            guard,
             *([limit.middleware] if (limit := guards.rate_limit(settings)) else []),
             CachingMiddleware.define(settings, cache),
         ],

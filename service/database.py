@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import select
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,11 +19,9 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from psycopg import AsyncConnection, sql
-from psycopg.abc import RV, PQGen
-from psycopg.waiting import Ready, Wait
 from psycopg_pool import AsyncConnectionPool
-from psycopg_pool.base import AttemptWithBackoff
 
+from service.adapters import ReadConnection
 from service.settings import Settings
 
 EMBEDDED_DATABASE = "crisis_facts"
@@ -113,72 +110,27 @@ def engine_for(url: str) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
-class _SteadyAttempt(AttemptWithBackoff):
-    """Retry a lost server every half second instead of backing off to minutes, so that
-    the service is whole again within a second or two of the database's return."""
-
-    INITIAL_DELAY = 0.5
-    DELAY_BACKOFF = 1.0
+RECONNECT_TIMEOUT = 0.5
+"""Seconds the pool retries a lost connection before giving up on that attempt (psycopg_pool
+backs off to minutes otherwise); the next request, or the listener's check once the server
+is back, starts a new one, so the service is whole within a second of the database's return."""
 
 
-def _eager(gen: PQGen[RV], poller: select.poll) -> PQGen[RV]:
-    """`gen`, but once a read has waited, further reads go on while the socket already has
-    data, without a trip through the event loop (six epoll_ctl calls and a timer each)."""
-    waited = False
-    try:
-        state = next(gen)
-        while True:
-            ready: Ready | int
-            if waited and state == Wait.R and poller.poll(0):
-                ready = Ready.R
-            else:
-                ready = yield state
-                waited = True
-            state = gen.send(ready)
-    except StopIteration as done:
-        result: RV = done.value
-        return result
-
-
-class ReadConnection(AsyncConnection[Any]):
-    """A page of answers (50 kB) arrives in several reads: psycopg waits on the event loop
-    before each, and those waits cost more than reading the page (about 45 µs of 175)."""
-
-    _poller: select.poll | None = None
-
-    async def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: float | None = None) -> RV:
-        if self._poller is None:
-            self._poller = select.poll()
-            self._poller.register(self.pgconn.socket, select.POLLIN)
-        return await super().wait(_eager(gen, self._poller), interval, timeout)
-
-
-class ReadPool(AsyncConnectionPool[AsyncConnection[Any]]):
-    """The serving pool: autocommit reads under the read-only role, bounded in time."""
-
-    async def _add_connection(
-        self, attempt: AttemptWithBackoff | None, growing: bool = False
-    ) -> None:
-        steady = attempt or _SteadyAttempt(timeout=self.reconnect_timeout)
-        await super()._add_connection(steady, growing)
-
-
-def make_read_pool(settings: Settings, url: str) -> ReadPool:
+def make_read_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncConnection[Any]]:
     """Connections for requests: autocommit, read-only role, statement and connect timeouts.
 
-    No check before each use (it cost a round trip per request): follow_dataset has the pool
-    check its connections when the server goes away, and a connection that breaks in use is
-    discarded when it comes back, its request answered 503."""
+    Not checked before each use: follow_dataset has the pool check them when the server goes."""
     # Short, indexed reads: JIT compilation costs more than it saves (bench/RESULTS.md).
     options = f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off"
     if settings.read_role:
         options += f" -c role={settings.read_role}"
-    return ReadPool(
+    return AsyncConnectionPool(
         libpq_url(url),
         connection_class=ReadConnection,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout,
+        reconnect_timeout=RECONNECT_TIMEOUT,
         open=False,
         kwargs={
             "autocommit": True,
@@ -190,7 +142,9 @@ def make_read_pool(settings: Settings, url: str) -> ReadPool:
 
 
 async def follow_dataset(
-    url: str, report: Callable[[bool, int | None], None], pool: ReadPool
+    url: str,
+    report: Callable[[bool, int | None], None],
+    pool: AsyncConnectionPool[AsyncConnection[Any]],
 ) -> None:
     """Call `report(live, version)` on every committed load, and `report(False, None)` while
     the database is unreachable; runs until cancelled, reconnecting by itself.

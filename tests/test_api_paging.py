@@ -3,21 +3,16 @@ API did not issue for this list is refused."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import msgspec
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service import queries
-from service.database import ReadConnection
 from service.settings import Settings
 from service.vocabulary import ActorKind, FactKind, Language, SearchType, Verification
 from tests.apiclient import Client, ids, invalid, ok, serve, walk
@@ -210,31 +205,3 @@ class TestBadLimits:
     @pytest.mark.parametrize("limit", [1, 200])
     def test_bounds_are_accepted(self, client: Client, limit: int) -> None:
         assert len(ok(client, "/v1/statements", limit=limit)["items"]) <= limit
-
-
-def test_the_serving_connection_reads_long_pages_whole(synth_url: str) -> None:
-    """Pages of 200 facts arrive in many reads, which the serving pool's connection class
-    takes without waiting on the event loop when data is already there: the pages must be
-    exactly those a plain connection reads, every fact once."""
-
-    async def follow(connection_class: type[psycopg.AsyncConnection[Any]]) -> list[bytes]:
-        async with await connection_class.connect(synth_url, autocommit=True) as conn:
-            pages: list[bytes] = []
-            cursor = None
-            while True:
-                stored = await queries.list_facts(
-                    conn, FactKind.CASUALTY, queries.FactFilter(), 200, cursor
-                )
-                page = stored.value
-                pages.append(msgspec.json.encode(page))
-                cursor = page.next_cursor
-                if cursor is None:
-                    return pages
-
-    served = asyncio.run(follow(ReadConnection))
-    assert served == asyncio.run(follow(psycopg.AsyncConnection))
-    assert max(len(page) for page in served) > 100_000
-    items = [item["id"] for page in served for item in msgspec.json.decode(page)["items"]]
-    with psycopg.connect(synth_url) as conn:
-        expected = conn.execute("SELECT count(*) FROM casualties").fetchone()
-    assert expected is not None and len(items) == len(set(items)) == expected[0]

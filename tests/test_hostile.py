@@ -178,6 +178,8 @@ def test_writes_are_405_naming_the_method(guarded: TestClient[Litestar]) -> None
 
 def test_unknown_host_is_refused(guarded: TestClient[Litestar]) -> None:
     assert_problem(guarded.get("/v1/arrests", headers={"host": "evil.example"}), 400)
+    # No route, so no middleware: the 404 handler refuses it.
+    assert_problem(guarded.get("/nothing-here", headers={"host": "evil.example"}), 400)
     assert guarded.get("/health", headers={"host": "localhost:8000"}).status_code == 200
 
 

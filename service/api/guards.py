@@ -9,17 +9,27 @@ import re
 import urllib.parse
 from typing import Any
 
-import msgspec
-from litestar import Litestar
+from litestar import Request, Response
 from litestar.enums import ScopeType
+from litestar.exceptions import HTTPException
+from litestar.middleware import ASGIMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.types import LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseStartEvent,
+    HTTPScope,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
-from service.errors import PROBLEM_JSON, ProblemBody
+from service.errors import Problem, handle_http, problem_response
 from service.settings import Settings
 
 DOCS_PATH = "/docs"
 API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 MAX_QUERY_BYTES = 4096
 UNGUARDED = ["/health", "/ready"]
 """Probes are never rate limited: an orchestrator polling them must not be locked out."""
@@ -50,26 +60,20 @@ def host_allowed(host: bytes, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def query_problem(query: bytes, raw_path: bytes) -> tuple[int, str, str] | None:
+def query_problem(query: bytes, raw_path: bytes) -> Problem | None:
     """A query string too long to be a real request, or not text: refused before parsing."""
     if len(query) > MAX_QUERY_BYTES:
-        return (
-            414,
-            "URI Too Long",
-            f"The query string is {len(query)} bytes; at most {MAX_QUERY_BYTES} are read.",
+        return _refused(
+            414, f"The query string is {len(query)} bytes; at most {MAX_QUERY_BYTES} are read."
         )
     for part in (query, raw_path):
         decoded = urllib.parse.unquote_to_bytes(part.replace(b"+", b" "))
         try:
             text = decoded.decode("utf-8")
         except UnicodeDecodeError:
-            return 400, "Bad Request", "The request's path or query string is not valid UTF-8."
+            return _refused(400, "The request's path or query string is not valid UTF-8.")
         if "\x00" in text:
-            return (
-                400,
-                "Bad Request",
-                "The request's path or query string contains a NUL character.",
-            )
+            return _refused(400, "The request's path or query string contains a NUL character.")
     return None
 
 
@@ -91,79 +95,65 @@ def docs_csp(body: bytes) -> bytes:
     ).encode()
 
 
-def _problem(status: int, title: str, detail: str, path: str) -> bytes:
-    return msgspec.json.encode(
-        ProblemBody(type="about:blank", title=title, status=status, detail=detail, instance=path)
-    )
+async def security_headers(message: Message, scope: Scope) -> None:
+    """A before_send hook: Litestar calls it for every answer, a 404 or 405 included."""
+    if message["type"] == "http.response.start":
+        headers = list(message.get("headers", []))
+        if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+            headers.append((b"content-security-policy", API_CSP))
+        headers += SECURITY_HEADERS
+        message["headers"] = headers
 
 
-class GuardMiddleware:
-    """Refuses unknown hosts (400) and bodies over MAX_BODY_BYTES (413), as problem+json;
-    adds security headers to every answer."""
+class GuardMiddleware(ASGIMiddleware):
+    """Refuses unknown hosts, unreadable query strings and bodies over MAX_BODY_BYTES as
+    problem+json before anything reads them; pins the docs page's inline code in its CSP."""
 
-    def __init__(self, app: Any, max_body_bytes: int, hosts: tuple[str, ...]) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.hosts = hosts
+    scopes = (ScopeType.HTTP,)
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
+    def __init__(self, settings: Settings) -> None:
+        self.max_body_bytes = settings.max_body_bytes
+        self.hosts = settings.allowed_hosts
+
+    def refusal(self, scope: HTTPScope) -> Problem | None:
         headers = dict(scope["headers"])
         if not host_allowed(headers.get(b"host", b""), self.hosts):
-            await self._refuse(send, path, 400, "Bad Request", "This host name is not served here.")
-            return
-        problem = query_problem(scope.get("query_string", b""), scope.get("raw_path") or b"")
+            return _refused(400, "This host name is not served here.")
+        problem = query_problem(scope["query_string"], scope.get("raw_path") or b"")
         if problem is not None:
-            await self._refuse(send, path, *problem)
-            return
+            return problem
         length = headers.get(b"content-length", b"0")
         if not length.isdigit() or int(length) > self.max_body_bytes:
-            detail = (
-                f"Request bodies are limited to {self.max_body_bytes} bytes; the API reads none."
+            return _refused(
+                413,
+                f"Request bodies are limited to {self.max_body_bytes} bytes; the API reads none.",
             )
-            await self._refuse(send, path, 413, "Content Too Large", detail)
+        return None
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        assert scope["type"] == ScopeType.HTTP
+        problem = self.refusal(scope)
+        if problem is not None:
+            raise problem
+        if scope["path"] == DOCS_PATH:
+            await self._docs(scope, receive, send, next_app)
             return
-        if path == DOCS_PATH:
-            await self._docs(scope, receive, send)
-            return
+        await next_app(scope, receive, send)
 
-        async def secure(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                headers.append((b"content-security-policy", API_CSP))
-                headers.append((b"referrer-policy", b"no-referrer"))
-                message = {**message, "headers": headers}
-            await send(message)
+    def unrouted(self, request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+        """The exception handler of 404 and 405, which Litestar raises before any middleware
+        runs: what the guard refuses is refused there too."""
+        problem = self.refusal(request.scope)
+        return handle_http(request, exc) if problem is None else problem_response(request, problem)
 
-        await self.app(scope, receive, secure)
-
-    async def _refuse(self, send: Any, path: str, status: int, title: str, detail: str) -> None:
-        body = _problem(status, title, detail, path)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body, "more_body": False})
-
-    async def _docs(self, scope: Any, receive: Any, send: Any) -> None:
-        start: dict[str, Any] = {}
+    @staticmethod
+    async def _docs(scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        start: list[HTTPResponseStartEvent] = []
         chunks: list[bytes] = []
 
-        async def buffer(message: Any) -> None:
+        async def buffer(message: Message) -> None:
             if message["type"] == "http.response.start":
-                start.update(message)
+                start.append(message)
                 return
             if message["type"] != "http.response.body":  # pragma: no cover
                 await send(message)
@@ -172,35 +162,17 @@ class GuardMiddleware:
             if message.get("more_body", False):
                 return
             body = b"".join(chunks)
-            headers = [
-                (n, v) for n, v in start.get("headers", []) if n.lower() != b"content-length"
-            ]
+            headers = [(n, v) for n, v in start[0]["headers"] if n.lower() != b"content-length"]
             headers += [
                 (b"content-length", str(len(body)).encode()),
-                (b"x-content-type-options", b"nosniff"),
                 (b"content-security-policy", docs_csp(body)),
-                (b"referrer-policy", b"no-referrer"),
             ]
-            await send({**start, "headers": headers})
+            await send({**start[0], "headers": headers})
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
-        await self.app(scope, receive, buffer)
+        await next_app(scope, receive, buffer)
 
 
-class GuardedLitestar(Litestar):
-    """Litestar with the guard around everything: Litestar's own middleware runs only for
-    matched routes, but a 404, 405 or an unknown host must be guarded too."""
-
-    def __init__(self, *args: Any, settings: Settings, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.guard = GuardMiddleware(
-            super().__call__, max_body_bytes=settings.max_body_bytes, hosts=settings.allowed_hosts
-        )
-
-    async def __call__(
-        self,
-        scope: Scope | LifeSpanScope,
-        receive: Receive | LifeSpanReceive,
-        send: Send | LifeSpanSend,
-    ) -> None:
-        await self.guard(scope, receive, send)
+def _refused(status: int, detail: str) -> Problem:
+    # Close the connection: the client may still be sending a body nobody will read.
+    return Problem(status, detail, headers={"Connection": "close"})

@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, Response
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ParamType
+from litestar.openapi import spec
 from litestar.params import Parameter
 
 from service import schemas
@@ -31,11 +33,7 @@ async def fetch(
 ) -> R:
     """Run one function of service.queries on a pooled connection, held only while it runs.
 
-    Not a Litestar dependency: two dependencies of one handler are resolved in a task group,
-    which cost more per request than the page's SQL; and the connection goes back to the
-    pool before the answer is encoded and sent. Not `pool.connection()`, which would also
-    commit the autocommit connection (a no-op, behind a lock and psycopg's wait) and time
-    its use, on every request."""
+    Neither a Litestar dependency nor `pool.connection()`: why in bench/RESULTS.md."""
     pool = request.app.state.pool
     conn = await pool.getconn()
     try:
@@ -108,36 +106,20 @@ T = TypeVar("T")
 
 
 def strict_query() -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
-    """A before_request hook. Litestar reads `?language=fr&language=en` as one of the two and
-    `?language=null` as no language at all; a client sending either has made a mistake the
-    contract does not allow, so say so instead of guessing.
+    """A before_request hook: Litestar reads `?language=fr&language=en` as one of the two and
+    `?language=null` as no language at all, a mistake the contract does not allow; say so."""
+    accepted: dict[str, dict[str, bool]] = {}
 
-    Async so that Litestar calls it in the event loop rather than in a worker thread (the
-    thread hand-off cost more than the check); each route's parameters are read once."""
-    checked: dict[Any, dict[str, bool]] = {}
-
-    def single_valued(handler: Any) -> dict[str, bool]:
-        """Single-valued query parameters of a route, and whether 'null' is one of its values."""
-        fields = dict(handler.parsed_fn_signature.parameters)
-        for provider in handler.resolve_dependencies().values():
-            parsed = getattr(provider, "parsed_fn_signature", None)
-            if parsed is not None:
-                fields.update(parsed.parameters)
-        names: dict[str, bool] = {}
-        for name, field in fields.items():
-            if field.is_non_string_sequence:
-                continue
-            members = [t.annotation for t in field.inner_types] or [field.annotation]
-            names[name] = all(member in (str, type(None)) for member in members)
-        return names
-
+    # Async: Litestar would run a sync hook in a worker thread, which costs more than the check.
     async def hook(request: Request[Any, Any, Any]) -> None:
         if not request.scope["query_string"]:
             return
-        handler = request.route_handler
-        names = checked.get(handler)
-        if names is None:
-            names = checked[handler] = single_valued(handler)
+        if not accepted:
+            accepted.update(single_valued(request.app.openapi_schema))
+        operation = request.route_handler.operation_id
+        names = accepted.get(operation) if isinstance(operation, str) else None
+        if not names:
+            return
         seen: set[str] = set()
         for name, value in request.query_params.multi_items():
             literal = names.get(name)
@@ -150,6 +132,33 @@ def strict_query() -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
                 raise invalid_parameter(name, "'null' is not a value: leave the parameter out")
 
     return hook
+
+
+def single_valued(document: spec.OpenAPI) -> dict[str, dict[str, bool]]:
+    """Per operation id, its single-valued query parameters, each with whether 'null' is one
+    of its values (plain text), read from the OpenAPI document the app serves."""
+    operations: dict[str, dict[str, bool]] = {}
+    for item in (document.paths or {}).values():
+        if item.get is None or item.get.operation_id is None:
+            continue
+        names: dict[str, bool] = {}
+        for parameter in item.get.parameters or []:
+            if not isinstance(parameter, spec.Parameter) or parameter.param_in != ParamType.QUERY:
+                continue
+            schema = parameter.schema
+            members = (schema.one_of or [schema]) if isinstance(schema, spec.Schema) else [schema]
+            kinds = [m.type for m in members if isinstance(m, spec.Schema)]
+            if spec.OpenAPIType.ARRAY in kinds:
+                continue
+            names[parameter.name] = all(
+                isinstance(m, spec.Schema)
+                and m.type in (spec.OpenAPIType.STRING, spec.OpenAPIType.NULL)
+                and m.format is None
+                and m.enum is None
+                for m in members
+            )
+        operations[item.get.operation_id] = names
+    return operations
 
 
 def check_dates(since: dt.date | None, until: dt.date | None) -> None:
