@@ -13,14 +13,14 @@ from litestar.datastructures import State
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Tag
+from litestar.openapi.spec import Components, Tag
 
 from service import __version__
-from service.api import facts, guards, resources, system
+from service.api import auth, facts, guards, resources, system
 from service.api.caching import CachingMiddleware, ResponseCache
 from service.api.contract import document
 from service.api.params import strict_query
-from service.database import follow_dataset, make_read_pool, server_url
+from service.database import follow_dataset, make_read_pool, make_write_pool, server_url
 from service.errors import EXCEPTION_HANDLERS
 from service.settings import Settings
 
@@ -44,7 +44,7 @@ TAGS = [
     Tag(name="sources", description="The articles facts are drawn from, with full text."),
     Tag(name="actors", description="People, organizations, states and groups."),
     Tag(name="search", description="Full-text search."),
-    Tag(name="system", description="Health and readiness."),
+    Tag(name="system", description="Health, readiness, and the API key a client holds."),
 ]
 
 
@@ -59,6 +59,7 @@ def openapi_config() -> OpenAPIConfig:
         path="/docs",
         render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
         use_handler_docstrings=True,
+        components=Components(security_schemes=auth.SECURITY_SCHEMES),
     )
 
 
@@ -72,6 +73,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool = make_read_pool(settings, url)
         await pool.open(wait=False)
         app.state.pool = pool
+        app.state.write_pool = make_write_pool(settings, url)
+        await app.state.write_pool.open(wait=False)
+        app.state.auth_failures = auth.Failures(settings.auth_failures_per_minute)
         app.state.listener = asyncio.create_task(follow_dataset(url, cache.follow, pool))
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full passes, which otherwise walk it again and again under load.
@@ -83,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             listener.cancel()
             await asyncio.wait([listener], timeout=2)  # shutdown never waits on the database
         await app.state.pool.close()
+        await app.state.write_pool.close()
 
     route_handlers: list[Any] = [
         facts.StatementController,
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         system.health,
         system.ready,
         system.openapi_document,
+        system.current_key,
     ]
     guard = guards.GuardMiddleware(settings)
     # Litestar answers 404 and 405 before any middleware runs: the guard answers them too.

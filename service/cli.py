@@ -144,6 +144,35 @@ def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    """keys create | list | revoke: the API keys curators' clients write with."""
+    import psycopg
+
+    from service import keys
+    from service.database import libpq_url
+    from service.vocabulary import Role
+
+    with psycopg.connect(libpq_url(_url(settings)), autocommit=True) as conn:
+        if args.action == "create":
+            try:
+                token = keys.create(conn, args.name, Role(args.role))
+            except keys.KeyExists:
+                print(f"a key named {args.name!r} exists already", file=sys.stderr)
+                return 2
+            print(f"key {args.name!r} ({args.role}); its token, shown this once:", file=sys.stderr)
+            print(token)
+        elif args.action == "list":
+            for key in keys.listed(conn):
+                state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "in force"
+                print(f"{key.name}\t{key.role.value}\tcfk_{key.prefix}_…\t{state}")
+        elif not keys.revoke(conn, args.name):
+            print(f"no key named {args.name!r} in force", file=sys.stderr)
+            return 2
+        else:
+            print(f"key {args.name!r} revoked")
+    return 0
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for name, help_text in documented().items():
         value = getattr(settings, name.lower())
@@ -179,6 +208,15 @@ def parser() -> argparse.ArgumentParser:
     spec = sub.add_parser("openapi", help="print the OpenAPI document the app serves")
     spec.add_argument("--output", "-o", help="write to this file instead of stdout")
     spec.set_defaults(func=cmd_openapi)
+    keys = sub.add_parser("keys", help="create, list or revoke the API keys writes need")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="make a key and print its token once")
+    create.add_argument("--name", required=True, help="who holds it: shown in every revision")
+    create.add_argument("--role", required=True, choices=["curator", "editor", "admin"])
+    actions.add_parser("list", help="every key, its role and whether it is in force")
+    revoke = actions.add_parser("revoke", help="revoke a key: refused from the next request on")
+    revoke.add_argument("name")
+    keys.set_defaults(func=cmd_keys)
     sub.add_parser("settings", help="list every setting with its value and meaning").set_defaults(
         func=cmd_settings
     )

@@ -141,6 +141,24 @@ def make_read_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncCon
     )
 
 
+def make_write_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncConnection[Any]]:
+    """Connections for what a request writes or checks on the primary as the login user
+    (API keys, curators' changes): few, opened when first needed."""
+    return AsyncConnectionPool(
+        libpq_url(url),
+        min_size=0,
+        max_size=2,
+        timeout=settings.pool_timeout,
+        reconnect_timeout=RECONNECT_TIMEOUT,
+        open=False,
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": max(1, math.ceil(settings.pool_timeout)),
+            "application_name": "crisis-facts-writes",
+        },
+    )
+
+
 async def follow_dataset(
     url: str,
     report: Callable[[bool, int | None], None],

@@ -45,6 +45,7 @@ from service.vocabulary import (
     Operation,
     Precision,
     RecordKind,
+    Role,
     StatementMode,
     Verification,
     VictimGroup,
@@ -502,4 +503,25 @@ class Revision(Base):
         one_of("operation", Operation),
         CheckConstraint("(answer IS NULL) = (operation = 'deleted')", name="answer_unless_deleted"),
         Index(None, "kind", "record_id", "revision"),
+    )
+
+
+class ApiKey(Base):
+    """A key a curator's client sends as `Authorization: Bearer <token>`: only the token's
+    SHA-256 is stored, found by the token's public prefix."""
+
+    __tablename__ = "api_keys"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    role: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text, unique=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        one_of("role", Role),
+        CheckConstraint("length(token_hash) = 32", name="token_hash_length"),
     )

@@ -18,6 +18,7 @@ from service.vocabulary import (
     Hedge,
     Language,
     Precision,
+    Role,
     StatementMode,
     Verification,
     VictimGroup,
@@ -227,6 +228,13 @@ class Page(Shape, Generic[T], frozen=True, kw_only=True):
 
 class Health(Shape, frozen=True, kw_only=True):
     status: str
+
+
+class Key(Shape, frozen=True, kw_only=True):
+    """The API key a request was made with: its name and what it may do."""
+
+    name: str
+    role: Role
 
 
 class Ready(Shape, frozen=True, kw_only=True):

@@ -54,6 +54,10 @@ class Settings:
     statement_timeout_ms: int = _doc(
         5000, "PostgreSQL statement_timeout of every read query, in milliseconds."
     )
+    auth_failures_per_minute: int = _doc(
+        10,
+        "Failed API-key checks one client address may make per minute before it gets 429.",
+    )
     cors_origins: tuple[str, ...] = _doc(
         (), "Comma-separated origins allowed to read the API from a browser; empty allows none."
     )

@@ -142,3 +142,11 @@ class Operation(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+
+
+class Role(StrEnum):
+    """What an API key may do; each role may do all that the ones before it may."""
+
+    CURATOR = "curator"  # creates records and edits drafts
+    EDITOR = "editor"  # also publishes and retracts
+    ADMIN = "admin"  # also manages webhooks and keys

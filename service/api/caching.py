@@ -120,6 +120,10 @@ class ResponseCache:
         self.invalidate(live, version)
 
 
+PRIVATE = b"private, no-store"
+"""The Cache-Control of an answer to a request made with an API key."""
+
+
 class CachingMiddleware:
     """Serves and stores /v1 answers through the cache, and tags every 200 with an ETag."""
 
@@ -140,7 +144,10 @@ class CachingMiddleware:
             return
         request_headers = dict(scope["headers"])
         if_none_match = request_headers.get(b"if-none-match")
-        cache = self.cache if scope["path"].startswith(CACHED_PREFIX) else None
+        # An answer to a request made with a key is that key's alone: never kept or shared.
+        private = b"authorization" in request_headers
+        shared = scope["path"].startswith(CACHED_PREFIX) and not private
+        cache = self.cache if shared else None
         key = b""
         if cache is not None:
             gzip = b"gzip" in request_headers.get(b"accept-encoding", b"")
@@ -160,7 +167,7 @@ class CachingMiddleware:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    answer = self._answer(start, b"".join(chunks))
+                    answer = self._answer(start, b"".join(chunks), private)
                     if cache is not None and answer.status == 200:
                         cache.put(key, answer, generation)
                     await self._send(send, answer, if_none_match)
@@ -169,7 +176,7 @@ class CachingMiddleware:
 
         await self.app(scope, receive, buffer)
 
-    def _answer(self, start: dict[str, Any], body: bytes) -> Answer:
+    def _answer(self, start: dict[str, Any], body: bytes, private: bool) -> Answer:
         status: int = start["status"]
         headers: list[tuple[bytes, bytes]] = list(start.get("headers", []))
         if (b"content-encoding", b"gzip") in headers:
@@ -181,7 +188,7 @@ class CachingMiddleware:
             if b"etag" not in names:
                 headers.append((b"etag", etag))
             if b"cache-control" not in names:
-                headers.append((b"cache-control", self.cache_control))
+                headers.append((b"cache-control", PRIVATE if private else self.cache_control))
             if b"vary" not in names:
                 headers.append((b"vary", b"Accept-Encoding, Origin"))
         return Answer(status, headers, body, etag)

@@ -75,6 +75,8 @@ PROBLEMS = {
     "410": "The record was deleted: the problem says in which revision, when and why.",
     "413": "The request carries a body larger than MAX_BODY_BYTES; the API reads none.",
     "414": f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
+    "401": "No API key, or not one in force; `WWW-Authenticate` says which.",
+    "403": "The API key's role may not do this.",
     "429": "Too many requests; see Retry-After.",
     "500": "The server failed; the error was logged.",
     "503": "The database is unavailable; see Retry-After.",
@@ -90,6 +92,7 @@ CACHE_CONTROL = _header("How long shared caches may keep the answer.")
 LINK = _header('`<url>; rel="next"`: the next page, when there is one.')
 RETRY_AFTER = _header("Seconds to wait before retrying.")
 ALLOW = _header("The methods this path answers.")
+WWW_AUTHENTICATE = _header('`Bearer realm="crisis-facts"`, with `error` when a token was sent.')
 
 
 class Verbatim(BaseSchemaObject):
@@ -111,7 +114,7 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
         components.schemas = {}
     components.schemas["Problem"] = PROBLEM_SCHEMA
     rename_pages(app)
-    examples = load_examples(examples_file)
+    examples = {**KEYED_EXAMPLES, **load_examples(examples_file)}
     for item in (schema.paths or {}).values():
         operation = item.get
         if operation is None:
@@ -143,11 +146,15 @@ def document_responses(operation: Operation) -> None:
     for code, description in PROBLEMS.items():
         if code == "410" and not any(p.name == "fact_id" for p in _parameters(operation)):
             continue  # only facts leave tombstones that their URL answers
+        if code in {"401", "403"} and not operation.security:
+            continue  # reads are public
         problem_headers: dict[str, OpenAPIHeader | Reference] = {}
         if code in {"429", "503"}:
             problem_headers["Retry-After"] = RETRY_AFTER
         if code == "405":
             problem_headers["Allow"] = ALLOW
+        if code == "401":
+            problem_headers["WWW-Authenticate"] = WWW_AUTHENTICATE
         responses[code] = OpenAPIResponse(
             description=description,
             headers=problem_headers or None,
@@ -268,6 +275,10 @@ first item."""
 Get = Callable[[str, dict[str, Any]], Any]
 
 
+KEYED_EXAMPLES: dict[str, Any] = {"GetCurrentKey": {"name": "night-desk", "role": "editor"}}
+"""Examples of answers that need a key, which the fixtures cannot give."""
+
+
 def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
     """One real answer per data operation, fetched with `get(path, params)` (a test client
     over the loaded fixtures): the first item of each list, and that item for its detail."""
@@ -276,7 +287,7 @@ def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
     paths = app.openapi_schema.paths or {}
     for path, item in sorted(paths.items()):
         operation = item.get
-        if operation is None or "{" in path or not path.startswith("/v1/"):
+        if operation is None or "{" in path or not path.startswith("/v1/") or operation.security:
             continue
         op_id = operation.operation_id or path
         page = get(path, {**EXAMPLE_QUERIES.get(op_id, {}), "limit": 1})

@@ -9,6 +9,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from service import queries, schemas
+from service.api.auth import SECURITY, require_key
 from service.errors import Problem
 from service.migrations import head
 
@@ -58,3 +59,19 @@ async def ready(request: Request[Any, Any, Any]) -> schemas.Ready:
 def openapi_document(request: Request[Any, Any, Any]) -> bytes:
     """The contract, exactly as `crisis-facts openapi` writes openapi/v1.json."""
     return JsonRenderPlugin.render_json(request, request.app.openapi_schema.to_schema())
+
+
+@get(
+    "/v1/me",
+    operation_id="GetCurrentKey",
+    summary="The API key of this request",
+    tags=["system"],
+    guards=[require_key],
+    security=SECURITY,
+    cache=False,
+)
+async def current_key(request: Request[Any, Any, Any]) -> schemas.Key:
+    """Which key the request's bearer token is, and its role: a client checks its token
+    here before it writes."""
+    key = request.state.key
+    return schemas.Key(name=key.name, role=key.role)

@@ -1,0 +1,111 @@
+"""Who is writing: a Litestar guard that checks the bearer key and its role.
+
+Reads are public. A route that writes says the least role it needs in its `opt`
+(`opt={"role": Role.EDITOR}`); the guard finds the key on the primary (revocation holds
+on the next request, in every worker) and leaves the key on `request.state.key`.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import SecurityRequirement, SecurityScheme
+
+from service import keys
+from service.errors import Problem
+from service.vocabulary import Role
+
+SCHEME = "bearer"
+SECURITY_SCHEMES: dict[str, Any] = {
+    SCHEME: SecurityScheme(
+        type="http",
+        scheme="bearer",
+        description="An API key made with `crisis-facts keys create`: "
+        "`Authorization: Bearer cfk_...`.",
+    )
+}
+SECURITY: list[SecurityRequirement] = [{SCHEME: []}]
+
+REALM = 'Bearer realm="crisis-facts"'
+ROLES = list(Role)
+
+
+class Failures:
+    """Failed authentications per client address in the last minute: past the limit, the
+    address gets 429 until the minute has passed, so that tokens cannot be guessed fast."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.seen: dict[str, collections.deque[float]] = {}
+
+    def blocked(self, address: str) -> int | None:
+        """Seconds to wait when `address` is over the limit, else None."""
+        recent = self.seen.get(address)
+        now = time.monotonic()
+        while recent and recent[0] < now - 60:
+            recent.popleft()
+        if not recent or len(recent) < self.per_minute:
+            return None
+        return max(1, int(recent[0] + 60 - now) + 1)
+
+    def add(self, address: str) -> None:
+        if len(self.seen) > 10_000:  # bounded: the oldest addresses are forgotten
+            self.seen.pop(next(iter(self.seen)))
+        self.seen.setdefault(address, collections.deque()).append(time.monotonic())
+
+
+def _unauthorized(detail: str, error: str | None) -> Problem:
+    challenge = REALM if error is None else f'{REALM}, error="{error}"'
+    return Problem(401, detail, kind="unauthorized", headers={"WWW-Authenticate": challenge})
+
+
+Connection = ASGIConnection[Any, Any, Any, Any]
+
+
+async def require_key(connection: Connection, route: BaseRouteHandler) -> None:
+    """The guard of every route that writes."""
+    failures: Failures = connection.app.state.auth_failures
+    address = connection.client.host if connection.client else "unknown"
+    wait = failures.blocked(address)
+    if wait is not None:
+        raise Problem(
+            429,
+            "Too many failed authentications from this address; try again later.",
+            kind="too-many-failures",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        key = await _key(connection)
+    except Problem:
+        failures.add(address)
+        raise
+    needed = Role(route.opt.get("role", Role.CURATOR))
+    if ROLES.index(key.role) < ROLES.index(needed):
+        raise Problem(
+            403,
+            f"The key {key.name!r} has the role {key.role.value}; this needs {needed.value}.",
+            kind="forbidden",
+        )
+    connection.state.key = key
+
+
+async def _key(connection: Connection) -> keys.Key:
+    header = connection.headers.get("authorization")
+    if header is None:
+        raise _unauthorized("This needs an API key: send `Authorization: Bearer <token>`.", None)
+    scheme, _, token = header.partition(" ")
+    prefix = keys.prefix_of(token.strip()) if scheme.lower() == "bearer" else None
+    if prefix is None:
+        raise _unauthorized(
+            "The Authorization header is not `Bearer <token>` with a token of this API.",
+            "invalid_request",
+        )
+    async with connection.app.state.write_pool.connection() as conn:
+        key = await keys.find(conn, prefix)
+    if key is None or not keys.matches(key, token.strip()):
+        raise _unauthorized("This API key is unknown or revoked.", "invalid_token")
+    return key

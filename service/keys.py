@@ -1,0 +1,96 @@
+"""API keys: made by `crisis-facts keys`, checked on every write; only hashes are stored.
+
+A token reads `cfk_<prefix>_<secret>`. The prefix is public and finds the key; the whole
+token's SHA-256 is compared with the stored one in constant time. Tokens carry 256 bits
+of randomness, so a fast hash is as good as a slow one here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+
+from service.vocabulary import Role
+
+_TOKEN = re.compile(r"^cfk_([0-9a-f]{8})_[A-Za-z0-9_-]{43}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A key as stored, without its token."""
+
+    name: str
+    role: Role
+    prefix: str
+    token_hash: bytes
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class KeyExists(ValueError):
+    """A key of that name exists already."""
+
+
+def _hashed(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def prefix_of(token: str) -> str | None:
+    """The public part of a well-formed token, or None for anything else."""
+    match = _TOKEN.match(token)
+    return match.group(1) if match else None
+
+
+def matches(key: Key, token: str) -> bool:
+    """True when `token` is the key's own and the key is not revoked (constant time)."""
+    return hmac.compare_digest(key.token_hash, _hashed(token)) and key.revoked_at is None
+
+
+def create(conn: psycopg.Connection[Any], name: str, role: Role) -> str:
+    """Store a new key and return its token, which is never shown again."""
+    prefix = secrets.token_hex(4)
+    token = f"cfk_{prefix}_{secrets.token_urlsafe(32)}"
+    try:
+        conn.execute(
+            "INSERT INTO api_keys (name, role, prefix, token_hash) VALUES (%s, %s, %s, %s)",
+            [name, role.value, prefix, _hashed(token)],
+        )
+    except psycopg.errors.UniqueViolation:
+        raise KeyExists(name) from None
+    return token
+
+
+_COLUMNS = "name, role, prefix, token_hash, created_at, revoked_at"
+
+
+def listed(conn: psycopg.Connection[Any]) -> list[Key]:
+    rows = conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY name").fetchall()
+    return [_key(row) for row in rows]
+
+
+def revoke(conn: psycopg.Connection[Any], name: str) -> bool:
+    """Revoke the key `name`; False when there is no such key still in force."""
+    done = conn.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", [name]
+    )
+    return done.rowcount == 1
+
+
+async def find(conn: AsyncConnection[Any], prefix: str) -> Key | None:
+    """The key whose token starts with `prefix`, revoked or not."""
+    cursor = await conn.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE prefix = %s", [prefix])
+    row = await cursor.fetchone()
+    return None if row is None else _key(row)
+
+
+def _key(row: tuple[Any, ...]) -> Key:
+    name, role, prefix, token_hash, created_at, revoked_at = row
+    return Key(name, Role(role), prefix, bytes(token_hash), created_at, revoked_at)

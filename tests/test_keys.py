@@ -1,0 +1,148 @@
+"""API keys: made once by the CLI, checked on every request that needs one, revocable."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from service import cli
+from service.app import create_app
+from service.settings import Settings
+
+ME = "/v1/me"
+
+
+def make_key(url: str, name: str, role: str, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> str:
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert cli.main(["keys", "create", "--name", name, "--role", role]) == 0
+    out = capsys.readouterr()
+    token: str = out.out.strip()
+    assert token.startswith("cfk_") and token not in out.err
+    return token
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient[Litestar]]:
+    """An app of its own: failed authentications are counted per app and client address."""
+    settings = Settings(
+        database_url=database_url,
+        allowed_hosts=("testserver.local",),
+        rate_limit_per_minute=0,
+        auth_failures_per_minute=10,
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def key_name(database_url: str) -> Iterator[str]:
+    name = f"test-{secrets.token_hex(4)}"
+    yield name
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM api_keys WHERE name = %s", [name])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_key_is_shown_once_and_stored_as_a_hash(
+    database_url: str, key_name: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    token = make_key(database_url, key_name, "curator", monkeypatch, capsys)
+    assert cli.main(["keys", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert key_name in listed and "curator" in listed and token not in listed
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute("SELECT * FROM api_keys WHERE name = %s", [key_name]).fetchone()
+    assert stored is not None and token not in repr(stored)
+    assert cli.main(["keys", "create", "--name", key_name, "--role", "admin"]) == 2
+
+
+def test_the_key_of_a_request_is_named_with_its_role(
+    client: TestClient[Litestar],
+    database_url: str,
+    key_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    token = make_key(database_url, key_name, "editor", monkeypatch, capsys)
+    answer = client.get(ME, headers=bearer(token))
+    assert answer.status_code == 200
+    assert answer.json() == {"name": key_name, "role": "editor"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "error"),
+    [
+        ({}, None),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, "invalid_request"),
+        ({"Authorization": "Bearer"}, "invalid_request"),
+        ({"Authorization": "Bearer cfk_0123abcd_" + "A" * 43}, "invalid_token"),
+    ],
+    ids=["missing", "other-scheme", "empty", "unknown"],
+)
+def test_no_key_is_401_with_a_challenge(
+    client: TestClient[Litestar], headers: dict[str, str], error: str | None
+) -> None:
+    answer = client.get(ME, headers=headers)
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    challenge = answer.headers["www-authenticate"]
+    assert challenge.startswith('Bearer realm="crisis-facts"')
+    assert (f'error="{error}"' in challenge) if error else ("error" not in challenge)
+
+
+def test_a_revoked_key_is_refused_on_the_next_request(
+    client: TestClient[Litestar],
+    database_url: str,
+    key_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    token = make_key(database_url, key_name, "admin", monkeypatch, capsys)
+    assert client.get(ME, headers=bearer(token)).status_code == 200
+    assert cli.main(["keys", "revoke", key_name]) == 0
+    assert client.get(ME, headers=bearer(token)).status_code == 401
+    assert cli.main(["keys", "revoke", key_name]) == 2, "revoked already"
+
+
+def test_forged_truncated_and_revoked_tokens_are_never_accepted(
+    client: TestClient[Litestar],
+    database_url: str,
+    key_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    """1,000 tokens near a real one; failures past the limit are answered 429."""
+    token = make_key(database_url, key_name, "admin", monkeypatch, capsys)
+    prefix, secret = token[:13], token[13:]
+    forged = [prefix + secrets.token_urlsafe(32) for _ in range(500)]  # the right key, bad secret
+    forged += [token[:n] for n in range(1, len(token))]  # truncated
+    forged += [token + "A", token.upper(), token.replace("cfk_", "cfk-"), f"{prefix}{secret[::-1]}"]
+    forged = forged[:999]
+    assert cli.main(["keys", "revoke", key_name]) == 0
+    forged.append(token)  # revoked
+    statuses = {client.get(ME, headers=bearer(f)).status_code for f in forged}
+    assert statuses == {401, 429}
+    blocked = client.get(ME, headers=bearer(token))
+    assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
+
+
+def test_an_answer_to_a_key_is_never_kept_or_shared(
+    client: TestClient[Litestar],
+    database_url: str,
+    key_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    token = make_key(database_url, key_name, "curator", monkeypatch, capsys)
+    mine = client.get(ME, headers=bearer(token))
+    assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store"
+    assert client.get(ME).status_code == 401, "served from no cache to a request without it"
