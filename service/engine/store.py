@@ -1,0 +1,171 @@
+"""What a change set needs of what is stored: the records it refers to, and a fact's spec.
+
+A curator's write names a few records; the checks and answers that a load draws from the
+fixtures it has read are drawn from the database here instead, for just those records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+from psycopg.rows import namedtuple_row
+
+from service.engine.answers import Names
+from service.engine.check import KIND_OF, Known
+from service.engine.read import SourceText
+from service.engine.rows import KINDS, ActorRow, PlaceRow
+from service.engine.specs import FactSpec, SourceSpec, convert
+from service.engine.write import Cursor
+from service.vocabulary import FactKind
+
+SPEC_OF = {kind: spec for spec, kind in KIND_OF.items()}
+
+
+def refs(fact: FactSpec) -> tuple[set[str], set[str], set[str]]:
+    """The actors, places and sources a fact names."""
+    actors = {fact.claimant, *fact.actors}
+    for name in ("speaker", "sender", "framework", "authorised_by", "person"):
+        actors.add(getattr(fact, name, None))
+    actors.discard(None)
+    places = {fact.place} - {None}
+    return {a for a in actors if a}, {p for p in places if p}, {c.source for c in fact.citations}
+
+
+def context(cursor: Cursor, facts: list[FactSpec]) -> tuple[Known, Names]:
+    """The stored actors, places and articles that `facts` name, for their checks and answers."""
+    actors: set[str] = set()
+    places: set[str] = set()
+    sources: set[str] = set()
+    for fact in facts:
+        a, p, s = refs(fact)
+        actors |= a
+        places |= p
+        sources |= s
+    known, names = Known(), Names()
+    with cursor.connection.cursor(row_factory=namedtuple_row) as named:
+        row: Any
+        for row in named.execute(
+            "SELECT id, crisis_id, kind, name, role FROM actors WHERE id = ANY(%s)", [list(actors)]
+        ):
+            known.actors[row.id] = row.crisis_id
+            names.actor(ActorRow(**row._asdict()))
+        for row in named.execute(
+            "SELECT id, crisis_id, name, aliases, lat, lon, coordinates_source FROM places "
+            "WHERE id = ANY(%s)",
+            [list(places)],
+        ):
+            known.places[row.id] = row.crisis_id
+            names.place(PlaceRow(**row._asdict()))
+        for row in named.execute(
+            "SELECT id, crisis_id, file_name, title, outlet, url, language, published_note, "
+            "published_on, published_precision, text FROM sources WHERE id = ANY(%s)",
+            [list(sources)],
+        ):
+            spec = SourceSpec(
+                id=row.id,
+                file=row.file_name,
+                crisis=row.crisis_id,
+                title=row.title,
+                language=row.language,
+                published=partial_text(row.published_on, row.published_precision) or "",
+                published_note=row.published_note,
+                outlet=row.outlet,
+                url=row.url,
+            )
+            known.sources[row.id] = SourceText(spec, row.text)
+    return known, names
+
+
+def partial_text(value: Any, precision: str | None) -> str | None:
+    """A stored partial date as the fixtures write it: 2022, 2022-01 or 2022-01-08."""
+    if value is None:
+        return None
+    text: str = value.isoformat()
+    return {"year": text[:4], "month": text[:7]}.get(precision or "day", text)
+
+
+def fact_spec(cursor: Cursor, kind: FactKind, fact_id: str) -> tuple[str, FactSpec] | None:
+    """A stored fact as the spec that would write it again, and its crisis; None if there
+    is no such fact of that kind."""
+    with cursor.connection.cursor(row_factory=namedtuple_row) as named:
+        fact: Any = named.execute(
+            "SELECT * FROM facts WHERE id = %s AND kind = %s", [fact_id, kind.value]
+        ).fetchone()
+        if fact is None:
+            return None
+        detail: Any = named.execute(
+            sql.SQL("SELECT * FROM {} WHERE fact_id = %s").format(
+                sql.Identifier(KINDS[kind].table)
+            ),
+            [fact_id],
+        ).fetchone()
+        mentioned: list[Any] = named.execute(
+            "SELECT actor_id FROM fact_actors WHERE fact_id = %s AND role = 'mentioned' "
+            "ORDER BY actor_id",
+            [fact_id],
+        ).fetchall()
+        citations: list[Any] = named.execute(
+            "SELECT c.source_id, c.quote, c.start_offset, s.text FROM citations c "
+            "JOIN sources s ON s.id = c.source_id WHERE c.fact_id = %s ORDER BY c.position",
+            [fact_id],
+        ).fetchall()
+    raw: dict[str, Any] = {
+        "id": fact.id,
+        "citations": [_citation(c.source_id, c.quote, c.start_offset, c.text) for c in citations],
+        "claimant": fact.claimant_id,
+        "verification": fact.verification,
+        "date": partial_text(fact.occurred_on, fact.date_precision),
+        "date_note": fact.date_note,
+        "key": fact.quantity_key,
+        "place": fact.place_id,
+        "actors": [row.actor_id for row in mentioned],
+        "note": fact.note,
+        **_detail(kind, detail),
+    }
+    return fact.crisis_id, convert(raw, SPEC_OF[kind])
+
+
+def _citation(source: str, quote: str, start: int, text: str) -> dict[str, Any]:
+    """A citation as the fixtures write it: which occurrence, only when the quote repeats."""
+    starts = []
+    at = text.find(quote)
+    while at != -1:
+        starts.append(at)
+        at = text.find(quote, at + 1)
+    cited: dict[str, Any] = {"source": source, "quote": quote}
+    if len(starts) > 1:
+        cited["occurrence"] = starts.index(start) + 1
+    return cited
+
+
+def _detail(kind: FactKind, d: Any) -> dict[str, Any]:
+    """The fields of a fact's own kind, from its kind table's row."""
+    if kind is FactKind.STATEMENT:
+        return {
+            "speaker": d.speaker_id,
+            "content": d.content,
+            "mode": d.mode,
+            "language": d.language,
+            "channel": d.channel,
+        }
+    figure = {"count": d.count, "count_max": d.count_max, "hedge": d.hedge}
+    if kind is FactKind.CASUALTY:
+        return {**figure, "category": d.category, "victim_group": d.victim_group}
+    if kind is FactKind.DEPLOYMENT:
+        return {
+            **figure,
+            "sender": d.sender_id,
+            "status": d.status,
+            "framework": d.framework_id,
+            "authorised_by": d.authorised_by_id,
+            "purpose": d.purpose,
+        }
+    return {
+        **figure,
+        "confirmed": d.confirmed,
+        "person": d.person_id,
+        "charge": d.charge,
+        "legal_basis": d.legal_basis,
+        "scope": d.scope,
+    }
