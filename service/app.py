@@ -6,6 +6,7 @@ import asyncio
 import gc
 from typing import Any
 
+import anyio.to_thread
 from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
@@ -16,13 +17,20 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 
 from service import __version__
-from service.api import auth, facts, guards, resources, system
+from service.api import auth, facts, guards, resources, system, writes
 from service.api.caching import CachingMiddleware, ResponseCache
 from service.api.contract import document
 from service.api.params import strict_query
-from service.database import follow_dataset, make_read_pool, make_write_pool, server_url
+from service.database import (
+    follow_dataset,
+    make_change_pool,
+    make_read_pool,
+    make_write_pool,
+    server_url,
+)
 from service.errors import EXCEPTION_HANDLERS
 from service.settings import Settings
+from service.vocabulary import FactKind
 
 API_DESCRIPTION = """\
 Curated, structured facts about crises — actors, statements, casualty figures, troop
@@ -38,7 +46,11 @@ deployments and arrests — each traceable to the exact words of the article it 
 """
 
 TAGS = [
-    Tag(name="facts", description="Statements, casualty figures, deployments, arrests."),
+    Tag(
+        name="facts",
+        description="Statements, casualty figures, deployments, arrests; curators write them "
+        "with an API key, each change a revision of the fact's history.",
+    ),
     Tag(name="disputes", description="Quantities that sources report differently."),
     Tag(name="crises", description="The crises the service holds."),
     Tag(name="sources", description="The articles facts are drawn from, with full text."),
@@ -76,6 +88,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.write_pool = make_write_pool(settings, url)
         await app.state.write_pool.open(wait=False)
         app.state.auth_failures = auth.Failures(settings.auth_failures_per_minute)
+        app.state.change_pool = make_change_pool(settings, url)
+        app.state.change_pool.open(wait=False)
         app.state.listener = asyncio.create_task(follow_dataset(url, cache.follow, pool))
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full passes, which otherwise walk it again and again under load.
@@ -88,12 +102,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await asyncio.wait([listener], timeout=2)  # shutdown never waits on the database
         await app.state.pool.close()
         await app.state.write_pool.close()
+        await anyio.to_thread.run_sync(app.state.change_pool.close)
 
     route_handlers: list[Any] = [
-        facts.StatementController,
-        facts.CasualtyController,
-        facts.DeploymentController,
-        facts.ArrestController,
+        writes.with_writes(facts.StatementController, FactKind.STATEMENT),
+        writes.with_writes(facts.CasualtyController, FactKind.CASUALTY),
+        writes.with_writes(facts.DeploymentController, FactKind.DEPLOYMENT),
+        writes.with_writes(facts.ArrestController, FactKind.ARREST),
         facts.get_timeline,
         resources.list_crises,
         resources.get_crisis,
@@ -119,7 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=route_handlers,
         exception_handlers=exception_handlers,
-        before_send=[guards.security_headers],
+        before_send=[guards.security_headers, writes.allow_every_method],
         before_request=strict_query(),
         on_startup=[open_pool],
         on_shutdown=[close_pool],

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from psycopg import AsyncConnection, sql
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from service.adapters import ReadConnection
 from service.settings import Settings
@@ -155,6 +155,23 @@ def make_write_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncCo
             "autocommit": True,
             "connect_timeout": max(1, math.ceil(settings.pool_timeout)),
             "application_name": "crisis-facts-writes",
+        },
+    )
+
+
+def make_change_pool(settings: Settings, url: str) -> ConnectionPool[psycopg.Connection[Any]]:
+    """Connections the write path runs curators' changes on, one thread each: the engine
+    is synchronous, and each change holds the write lock for its transaction only."""
+    return ConnectionPool(
+        libpq_url(url),
+        min_size=0,
+        max_size=2,
+        timeout=settings.pool_timeout * 5,
+        reconnect_timeout=RECONNECT_TIMEOUT,
+        open=False,
+        kwargs={
+            "connect_timeout": max(1, math.ceil(settings.pool_timeout)),
+            "application_name": "crisis-facts-changes",
         },
     )
 

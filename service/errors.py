@@ -123,7 +123,8 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     if status == 404:
         detail = f"No resource at {request.url.path}."
     elif status == 405:
-        detail = f"{request.method} is not allowed on {request.url.path}; this API is read-only."
+        allowed = (exc.headers or {}).get("Allow", "GET")
+        detail = f"{request.method} is not allowed on {request.url.path}; it answers {allowed}."
     headers = {
         k: v
         for k, v in (exc.headers or {}).items()
@@ -138,6 +139,12 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 def handle_bad_cursor(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     return problem_response(request, invalid_parameter("cursor", str(exc)))
+
+
+def handle_bad_body(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """A body that is not UTF-8: Litestar's JSON decoding raises it as it finds it."""
+    detail = f"The request body is not UTF-8 text: {exc}."
+    return problem_response(request, Problem(400, detail, kind="invalid-body"))
 
 
 def handle_database_down(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -176,6 +183,7 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     Problem: handle_problem,
     HTTPException: handle_http,
     BadCursor: handle_bad_cursor,
+    UnicodeDecodeError: handle_bad_body,
     psycopg_pool.PoolTimeout: handle_database_down,
     psycopg.OperationalError: handle_database_down,
     psycopg.errors.QueryCanceled: handle_query_cancelled,

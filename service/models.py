@@ -525,3 +525,23 @@ class ApiKey(Base):
         one_of("role", Role),
         CheckConstraint("length(token_hash) = 32", name="token_hash_length"),
     )
+
+
+class IdempotentRequest(Base):
+    """A write's answer kept under its `Idempotency-Key` for 24 hours: the same key and body
+    replay it; the same key with another body is refused."""
+
+    __tablename__ = "idempotent_requests"
+
+    key_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[int] = mapped_column(Integer)
+    etag: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(Text)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    made_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()")
+    )
+
+    __table_args__ = (Index(None, "made_at"),)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -17,7 +17,9 @@ from service.vocabulary import (
     FactKind,
     Hedge,
     Language,
+    Operation,
     Precision,
+    RecordKind,
     Role,
     StatementMode,
     Verification,
@@ -228,6 +230,21 @@ class Page(Shape, Generic[T], frozen=True, kw_only=True):
 
 class Health(Shape, frozen=True, kw_only=True):
     status: str
+
+
+class Revision(Shape, frozen=True, kw_only=True):
+    """One change to a record: who made it, when, why, and the record's answer after it
+    (none when the change deleted it)."""
+
+    revision: int
+    kind: RecordKind
+    record_id: str
+    crisis_id: str
+    operation: Operation
+    author: str
+    message: str | None
+    made_at: dt.datetime
+    answer: dict[str, Any] | None
 
 
 class Key(Shape, frozen=True, kw_only=True):

@@ -71,12 +71,17 @@ PROBLEM_SCHEMA = Schema(
 PROBLEMS = {
     "400": "A parameter is invalid; `invalid_params` names it.",
     "404": "Nothing at this path or with this id.",
-    "405": "The API is read-only: only GET is allowed.",
+    "405": "This path does not answer that method; `Allow` lists those it does.",
     "410": "The record was deleted: the problem says in which revision, when and why.",
     "413": "The request carries a body larger than MAX_BODY_BYTES; the API reads none.",
     "414": f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
     "401": "No API key, or not one in force; `WWW-Authenticate` says which.",
     "403": "The API key's role may not do this.",
+    "409": "A record with this id exists already.",
+    "412": "If-Match names an older revision; the answer's ETag is the current one.",
+    "415": "The body is not of the media type this write takes.",
+    "422": "The record breaks a rule of the data; the problem names the record and the rule.",
+    "428": "This write needs If-Match with the ETag of the record as you last read it.",
     "429": "Too many requests; see Retry-After.",
     "500": "The server failed; the error was logged.",
     "503": "The database is unavailable; see Retry-After.",
@@ -92,6 +97,7 @@ CACHE_CONTROL = _header("How long shared caches may keep the answer.")
 LINK = _header('`<url>; rel="next"`: the next page, when there is one.')
 RETRY_AFTER = _header("Seconds to wait before retrying.")
 ALLOW = _header("The methods this path answers.")
+LOCATION = _header("The URL of the record written.")
 WWW_AUTHENTICATE = _header('`Bearer realm="crisis-facts"`, with `error` when a token was sent.')
 
 
@@ -114,21 +120,30 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
         components.schemas = {}
     components.schemas["Problem"] = PROBLEM_SCHEMA
     rename_pages(app)
-    examples = {**KEYED_EXAMPLES, **load_examples(examples_file)}
+    examples = {**FIXED_EXAMPLES, **load_examples(examples_file)}
     for item in (schema.paths or {}).values():
-        operation = item.get
-        if operation is None:
-            continue
-        plain_query_parameters(operation)
-        document_responses(operation)
-        example = examples.get(operation.operation_id or "")
-        if example is not None:
-            add_example(operation, example)
+        for method in ("get", "post", "patch", "delete"):
+            operation = getattr(item, method)
+            if operation is None:
+                continue
+            plain_query_parameters(operation)
+            document_responses(operation, method)
+            example = examples.get(operation.operation_id or "")
+            if example is not None:
+                add_example(operation, example)
 
 
-def document_responses(operation: Operation) -> None:
+WRITE_PROBLEMS = {
+    "post": {"409", "415", "422"},
+    "patch": {"412", "415", "422", "428"},
+    "delete": {"412", "422", "428"},
+}
+"""The problems only writes can meet, by method."""
+
+
+def document_responses(operation: Operation, method: str = "get") -> None:
     responses = operation.responses or {}
-    ok = responses.get("200")
+    ok = responses.get("201" if method == "post" else "200")
     if isinstance(ok, OpenAPIResponse):
         headers: dict[str, OpenAPIHeader | Reference] = {
             "ETag": ETAG,
@@ -136,18 +151,25 @@ def document_responses(operation: Operation) -> None:
         }
         if any(p.name == "cursor" for p in _parameters(operation)):
             headers["Link"] = LINK
+        if method == "post":
+            headers["Location"] = LOCATION
         ok.headers = headers
         ok.description = ok.description or "OK"
-    responses["304"] = OpenAPIResponse(
-        description="Not Modified: `If-None-Match` names the current ETag; the body is empty.",
-        headers={"ETag": ETAG, "Cache-Control": CACHE_CONTROL},
-    )
+    if method == "get":
+        responses["304"] = OpenAPIResponse(
+            description="Not Modified: `If-None-Match` names the current ETag; the body is empty.",
+            headers={"ETag": ETAG, "Cache-Control": CACHE_CONTROL},
+        )
     ref = Reference(ref="#/components/schemas/Problem")
     for code, description in PROBLEMS.items():
         if code == "410" and not any(p.name == "fact_id" for p in _parameters(operation)):
             continue  # only facts leave tombstones that their URL answers
         if code in {"401", "403"} and not operation.security:
             continue  # reads are public
+        if code in WRITES_ONLY and code not in WRITE_PROBLEMS.get(method, set()):
+            continue
+        if code == "405" and method != "get":
+            continue
         problem_headers: dict[str, OpenAPIHeader | Reference] = {}
         if code in {"429", "503"}:
             problem_headers["Retry-After"] = RETRY_AFTER
@@ -161,6 +183,9 @@ def document_responses(operation: Operation) -> None:
             content={PROBLEM_JSON: OpenAPIMediaType(schema=ref)},
         )
     operation.responses = dict(sorted(responses.items()))
+
+
+WRITES_ONLY = {"409", "412", "415", "422", "428"}
 
 
 def _parameters(operation: Operation) -> list[Parameter]:
@@ -248,10 +273,34 @@ def add_example(operation: Operation, example: Any) -> None:
     if isinstance(ok, OpenAPIResponse) and ok.content:
         for media in ok.content.values():
             media.example = Verbatim(example)
-    ident = example.get("id") if isinstance(example, dict) else None
+    first = example[0] if isinstance(example, list) and example else example
+    if not isinstance(first, dict):
+        return
+    ident = first.get("id", first.get("record_id"))
     for parameter in _parameters(operation):
-        if parameter.param_in == ParamType.PATH and ident is not None:
+        if parameter.param_in != ParamType.PATH:
+            continue
+        if parameter.name == "number":
+            parameter.example = first.get("revision")
+        elif ident is not None:
             parameter.example = ident
+
+
+def revision_example(fact_id: str, number: int, many: bool) -> Any:
+    """A revision of a curated fact as a fresh load makes it (its answer abridged)."""
+    kind = {"stm": "statement", "cas": "casualty", "dep": "deployment", "arr": "arrest"}
+    revision = {
+        "revision": number,
+        "kind": kind[fact_id[:3]],
+        "record_id": fact_id,
+        "crisis_id": "kazakhstan-2022",
+        "operation": "created",
+        "author": "load",
+        "message": None,
+        "made_at": "2026-12-03T18:10:00Z",
+        "answer": {"id": fact_id, "kind": kind[fact_id[:3]], "crisis_id": "kazakhstan-2022"},
+    }
+    return [revision] if many else revision
 
 
 def load_examples(path: Path = EXAMPLES_FILE) -> dict[str, Any]:
@@ -275,8 +324,21 @@ first item."""
 Get = Callable[[str, dict[str, Any]], Any]
 
 
-KEYED_EXAMPLES: dict[str, Any] = {"GetCurrentKey": {"name": "night-desk", "role": "editor"}}
-"""Examples of answers that need a key, which the fixtures cannot give."""
+FIXED_EXAMPLES: dict[str, Any] = {
+    "GetCurrentKey": {"name": "night-desk", "role": "editor"},
+    **{
+        f"{verb}{noun}Revision{plural}": revision_example(fact_id, number, many=bool(plural))
+        for verb, plural in (("List", "s"), ("Get", ""))
+        for noun, fact_id, number in (
+            ("Statement", "stm-000-wang-supports-csto-force", 68),
+            ("Casualty", "cas-001-dozens-killed", 113),
+            ("Deployment", "dep-000-kyrgyzstan-announced-150", 124),
+            ("Arrest", "arr-000-almaty-province-village", 134),
+        )
+    },
+}
+"""Examples the fixtures' answers cannot give: answers that need a key, and revisions,
+which carry the time of the load that made them (the numbers are those of a fresh load)."""
 
 
 def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
@@ -287,7 +349,13 @@ def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
     paths = app.openapi_schema.paths or {}
     for path, item in sorted(paths.items()):
         operation = item.get
-        if operation is None or "{" in path or not path.startswith("/v1/") or operation.security:
+        if (
+            operation is None
+            or "{" in path
+            or not path.startswith("/v1/")
+            or operation.security
+            or (operation.operation_id or "") in FIXED_EXAMPLES
+        ):
             continue
         op_id = operation.operation_id or path
         page = get(path, {**EXAMPLE_QUERIES.get(op_id, {}), "limit": 1})
@@ -299,7 +367,7 @@ def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
         if operation is None or "{" not in path:
             continue
         parent = path.rsplit("/", 1)[0]
-        if parent in first_ids:
+        if parent in first_ids and (operation.operation_id or "") not in FIXED_EXAMPLES:
             examples[operation.operation_id or path] = get(f"{parent}/{first_ids[parent]}", {})
     return examples
 

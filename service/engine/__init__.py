@@ -20,16 +20,20 @@ import psycopg
 import sqlalchemy as sa
 
 from service.database import libpq_url
-from service.engine.check import checked
-from service.engine.diff import Applier, Outcome, Progress
+from service.engine import store
+from service.engine.check import checked, fact_record
+from service.engine.diff import Applier, Outcome, Progress, Stale
 from service.engine.read import Bundle, FixtureError, read_bundle
 from service.engine.rows import INSERT_ORDER, Record
+from service.engine.specs import FactSpec
 
 __all__ = [
     "Bundle",
     "FixtureError",
     "Outcome",
     "Progress",
+    "Stale",
+    "change",
     "apply",
     "load",
     "read_bundle",
@@ -73,6 +77,45 @@ def apply(
         finally:
             applier.background.stop()
     raise FixtureError(problems)
+
+
+def change(
+    conn: psycopg.Connection[Any],
+    facts: list[tuple[str, FactSpec]],
+    deleted: list[tuple[str, str]],
+    author: str,
+    message: str | None = None,
+    expect: dict[tuple[str, str], int] | None = None,
+) -> Outcome:
+    """Apply a change set inside the caller's transaction: `facts` (crisis, spec) to create
+    or rewrite, `deleted` (kind, id) to delete, each record at the revision `expect` says.
+
+    The facts are checked with the same rules and words as a load's, against the stored
+    actors, places and articles they name; nothing else is read or compared. Raises
+    FixtureError listing every problem, or Stale when a record moved on."""
+    problems: list[str] = []
+    with conn.cursor() as cursor:
+        known, names = store.context(cursor, [spec for _, spec in facts])
+        known.crises = store.crises(cursor, {crisis for crisis, _ in facts})
+        found = []
+        for crisis, spec in facts:
+            if crisis not in known.crises:
+                problems.append(f"fact {spec.id!r}: unknown crisis {crisis!r}")
+                continue
+            record = fact_record(spec, crisis, f"fact {spec.id!r}", known, problems)
+            if record is not None:
+                found.append(record)
+        if problems:
+            raise FixtureError(problems)
+        only = [(record.row.kind, record.row.id) for record in found] + deleted
+        applier = Applier(cursor, [], author, message, only=only, expect=expect)
+        applier.names = names
+        try:
+            for record in found:
+                applier.take(record)
+            return applier.finish()
+        finally:
+            applier.background.stop()
 
 
 def load(

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from psycopg import sql
+
 from service.database import NOTIFY_CHANNEL
 from service.engine import answers, disputes
 from service.engine import rows as r
@@ -120,6 +122,14 @@ class _Batch:
             writer.upsert_records(Current._fields, self.current)
 
 
+class Stale(Exception):
+    """A record is no longer at the revision the change was made against."""
+
+    def __init__(self, kind: str, record_id: str, revision: int | None) -> None:
+        self.kind, self.record_id, self.revision = kind, record_id, revision
+        super().__init__(f"{kind} {record_id!r} is at revision {revision}")
+
+
 class Applier:
     """Takes the records the crises in scope should hold, one at a time, parents first."""
 
@@ -130,26 +140,43 @@ class Applier:
         author: str,
         message: str | None,
         progress: Progress | None = None,
+        only: list[tuple[str, str]] | None = None,
+        expect: dict[tuple[str, str], int] | None = None,
     ) -> None:
+        """`only`: a change set's records (kind, id), the only ones compared; those of them
+        not taken are deleted. `expect`: the revision each must still be at (If-Match)."""
         self.cursor, self.author, self.message, self.progress = cursor, author, message, progress
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         last = cursor.execute("SELECT coalesce(max(revision), 0) FROM revisions").fetchone()
         self.revision = int(last[0]) if last else 0
-        self.stored: dict[tuple[str, str], tuple[bytes, str]] = {
-            (kind, record_id): (state, crisis_id)
-            for kind, record_id, state, crisis_id in cursor.execute(
-                "SELECT kind, id, state, crisis_id FROM records "
-                "WHERE crisis_id = ANY(%s) AND state IS NOT NULL",
-                [crises],
+        if only is None:
+            scope = sql.SQL("crisis_id = ANY(%(crises)s)")
+        else:
+            scope = sql.SQL(
+                "(kind, id) IN (SELECT * FROM unnest(%(kinds)s::text[], %(ids)s::text[]))"
             )
+        params = {
+            "crises": crises,
+            "kinds": [k for k, _ in only or []],
+            "ids": [i for _, i in only or []],
         }
-        self.tombstones: set[tuple[str, str]] = {
-            (kind, record_id)
-            for kind, record_id in cursor.execute(
-                "SELECT kind, id FROM records WHERE crisis_id = ANY(%s) AND state IS NULL",
-                [crises],
-            )
-        }
+        self.stored: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.tombstones: set[tuple[str, str]] = set()
+        revisions: dict[tuple[str, str], int] = {}
+        for kind, record_id, state, crisis_id, revision in cursor.execute(
+            sql.SQL("SELECT kind, id, state, crisis_id, revision FROM records WHERE {}").format(
+                scope
+            ),
+            params,
+        ):
+            revisions[kind, record_id] = revision
+            if state is None:
+                self.tombstones.add((kind, record_id))
+            else:
+                self.stored[kind, record_id] = (bytes(state), crisis_id)
+        for key, revision in (expect or {}).items():
+            if revisions.get(key) != revision:
+                raise Stale(*key, revisions.get(key))
         self.writer = Writer(cursor)
         self.background = Background(self.writer)
         self.names = answers.Names()
@@ -263,7 +290,9 @@ class Applier:
     def _count(self, record: r.FactRecord) -> None:
         """Facts per kind of the crisis and of each changed actor, for their answers."""
         kind = record.row.kind
-        self.fact_counts[record.row.crisis_id][kind] += 1
+        crisis = self.fact_counts.get(record.row.crisis_id)
+        if crisis is not None:  # a change set counts nothing it does not rewrite
+            crisis[kind] += 1
         for actor_id in {a.actor_id for a in record.actors}:
             counts = self.fact_counts.get(actor_id)
             if counts is not None:

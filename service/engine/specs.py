@@ -175,3 +175,36 @@ def parse_partial_date(text: str) -> PartialDate:
 
 def convert(raw: Any, spec: type[Spec]) -> Any:
     return msgspec.convert(raw, type=spec, strict=True)
+
+
+class NewStatement(StatementSpec, frozen=True, kw_only=True):
+    """A statement as a curator posts it: the fixture record and its crisis."""
+
+    crisis: Slug
+
+
+class NewCasualty(CasualtySpec, frozen=True, kw_only=True):
+    """A casualty figure as a curator posts it: the fixture record and its crisis."""
+
+    crisis: Slug
+
+
+class NewDeployment(DeploymentSpec, frozen=True, kw_only=True):
+    """A deployment as a curator posts it: the fixture record and its crisis."""
+
+    crisis: Slug
+
+
+class NewArrest(ArrestSpec, frozen=True, kw_only=True):
+    """An arrest as a curator posts it: the fixture record and its crisis."""
+
+    crisis: Slug
+
+
+NEW_FACTS: dict[str, type[FactSpec]] = {
+    "statement": NewStatement,
+    "casualty": NewCasualty,
+    "deployment": NewDeployment,
+    "arrest": NewArrest,
+}
+"""What POST /v1/<kinds> takes, by fact kind."""

@@ -77,6 +77,18 @@ def context(cursor: Cursor, facts: list[FactSpec]) -> tuple[Known, Names]:
     return known, names
 
 
+def crises(cursor: Cursor, ids: set[str]) -> set[str]:
+    """Which of `ids` are stored crises."""
+    found = cursor.execute("SELECT id FROM crises WHERE id = ANY(%s)", [list(ids)]).fetchall()
+    return {row[0] for row in found}
+
+
+def kind_of(cursor: Cursor, fact_id: str) -> str | None:
+    """The kind of the stored fact `fact_id`, whatever kind was asked for."""
+    row = cursor.execute("SELECT kind FROM facts WHERE id = %s", [fact_id]).fetchone()
+    return None if row is None else str(row[0])
+
+
 def partial_text(value: Any, precision: str | None) -> str | None:
     """A stored partial date as the fixtures write it: 2022, 2022-01 or 2022-01-08."""
     if value is None:

@@ -1,0 +1,420 @@
+"""Curators' writes to facts: create, edit with JSON Merge Patch, delete, and every fact's
+history. Each write is one transaction through the one write path (`service.engine`).
+
+Deliberately without `from __future__ import annotations`: each kind's controller is made
+by `controller(kind)`, and Litestar reads its handlers' annotations as the objects they are.
+"""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any, TypeVar
+
+import anyio.to_thread
+import msgspec
+import psycopg
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Body, HeaderParameter, JSONBody, Parameter
+from litestar.types import Message, Scope
+
+from service import engine, history, idempotency, schemas
+from service.api.auth import SECURITY, require_key
+from service.api.params import PathId, fetch
+from service.engine import store
+from service.engine.rows import KINDS
+from service.engine.specs import NEW_FACTS, FactSpec, convert
+from service.engine.write import WRITE_LOCK
+from service.errors import InvalidParam, Problem, gone, not_found
+from service.vocabulary import FactKind, Operation, RecordKind, Role
+
+T = TypeVar("T")
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+_ETAG = re.compile(r'\s*"(\d+)\.[0-9a-f]{32}"\s*')
+
+Summary = Annotated[
+    str | None,
+    HeaderParameter(
+        name="X-Edit-Summary",
+        max_length=500,
+        description="Why: the summary of the revision this write makes.",
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        max_length=200,
+        description="Retry safely: the same key and body replay the first answer for 24 hours.",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-Match", description="The ETag of the fact as you last read it."),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A write's answer: status, the fact's answer and ETag afterwards, its URL."""
+
+    status: int
+    etag: str
+    location: str
+    body: bytes
+
+    def response(self) -> Response[Any]:
+        headers = {"Location": self.location, "Cache-Control": "no-store"}
+        if self.etag:
+            headers["ETag"] = self.etag
+        return Response(msgspec.Raw(self.body), status_code=self.status, headers=headers)
+
+
+def _transaction(pool: Any, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """Run `work` in one transaction that holds the write lock from its start."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+        return work(conn)
+
+
+async def _write(
+    request: Request[Any, Any, Any], work: Callable[[psycopg.Connection[Any]], T]
+) -> T:
+    """Run a write on a thread of its own: the write path is synchronous."""
+    pool = request.app.state.change_pool
+    try:
+        return await anyio.to_thread.run_sync(partial(_transaction, pool, work))
+    except engine.FixtureError as exc:
+        invalid = [InvalidParam("body", problem) for problem in exc.problems]
+        raise Problem(422, "; ".join(exc.problems), kind="invalid-fact", invalid=invalid) from None
+
+
+def _current(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Written | None:
+    row = conn.execute(
+        "SELECT convert_to(document, 'UTF8'), digest, revision FROM fact_documents "
+        "WHERE fact_id = %s AND kind = %s",
+        [fact_id, kind.value],
+    ).fetchone()
+    if row is None:
+        return None
+    location = f"{KINDS[kind].path}/{fact_id}"
+    return Written(200, f'"{row[2]}.{bytes(row[1]).hex()}"', location, bytes(row[0]))
+
+
+def _missing(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Problem:
+    """404, or 410 with the deletion when the fact was deleted."""
+    row = conn.execute(
+        "SELECT v.revision, v.made_at, v.message FROM records r "
+        "JOIN revisions v ON v.revision = r.revision "
+        "WHERE r.kind = %s AND r.id = %s AND r.state IS NULL",
+        [kind.value, fact_id],
+    ).fetchone()
+    if row is None:
+        return not_found(kind.value, fact_id)
+    return gone(kind.value, fact_id, row[0], row[1].date().isoformat(), row[2])
+
+
+def _expected(if_match: str | None) -> int:
+    if if_match is None:
+        raise Problem(
+            428,
+            "This write needs If-Match with the fact's ETag as you last read it, so that it "
+            "cannot undo a change you have not seen.",
+            kind="precondition-required",
+        )
+    match = _ETAG.fullmatch(if_match)
+    if match is None:
+        raise Problem(412, "If-Match names no revision of this fact.", kind="stale")
+    return int(match.group(1))
+
+
+def _stale(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Problem:
+    now = _current(conn, kind, fact_id)
+    if now is None:
+        return _missing(conn, kind, fact_id)
+    return Problem(
+        412,
+        f"The {kind.value} {fact_id!r} changed since you read it; read it again (its ETag is "
+        f"{now.etag}) and redo your change on what it says now.",
+        kind="stale",
+        headers={"ETag": now.etag},
+    )
+
+
+def merge_patch(target: Any, change: Any) -> Any:
+    """RFC 7396 JSON Merge Patch: members set to null are removed, objects merge."""
+    if not isinstance(change, dict):
+        return change
+    result = dict(target) if isinstance(target, dict) else {}
+    for name, value in change.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = merge_patch(result.get(name), value)
+    return result
+
+
+def _create(
+    conn: psycopg.Connection[Any],
+    kind: FactKind,
+    data: FactSpec,
+    author: str,
+    summary: str | None,
+    retry: tuple[str, bytes] | None,
+) -> Written:
+    if retry is not None:
+        kept = idempotency.kept(conn, author, retry[0])
+        if kept is not None and kept.fingerprint != retry[1]:
+            raise Problem(
+                422,
+                f"Idempotency-Key {retry[0]!r} was used with another request; use a new key.",
+                kind="idempotency-key-reused",
+            )
+        if kept is not None:
+            return Written(kept.status, kept.etag, kept.location, kept.body)
+    raw = msgspec.to_builtins(data)
+    crisis = raw.pop("crisis")
+    taken = store.kind_of(conn.cursor(), data.id)
+    if taken is not None:
+        raise Problem(409, f"A {taken} with id {data.id!r} exists already.", kind="conflict")
+    engine.change(conn, [(crisis, convert(raw, store.SPEC_OF[kind]))], [], author, summary)
+    written = _current(conn, kind, data.id)
+    assert written is not None
+    answer = Written(201, written.etag, written.location, written.body)
+    if retry is not None:
+        idempotency.keep(conn, author, retry[0], idempotency.Kept(retry[1], **_kept(answer)))
+    return answer
+
+
+def _kept(answer: Written) -> dict[str, Any]:
+    return {
+        "status": answer.status,
+        "etag": answer.etag,
+        "location": answer.location,
+        "body": answer.body,
+    }
+
+
+def _edit(
+    conn: psycopg.Connection[Any],
+    kind: FactKind,
+    fact_id: str,
+    change: dict[str, Any] | None,
+    expected: int,
+    author: str,
+    summary: str | None,
+) -> Written:
+    """Apply a merge patch to the fact, or delete it when `change` is None."""
+    found = store.fact_spec(conn.cursor(), kind, fact_id)
+    if found is None:
+        raise _missing(conn, kind, fact_id)
+    crisis, spec = found
+    expect = {(kind.value, fact_id): expected}
+    facts: list[tuple[str, FactSpec]] = []
+    if change is not None:
+        merged = merge_patch(msgspec.to_builtins(spec), change)
+        if merged.get("id") != fact_id or "crisis" in change:
+            raise Problem(422, "A fact's id and crisis cannot change.", kind="invalid-fact")
+        try:
+            facts = [(crisis, convert(merged, store.SPEC_OF[kind]))]
+        except msgspec.ValidationError as exc:
+            raise Problem(422, f"fact {fact_id!r}: {exc}", kind="invalid-fact") from None
+    try:
+        engine.change(
+            conn, facts, [] if facts else [(kind.value, fact_id)], author, summary, expect
+        )
+    except engine.Stale:
+        raise _stale(conn, kind, fact_id) from None
+    if change is None:
+        return Written(200, "", f"{KINDS[kind].path}/{fact_id}", _deletion(conn, kind, fact_id))
+    written = _current(conn, kind, fact_id)
+    assert written is not None
+    return written
+
+
+def _deletion(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> bytes:
+    """The revision that deleted the fact, as GET .../revisions/{n} answers it."""
+    row = conn.execute(
+        "SELECT revision, crisis_id, author, message, made_at FROM revisions "
+        "WHERE kind = %s AND record_id = %s ORDER BY revision DESC LIMIT 1",
+        [kind.value, fact_id],
+    ).fetchone()
+    assert row is not None
+    revision, crisis, author, message, made_at = row
+    deleted = schemas.Revision(
+        revision=revision,
+        kind=RecordKind(kind.value),
+        record_id=fact_id,
+        crisis_id=crisis,
+        operation=Operation.DELETED,
+        author=author,
+        message=message,
+        made_at=made_at,
+        answer=None,
+    )
+    return msgspec.json.encode(deleted)
+
+
+async def body_type(
+    connection: ASGIConnection[Any, Any, Any, Any], route: BaseRouteHandler
+) -> None:
+    """A guard: the body is of the media type the route's `opt` names, checked before
+    anything decodes it."""
+    media_type = route.opt["body"]
+    given = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+    if given != media_type:
+        raise Problem(
+            415,
+            f"This write takes a body of type {media_type}, not {given or 'none'}.",
+            kind="unsupported-media-type",
+        )
+
+
+def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
+    """The read controller of one kind of fact, with its POST, PATCH, DELETE and revisions
+    (Litestar routes one controller per path)."""
+    new = NEW_FACTS[kind.value]
+    noun = kind.value.title()
+    article = "an" if kind.value[0] in "aeiou" else "a"
+    secured: dict[str, Any] = {"guards": [require_key], "security": SECURITY}
+    with_body: dict[str, Any] = {"guards": [require_key, body_type], "security": SECURITY}
+
+    async def create(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        data: JSONBody[new],  # type: ignore[valid-type]
+        summary: Summary = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Any]:
+        """Creates the fact from its fixture record: citations are quotes, placed in their
+        article by the server. Answers the fact as GET serves it."""
+        retry = None
+        if idempotency_key is not None:
+            body = await request.body()
+            retry = (idempotency_key, idempotency.fingerprint("POST", request.url.path, body))
+        author = request.state.key.name
+        work = partial(_create, kind=kind, data=data, author=author, summary=summary, retry=retry)
+        return (await _write(request, work)).response()
+
+    async def edit(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        fact_id: PathId,
+        data: Annotated[dict[str, Any], Body(media_type=MERGE_PATCH)],
+        if_match: IfMatch = None,
+        summary: Summary = None,
+    ) -> Response[Any]:
+        """Edits the fact with a JSON Merge Patch of its fixture record (null removes a
+        member); the change applies at once. Answers the fact as it is now."""
+        expected = _expected(if_match)
+        author = request.state.key.name
+        work = partial(
+            _edit,
+            kind=kind,
+            fact_id=fact_id,
+            change=data,
+            expected=expected,
+            author=author,
+            summary=summary,
+        )
+        return (await _write(request, work)).response()
+
+    async def remove(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        fact_id: PathId,
+        if_match: IfMatch = None,
+        summary: Summary = None,
+    ) -> Response[schemas.Revision]:
+        """Deletes the fact, leaving a tombstone: its URL answers 410 with the summary given
+        here. Answers the deleting revision."""
+        expected = _expected(if_match)
+        if not summary:
+            raise Problem(422, "Say why in X-Edit-Summary: it is what the fact's URL will answer.")
+        author = request.state.key.name
+        work = partial(
+            _edit,
+            kind=kind,
+            fact_id=fact_id,
+            change=None,
+            expected=expected,
+            author=author,
+            summary=summary,
+        )
+        return (await _write(request, work)).response()
+
+    async def list_revisions(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        fact_id: PathId,
+        limit: Annotated[int, Parameter(ge=1, le=200, description="Revisions, 1 to 200.")] = 50,
+        before: Annotated[
+            int | None, Parameter(ge=1, description="Only revisions before this one.")
+        ] = None,
+    ) -> list[schemas.Revision]:
+        """Every change to the fact, newest first: who, when, why, and its answer then."""
+        found = await fetch(request, history.revisions, kind.value, fact_id, limit, before)
+        if not found and before is None:
+            raise not_found(kind.value, fact_id)
+        return found
+
+    async def get_revision(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        fact_id: PathId,
+        number: Annotated[int, Parameter(ge=1, description="The revision's number.")],
+    ) -> schemas.Revision:
+        """One change to the fact, with its answer as of then."""
+        found = await fetch(request, history.revision, kind.value, fact_id, number)
+        if found is None:
+            raise not_found(f"revision of {kind.value} {fact_id!r}", str(number))
+        return found
+
+    handlers = {
+        "create": post(
+            "/", operation_id=f"Create{noun}", summary=f"Create {article} {kind.value}",
+            status_code=201,
+            opt={"role": Role.CURATOR, "body": JSON}, **with_body,
+        )(create),
+        "edit": patch(
+            "/{fact_id:str}", operation_id=f"Edit{noun}", summary=f"Edit {article} {kind.value}",
+            opt={"role": Role.CURATOR, "body": MERGE_PATCH}, **with_body,
+        )(edit),
+        "remove": delete(
+            "/{fact_id:str}", operation_id=f"Delete{noun}",
+            summary=f"Delete {article} {kind.value}",
+            status_code=200,
+            opt={"role": Role.EDITOR}, **secured,
+        )(remove),
+        "list_revisions": get(
+            "/{fact_id:str}/revisions", operation_id=f"List{noun}Revisions",
+            summary=f"{article.title()} {kind.value}'s revisions",
+        )(list_revisions),
+        "get_revision": get(
+            "/{fact_id:str}/revisions/{number:int}", operation_id=f"Get{noun}Revision",
+            summary=f"One revision of {article} {kind.value}",
+        )(get_revision),
+    }  # fmt: skip
+    return type(reads.__name__, (reads,), handlers)
+
+
+async def allow_every_method(message: Message, scope: Scope) -> None:
+    """A before_send hook: an OPTIONS answer's `Allow` lists every method of its path.
+    Litestar's (2.25) lists only the method registered first on the path."""
+    if scope["type"] != ScopeType.HTTP or scope["method"] != "OPTIONS":
+        return
+    if message["type"] != "http.response.start" or message["status"] != 204:
+        return
+    app = scope["litestar_app"]
+    if not hasattr(app.state, "allowed"):
+        app.state.allowed = {
+            route.path_format: ", ".join(sorted(route.methods)) for route in app.routes
+        }
+    allowed = app.state.allowed.get(scope.get("path_template"))
+    if allowed is not None:
+        headers = [(n, v) for n, v in message.get("headers", []) if n.lower() != b"allow"]
+        message["headers"] = [*headers, (b"allow", allowed.encode())]

@@ -1,0 +1,206 @@
+"""Curators' writes through the API, as a curator's client makes them."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from service import engine, keys
+from service.app import create_app
+from service.settings import Settings
+from service.vocabulary import Role
+from tests.conftest import FIXTURES, loaded_database
+
+CRISIS = "kazakhstan-2022"
+QUOTE = "the police also reporting 18 killed and 748 wounded in their ranks"
+SOURCE = "src-004-security-chief-arrested"
+
+
+@pytest.fixture(scope="module")
+def url(server_url: str) -> Iterator[str]:
+    with loaded_database(server_url, "writes", lambda db: engine.load(db, FIXTURES)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(url: str) -> Iterator[TestClient[Litestar]]:
+    settings = Settings(
+        database_url=url, allowed_hosts=("testserver.local",), rate_limit_per_minute=0
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tokens(url: str) -> dict[Role, str]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {role: keys.create(conn, f"{role.value}-desk", role) for role in Role}
+
+
+def as_(tokens: dict[Role, str], role: Role, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[role]}", **headers}
+
+
+def new_casualty(**changes: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "crisis": CRISIS,
+        "id": f"cas-api-{secrets.token_hex(3)}",
+        "category": "killed",
+        "victim_group": "police",
+        "count": 18,
+        "citations": [{"source": SOURCE, "quote": QUOTE}],
+    }
+    record.update(changes)
+    return record
+
+
+def create(client: TestClient[Litestar], tokens: dict[Role, str], **changes: Any) -> Any:
+    answer = client.post(
+        "/v1/casualties",
+        json=new_casualty(**changes),
+        headers=as_(tokens, Role.CURATOR, **{"X-Edit-Summary": "From the police"}),
+    )
+    assert answer.status_code == 201, answer.text
+    return answer
+
+
+def test_a_created_fact_is_served_with_its_revision(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    created = create(client, tokens)
+    fact = created.json()
+    assert created.headers["location"] == f"/v1/casualties/{fact['id']}"
+    read = client.get(created.headers["location"])
+    assert read.json() == fact and read.headers["etag"] == created.headers["etag"]
+    assert fact["citations"][0]["start"] >= 0 and fact["figure"]["count"] == 18
+    (revision,) = client.get(f"{created.headers['location']}/revisions").json()
+    assert (revision["operation"], revision["author"], revision["message"]) == (
+        "created",
+        "curator-desk",
+        "From the police",
+    )
+    assert revision["answer"] == fact
+
+
+def test_an_edit_needs_the_etag_it_was_made_against(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    created = create(client, tokens, note="First note.")
+    path, etag = created.headers["location"], created.headers["etag"]
+    patch = {"note": None, "count": 19}
+    merge = {"Content-Type": "application/merge-patch+json"}
+    missing = client.patch(
+        path, content=b'{"count": 19}', headers=as_(tokens, Role.CURATOR, **merge)
+    )
+    assert missing.status_code == 428
+    edited = client.patch(
+        path, json=patch, headers=as_(tokens, Role.CURATOR, **merge, **{"If-Match": etag})
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["figure"]["count"] == 19 and edited.json()["note"] is None
+    assert edited.headers["etag"] != etag
+    stale = client.patch(
+        path, json={"count": 20}, headers=as_(tokens, Role.CURATOR, **merge, **{"If-Match": etag})
+    )
+    assert stale.status_code == 412
+    assert stale.headers["etag"] == edited.headers["etag"]
+    first = client.get(f"{path}/revisions").json()[-1]["revision"]
+    assert client.get(f"{path}/revisions/{first}").json()["answer"]["note"] == "First note."
+
+
+def test_concurrent_edits_with_one_etag_make_exactly_one_change(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    created = create(client, tokens)
+    path, etag = created.headers["location"], created.headers["etag"]
+    headers = as_(
+        tokens, Role.CURATOR, **{"Content-Type": "application/merge-patch+json", "If-Match": etag}
+    )
+
+    def edit(count: int) -> int:
+        return client.patch(path, json={"count": count}, headers=headers).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        statuses = sorted(pool.map(edit, range(100, 116)))
+    assert statuses == [200] + [412] * 15
+    assert len(client.get(f"{path}/revisions").json()) == 2, "created, then one edit: none lost"
+
+
+def test_a_deleted_fact_answers_410_with_why(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    created = create(client, tokens)
+    path, etag = created.headers["location"], created.headers["etag"]
+    why = {"If-Match": etag, "X-Edit-Summary": "Duplicate of cas-004-police-killed"}
+    assert client.delete(path, headers=as_(tokens, Role.CURATOR, **why)).status_code == 403
+    deleted = client.delete(path, headers=as_(tokens, Role.EDITOR, **why))
+    assert deleted.status_code == 200 and deleted.json()["operation"] == "deleted"
+    gone = client.get(path)
+    assert gone.status_code == 410 and "Duplicate of cas-004-police-killed" in gone.json()["detail"]
+
+
+def test_a_retried_post_replays_and_a_reused_key_is_refused(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    body = new_casualty()
+    headers = as_(tokens, Role.CURATOR, **{"Idempotency-Key": secrets.token_hex(8)})
+    first = client.post("/v1/casualties", json=body, headers=headers)
+    again = client.post("/v1/casualties", json=body, headers=headers)
+    assert (again.status_code, again.content, again.headers["etag"]) == (
+        first.status_code,
+        first.content,
+        first.headers["etag"],
+    )
+    other = client.post("/v1/casualties", json={**body, "count": 3}, headers=headers)
+    assert other.status_code == 422
+    assert len(client.get(f"/v1/casualties/{body['id']}/revisions").json()) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "named"),
+    [
+        (
+            new_casualty(citations=[{"source": SOURCE, "quote": "nineteen officers were killed"}]),
+            422,
+            "quote not found verbatim",
+        ),
+        (new_casualty(claimant="nobody-at-all"), 422, "unknown actor 'nobody-at-all'"),
+        (new_casualty(colour="red"), 400, "colour"),
+        (new_casualty(count="many"), 400, "count"),
+        ({k: v for k, v in new_casualty().items() if k != "category"}, 400, "category"),
+        (new_casualty(crisis="nowhere"), 422, "unknown crisis 'nowhere'"),
+    ],
+    ids=["quote", "actor", "unknown-field", "wrong-type", "missing-field", "crisis"],
+)
+def test_a_bad_fact_is_refused_naming_why(
+    client: TestClient[Litestar], tokens: dict[Role, str], body: Any, status: int, named: str
+) -> None:
+    answer = client.post("/v1/casualties", json=body, headers=as_(tokens, Role.CURATOR))
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert named in answer.text
+    assert client.get(f"/v1/casualties/{body['id']}").status_code == 404, "nothing stored"
+
+
+def test_bodies_of_another_type_or_not_utf8_are_refused(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    headers = as_(tokens, Role.CURATOR, **{"Content-Type": "text/plain"})
+    assert client.post("/v1/casualties", content=b"{}", headers=headers).status_code == 415
+    headers = as_(tokens, Role.CURATOR, **{"Content-Type": "application/json"})
+    broken = client.post("/v1/casualties", content=b'{"id": "\xff"}', headers=headers)
+    assert (
+        broken.status_code == 400 and broken.headers["content-type"] == "application/problem+json"
+    )
+    existing = create(client, tokens).json()["id"]
+    again = client.post(
+        "/v1/casualties", json=new_casualty(id=existing), headers=as_(tokens, Role.CURATOR)
+    )
+    assert again.status_code == 409
