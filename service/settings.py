@@ -56,7 +56,8 @@ class Settings:
     )
     auth_failures_per_minute: int = _doc(
         10,
-        "Failed API-key checks one client address may make per minute before it gets 429.",
+        "Failed API-key checks one client address may make per minute before it gets 429; "
+        "0 turns the limit off.",
     )
     cors_origins: tuple[str, ...] = _doc(
         (), "Comma-separated origins allowed to read the API from a browser; empty allows none."

@@ -114,6 +114,7 @@ def settings(database_url: str) -> Settings:
         cors_origins=("https://dashboard.example",),
         allowed_hosts=("testserver.local", "127.0.0.1", "localhost"),
         rate_limit_per_minute=0,
+        auth_failures_per_minute=0,  # tests that send no key on purpose share the app
     )
 
 

@@ -15,8 +15,9 @@ from service.engine.specs import CasualtySpec, convert
 from service.vocabulary import FactKind
 
 CRISIS = "kazakhstan-2022"
+FACT_ID = "cas-api-police-killed"
 NEW = {
-    "id": "cas-api-police-killed",
+    "id": FACT_ID,
     "category": "killed",
     "victim_group": "police",
     "count": 18,
@@ -48,19 +49,19 @@ def test_a_new_fact_an_edit_and_a_deletion_are_three_revisions(connection: sa.Co
     created = engine.change(conn, [(CRISIS, spec)], [], "desk", "Figure from the police")
     assert created.summary() == "1 change: casualty 1 created"
 
-    crisis, stored = store.fact_spec(conn.cursor(), FactKind.CASUALTY, NEW["id"]) or ("", None)
+    crisis, stored = store.fact_spec(conn.cursor(), FactKind.CASUALTY, FACT_ID) or ("", None)
     assert crisis == CRISIS and stored == spec, "the stored fact reads back as its spec"
     edited = msgspec.structs.replace(spec, note="Police figure, not confirmed elsewhere.")
-    revision = conn.execute("SELECT revision FROM records WHERE id = %s", [NEW["id"]]).fetchone()
+    revision = conn.execute("SELECT revision FROM records WHERE id = %s", [FACT_ID]).fetchone()
     assert revision is not None
-    expect = {("casualty", NEW["id"]): revision[0]}
+    expect = {("casualty", FACT_ID): revision[0]}
     assert engine.change(conn, [(CRISIS, edited)], [], "desk", "Note", expect).total == 1
     with pytest.raises(engine.Stale) as stale:
         engine.change(conn, [(CRISIS, spec)], [], "desk", "Made against the first", expect)
     assert stale.value.revision is not None and stale.value.revision > revision[0]
 
-    engine.change(conn, [], [("casualty", NEW["id"])], "desk", "Duplicate of cas-004")
-    assert revisions_of(conn, NEW["id"]) == [
+    engine.change(conn, [], [("casualty", FACT_ID)], "desk", "Duplicate of cas-004")
+    assert revisions_of(conn, FACT_ID) == [
         ("created", "desk", "Figure from the police"),
         ("updated", "desk", "Note"),
         ("deleted", "desk", "Duplicate of cas-004"),

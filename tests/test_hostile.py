@@ -169,11 +169,15 @@ def test_oversized_body_is_413(guarded: TestClient[Litestar]) -> None:
     assert_problem(guarded.post("/v1/arrests", content=b"x" * 20_000), 413)
 
 
-def test_writes_are_405_naming_the_method(guarded: TestClient[Litestar]) -> None:
-    for method in ("POST", "PUT", "PATCH", "DELETE"):
-        response = guarded.request(method, "/v1/arrests")
-        assert_problem(response, 405)
-        assert method in response.json()["detail"]
+def test_methods_a_path_does_not_answer_are_405_naming_them(
+    guarded: TestClient[Litestar],
+) -> None:
+    for path, methods in (("/v1/arrests", ("PUT", "PATCH", "DELETE")), ("/v1/crises", ("POST",))):
+        for method in methods:
+            response = guarded.request(method, path)
+            assert_problem(response, 405)
+            assert method in response.json()["detail"]
+            assert "GET" in response.headers["allow"]
 
 
 def test_unknown_host_is_refused(guarded: TestClient[Litestar]) -> None:

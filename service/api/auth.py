@@ -43,7 +43,9 @@ class Failures:
         self.seen: dict[str, collections.deque[float]] = {}
 
     def blocked(self, address: str) -> int | None:
-        """Seconds to wait when `address` is over the limit, else None."""
+        """Seconds to wait when `address` is over the limit, else None (0 turns it off)."""
+        if self.per_minute <= 0:
+            return None
         recent = self.seen.get(address)
         now = time.monotonic()
         while recent and recent[0] < now - 60:
