@@ -60,7 +60,12 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     try:
         with engine_for(url) as db, db.begin() as connection:
             outcome = engine.apply(
-                connection, bundle, "load", args.message, _progress_bar("load", facts)
+                connection,
+                bundle,
+                "load",
+                args.message,
+                _progress_bar("load", facts),
+                force=args.force,
             )
     except engine.FixtureError as exc:
         return _refused("load refused, nothing was changed", exc)
@@ -196,6 +201,11 @@ def parser() -> argparse.ArgumentParser:
     )
     load.add_argument("path", nargs="?", help="fixtures folder (default: FIXTURES_DIR)")
     load.add_argument("--message", "-m", help="why: the summary of every revision it makes")
+    load.add_argument(
+        "--force",
+        action="store_true",
+        help="apply even what undoes changes made through the API since the last load",
+    )
     load.set_defaults(func=cmd_load)
     synth = sub.add_parser(
         "synth",

@@ -13,6 +13,7 @@ from service import engine
 from service.engine import store
 from service.engine.specs import CasualtySpec, convert
 from service.vocabulary import FactKind
+from tests.conftest import FIXTURES
 
 CRISIS = "kazakhstan-2022"
 FACT_ID = "cas-api-police-killed"
@@ -88,3 +89,29 @@ def test_a_change_set_is_checked_with_the_loaders_words(connection: sa.Connectio
     ]
     with pytest.raises(engine.FixtureError, match="unknown crisis 'nowhere'"):
         engine.change(raw(connection), [("nowhere", convert(NEW, CasualtySpec))], [], "desk")
+
+
+def test_a_load_refuses_to_undo_what_a_curator_changed_through_the_api(
+    connection: sa.Connection,
+) -> None:
+    conn = raw(connection)
+    engine.change(conn, [(CRISIS, convert(NEW, CasualtySpec))], [], "night-desk", "New figure")
+    bundle = engine.read_bundle(FIXTURES)
+    with pytest.raises(engine.FixtureError) as refused:
+        with connection.begin_nested():
+            engine.apply(connection, bundle, "load")
+    assert refused.value.problems[0] == (
+        f"casualty {FACT_ID!r}: changed through the API by 'night-desk' in revision "
+        f"{revision_of(conn, FACT_ID)}, after the last load"
+    )
+    assert "--force" in refused.value.problems[-1]
+    assert revision_of(conn, FACT_ID) is not None, "the curator's fact is still there"
+    forced = engine.apply(connection, engine.read_bundle(FIXTURES), "load", force=True)
+    assert forced.changes == {("casualty", "deleted"): 1}
+
+
+def revision_of(conn: psycopg.Connection[Any], fact_id: str) -> int | None:
+    row = conn.execute(
+        "SELECT revision FROM records WHERE id = %s AND state IS NOT NULL", [fact_id]
+    ).fetchone()
+    return None if row is None else int(row[0])

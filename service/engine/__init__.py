@@ -57,8 +57,13 @@ def apply(
     author: str,
     message: str | None = None,
     progress: Progress | None = None,
+    force: bool = False,
 ) -> Outcome:
     """Make the bundle's crises hold exactly its records, inside the caller's transaction.
+
+    A change that would undo what a curator changed through the API since the last load
+    (a record edited there and different in the bundle, or gone from it) is refused, naming
+    the records, unless `force`.
 
     Records are checked and compared as they come, so a generated crisis never sits in
     memory whole; at the first problem writing stops, checking goes on, and FixtureError
@@ -68,12 +73,21 @@ def apply(
     crises = [cb.crisis.id for _, cb in bundle.crises]
     with _raw(connection).cursor() as cursor:
         applier = Applier(cursor, crises, author, message, progress)
+        if not force:
+            applier.protected = store.edited_since_load(cursor, crises)
         try:
             for record in checked(bundle, problems):
                 if not problems:
                     applier.take(record)
             if not problems:
-                return applier.finish()
+                outcome = applier.finish()
+                if not applier.undone:
+                    return outcome
+                problems = [
+                    *applier.undone,
+                    "export the crisis (crisis-facts export) to keep these changes, "
+                    "or load with --force to undo them",
+                ]
         finally:
             applier.background.stop()
     raise FixtureError(problems)

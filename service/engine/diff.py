@@ -187,6 +187,8 @@ class Applier:
         self.pending: list[_Pending] = []
         self.fact_counts: dict[str, Counter[str]] = {}  # of crises and changed actors
         self.seen = 0
+        self.protected: dict[tuple[str, str], tuple[str, int]] = {}  # see engine.apply
+        self.undone: list[str] = []
 
     # ------------------------------------------------------------ classifying
 
@@ -200,7 +202,18 @@ class Applier:
         self.revision += 1
         operation = Operation.CREATED if old is None else Operation.UPDATED
         self.outcome.changes[key[0], operation.value] += 1
+        self._undoes(key)
         return self.revision, operation.value, state
+
+    def _undoes(self, key: tuple[str, str]) -> None:
+        """Note a change to a record a curator changed through the API since the last load."""
+        edited = self.protected.get(key)
+        if edited is not None:
+            author, revision = edited
+            self.undone.append(
+                f"{key[0]} {key[1]!r}: changed through the API by {author!r} in revision "
+                f"{revision}, after the last load"
+            )
 
     def take(self, record: r.Record) -> None:
         if isinstance(record, r.FactRecord):
@@ -372,6 +385,7 @@ class Applier:
             elif ids:
                 self.background.put(functools.partial(Writer.delete_owned, kind=kind, ids=ids))
             for record_id, crisis in gone.get(kind, []):
+                self._undoes((kind, record_id))
                 self.revision += 1
                 self.outcome.changes[kind, Operation.DELETED.value] += 1
                 log.append(

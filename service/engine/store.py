@@ -77,6 +77,24 @@ def context(cursor: Cursor, facts: list[FactSpec]) -> tuple[Known, Names]:
     return known, names
 
 
+LOADERS = ("load", "synth")
+"""Authors of whole-crisis changes; every other author wrote through the API."""
+
+
+def edited_since_load(cursor: Cursor, crises: list[str]) -> dict[tuple[str, str], tuple[str, int]]:
+    """Records of `crises` changed through the API after the last load of them: (kind, id)
+    -> (author, revision) of the latest such change."""
+    rows = cursor.execute(
+        "SELECT kind, record_id, author, revision FROM revisions "
+        "WHERE crisis_id = ANY(%(crises)s) AND author <> ALL(%(loaders)s) AND revision > "
+        "(SELECT coalesce(max(revision), 0) FROM revisions "
+        " WHERE crisis_id = ANY(%(crises)s) AND author = ANY(%(loaders)s)) "
+        "ORDER BY revision",
+        {"crises": crises, "loaders": list(LOADERS)},
+    ).fetchall()
+    return {(kind, record_id): (author, revision) for kind, record_id, author, revision in rows}
+
+
 def crises(cursor: Cursor, ids: set[str]) -> set[str]:
     """Which of `ids` are stored crises."""
     found = cursor.execute("SELECT id FROM crises WHERE id = ANY(%s)", [list(ids)]).fetchall()
