@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.enums import ParamType
 from litestar.openapi.spec import (
@@ -37,6 +38,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.base import BaseSchemaObject
 
 from service.api.guards import MAX_QUERY_BYTES
+from service.engine.specs import NEW_FACTS, CitationSpec
 from service.errors import PROBLEM_JSON
 from service.migrations import head
 from service.settings import PROJECT_ROOT
@@ -119,6 +121,7 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
     if components.schemas is None:
         components.schemas = {}
     components.schemas["Problem"] = PROBLEM_SCHEMA
+    write_bodies(components.schemas)
     rename_pages(app)
     examples = {**FIXED_EXAMPLES, **load_examples(examples_file)}
     for item in (schema.paths or {}).values():
@@ -139,6 +142,17 @@ WRITE_PROBLEMS = {
     "delete": {"412", "422", "428"},
 }
 """The problems only writes can meet, by method."""
+
+
+def write_bodies(schemas: dict[str, Any]) -> None:
+    """The facts curators post, as msgspec states their Structs: Litestar drops the
+    constraints of list items (a fact's `actors` are slugs)."""
+    bodies: list[type[msgspec.Struct]] = [*NEW_FACTS.values(), CitationSpec]
+    _, generated = msgspec.json.schema_components(
+        bodies, ref_template="#/components/schemas/{name}"
+    )
+    for body in bodies:
+        schemas[body.__name__] = Verbatim(generated[body.__name__])
 
 
 def document_responses(operation: Operation, method: str = "get") -> None:
