@@ -149,6 +149,25 @@ def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    """A crisis as it is stored, written back as fixtures: loading them gives 0 changes."""
+    import psycopg
+
+    from service.database import libpq_url
+    from service.engine.export import export
+
+    out = Path(args.out)
+    with psycopg.connect(libpq_url(_url(settings))) as conn, conn.cursor() as cursor:
+        try:
+            counts = export(cursor, args.crisis, out)
+        except LookupError as exc:
+            print(f"export refused: {exc}", file=sys.stderr)
+            return 2
+    listed = ", ".join(f"{n} in {name}" for name, n in counts.items())
+    print(f"{args.crisis} written to {out}: {listed}")
+    return 0
+
+
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     """keys create | list | revoke: the API keys curators' clients write with."""
     import psycopg
@@ -218,6 +237,12 @@ def parser() -> argparse.ArgumentParser:
     spec = sub.add_parser("openapi", help="print the OpenAPI document the app serves")
     spec.add_argument("--output", "-o", help="write to this file instead of stdout")
     spec.set_defaults(func=cmd_openapi)
+    export = sub.add_parser(
+        "export", help="write a crisis as it is stored back as fixtures (load then: 0 changes)"
+    )
+    export.add_argument("--crisis", required=True, help="the crisis to export")
+    export.add_argument("--out", required=True, help="the fixtures folder to write")
+    export.set_defaults(func=cmd_export)
     keys = sub.add_parser("keys", help="create, list or revoke the API keys writes need")
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="make a key and print its token once")

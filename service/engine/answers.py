@@ -205,10 +205,13 @@ def state(record: r.Record, answer: bytes | None) -> bytes:
 
 
 def _rows(record: r.Record) -> Iterable[Any]:
+    """A record's rows in an order the database keeps: aliases and the actors a fact
+    involves are sets, in whatever order a file lists them."""
     if isinstance(record, r.FactRecord):
-        return (record.row, record.detail, record.actors, record.citations, record.config)
+        involved = sorted(record.actors, key=lambda a: (a.role, a.actor_id))
+        return (record.row, record.detail, involved, record.citations, record.config)
     if isinstance(record, r.SourceRecord):
         return (record.row,)  # passages are cut from the text
     if isinstance(record, r.ActorRecord):
-        return (record.row, record.aliases)
+        return (record.row, sorted(record.aliases, key=lambda a: a.alias))
     return (record.row,)
