@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -17,13 +18,14 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 
 from service import __version__
-from service.api import auth, facts, guards, resources, system, writes
+from service.api import auth, export, facts, guards, resources, system, writes
 from service.api.caching import CachingMiddleware, ResponseCache
 from service.api.contract import document
 from service.api.params import strict_query
 from service.database import (
     follow_dataset,
     make_change_pool,
+    make_export_pool,
     make_read_pool,
     make_write_pool,
     server_url,
@@ -56,6 +58,7 @@ TAGS = [
     Tag(name="sources", description="The articles facts are drawn from, with full text."),
     Tag(name="actors", description="People, organizations, states and groups."),
     Tag(name="search", description="Full-text search."),
+    Tag(name="export", description="Whole lists as CSV or NDJSON, and their data package."),
     Tag(name="system", description="Health, readiness, and the API key a client holds."),
 ]
 
@@ -75,6 +78,16 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+def before_request(*hooks: Callable[[Request[Any, Any, Any]], Awaitable[None]]) -> Any:
+    """One before_request hook that runs `hooks` in order (Litestar takes one)."""
+
+    async def run(request: Request[Any, Any, Any]) -> None:
+        for hook in hooks:
+            await hook(request)
+
+    return run
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
@@ -87,6 +100,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.pool = pool
         app.state.write_pool = make_write_pool(settings, url)
         await app.state.write_pool.open(wait=False)
+        app.state.export_pool = make_export_pool(settings, url)
+        await app.state.export_pool.open(wait=False)
         app.state.auth_failures = auth.Failures(settings.auth_failures_per_minute)
         app.state.change_pool = make_change_pool(settings, url)
         app.state.change_pool.open(wait=False)
@@ -102,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await asyncio.wait([listener], timeout=2)  # shutdown never waits on the database
         await app.state.pool.close()
         await app.state.write_pool.close()
+        await app.state.export_pool.close()
         await anyio.to_thread.run_sync(app.state.change_pool.close)
 
     route_handlers: list[Any] = [
@@ -118,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         resources.get_actor,
         resources.list_disputes,
         resources.search,
+        *export.HANDLERS,
         system.health,
         system.ready,
         system.openapi_document,
@@ -135,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=route_handlers,
         exception_handlers=exception_handlers,
         before_send=[guards.security_headers, writes.allow_every_method],
-        before_request=strict_query(),
+        before_request=before_request(strict_query(), export.negotiate),
         on_startup=[open_pool],
         on_shutdown=[close_pool],
         openapi_config=openapi_config(),

@@ -197,6 +197,19 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from service.app import create_app
+    from service.database import libpq_url
+    from service.export.snapshot import snapshot
+
+    openapi = create_app(settings).openapi_schema.to_schema()
+    folder = asyncio.run(snapshot(libpq_url(_url(settings)), Path(args.out), openapi))
+    print(folder)
+    return 0
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for name, help_text in documented().items():
         value = getattr(settings, name.lower())
@@ -252,6 +265,13 @@ def parser() -> argparse.ArgumentParser:
     revoke = actions.add_parser("revoke", help="revoke a key: refused from the next request on")
     revoke.add_argument("name")
     keys.set_defaults(func=cmd_keys)
+    snap = sub.add_parser(
+        "snapshot",
+        help="write every list as CSV and NDJSON, the data package and the OpenAPI document "
+        "to DIR/<date>-v<dataset version>/, the same bytes for the same version",
+    )
+    snap.add_argument("--out", required=True, help="the folder to write the snapshot into")
+    snap.set_defaults(func=cmd_snapshot)
     sub.add_parser("settings", help="list every setting with its value and meaning").set_defaults(
         func=cmd_settings
     )

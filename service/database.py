@@ -141,6 +141,36 @@ def make_read_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncCon
     )
 
 
+EXPORT_IDLE_TIMEOUT_MS = 60_000
+"""An export whose client stops reading for this long loses its transaction: an open
+snapshot holds back VACUUM for the whole database."""
+
+
+def make_export_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncConnection[Any]]:
+    """Connections for exports, apart from the pages' (an export holds one for its whole
+    stream): the read role, a statement timeout per FETCH, opened when first needed."""
+    options = (
+        f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off "
+        f"-c idle_in_transaction_session_timeout={EXPORT_IDLE_TIMEOUT_MS}"
+    )
+    if settings.read_role:
+        options += f" -c role={settings.read_role}"
+    return AsyncConnectionPool(
+        libpq_url(url),
+        min_size=0,
+        max_size=settings.exports_per_worker,
+        timeout=settings.pool_timeout,
+        reconnect_timeout=RECONNECT_TIMEOUT,
+        open=False,
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": max(1, math.ceil(settings.pool_timeout)),
+            "options": options,
+            "application_name": "crisis-facts-export",
+        },
+    )
+
+
 def make_write_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncConnection[Any]]:
     """Connections for what a request writes or checks on the primary as the login user
     (API keys, curators' changes): few, opened when first needed."""

@@ -258,3 +258,12 @@ class Ready(Shape, frozen=True, kw_only=True):
     status: str
     revision: str
     dataset_version: int | None
+
+
+class StreamEnd(Shape, frozen=True, kw_only=True):
+    """The last line of an NDJSON export: the stream is whole, `count` items long, and every
+    item is of `dataset_version`. A stream that ends without it was cut off."""
+
+    complete: bool
+    count: Count
+    dataset_version: int | None

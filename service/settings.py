@@ -84,6 +84,11 @@ class Settings:
     answer_cache_mb: int = _doc(
         64, "Memory, in MiB of answer bodies, each worker may keep; the oldest go first."
     )
+    exports_per_worker: int = _doc(
+        2,
+        "Exports (CSV, NDJSON) one worker streams at once, each on a connection of its own "
+        "so that pages keep theirs; more wait POOL_TIMEOUT, then get 503.",
+    )
     cache_max_age: int = _doc(60, "Cache-Control max-age, in seconds, of successful GET answers.")
 
     @classmethod

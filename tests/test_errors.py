@@ -61,9 +61,24 @@ OPERATION_IDS = [
     "Search",
     "GetHealth",
     "GetReady",
+    "GetDataPackage",
     "GetCurrentKey",
     *(f"{verb}{noun}Revision{s}" for noun in ("Statement", "Casualty", "Deployment", "Arrest")
       for verb, s in (("List", "s"), ("Get", ""))),
+    *(
+        f"Export{name}{suffix}"
+        for name in [
+            "Statements",
+            "Casualties",
+            "Deployments",
+            "Arrests",
+            "Timeline",
+            "Actors",
+            "Sources",
+            "Disputes",
+        ]
+        for suffix in ["Csv", "Ndjson"]
+    ),
 ]  # fmt: skip
 
 
@@ -110,7 +125,8 @@ def test_the_contract_has_every_operation(app: Litestar) -> None:
     assert sorted(op.operation_id or "" for _, op in operations(app)) == sorted(OPERATION_IDS)
 
 
-PROBES = {"GetHealth", "GetReady", "GetCurrentKey"}  # no parameter a client could get wrong
+# no parameter a client could get wrong
+PROBES = {"GetHealth", "GetReady", "GetDataPackage", "GetCurrentKey"}
 
 
 @pytest.mark.parametrize("operation_id", sorted(set(OPERATION_IDS) - PROBES))
@@ -119,6 +135,8 @@ def test_400_names_the_parameter(app: Litestar, client: Client, operation_id: st
     if has_param(operation, "limit"):
         url, params = fill(path, operation, "x"), {**required_query(operation), "limit": 0}
         name = "limit"
+    elif not path_params(operation):  # an export: every filter, no paging
+        url, params, name = path, {"crisis": "NOT AN ID"}, "crisis"
     else:
         assert path_params(operation), f"{operation_id} has a limit or a path id"
         name = path_params(operation)[0]

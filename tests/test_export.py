@@ -1,69 +1,284 @@
-"""`crisis-facts export`: a crisis written back as fixtures, so that loading them changes
-nothing, and curators' changes through the API are kept by the next load."""
+"""Exports: every list as NDJSON and CSV with the JSON lists' filters, read whole and
+compared with the lists; the data package validated by frictionless; a snapshot's bytes;
+a client that leaves mid-stream."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
+import json
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import frictionless
+import httpx
 import psycopg
 import pytest
-import yaml
+import sqlalchemy as sa
 
-from service import cli, engine
-from service.engine.specs import CasualtySpec, convert
-from tests.conftest import FIXTURES, loaded_database
+from service import engine as write_path
+from service import synth
+from service.export import package
+from service.export.snapshot import snapshot
+from service.settings import PROJECT_ROOT, Settings
+from tests.apiclient import Client, invalid, ok, problem, serve, walk
+from tests.conftest import loaded_database
+from tests.test_reliability import Served, wait_until
 
-CRISIS = "kazakhstan-2022"
-ADDED = {
-    "id": "cas-api-exported",
-    "category": "killed",
-    "victim_group": "police",
-    "count": 18,
-    "citations": [
-        {
-            "source": "src-004-security-chief-arrested",
-            "quote": "the police also reporting 18 killed and 748 wounded in their ranks",
-        }
-    ],
+EXPORTS = {
+    "statements": "/v1/statements",
+    "casualties": "/v1/casualties",
+    "deployments": "/v1/deployments",
+    "arrests": "/v1/arrests",
+    "timeline": "/v1/timeline",
+    "actors": "/v1/actors",
+    "sources": "/v1/sources",
+    "disputes": "/v1/disputes",
 }
 
 
-@pytest.fixture
-def url(server_url: str) -> Iterator[str]:
-    with loaded_database(server_url, "export", lambda db: engine.load(db, FIXTURES)) as url:
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[Client]:
+    with serve(settings) as client:
+        yield client
+
+
+def ndjson(client: Client, name: str, /, **params: Any) -> tuple[list[Any], dict[str, Any]]:
+    """An NDJSON export's items and its closing line."""
+    response = client.get(f"/v1/export/{name}.ndjson", params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in response.content.split(b"\n") if line]
+    return lines[:-1], lines[-1]
+
+
+def csv_rows(client: Client, name: str, /, **params: Any) -> list[dict[str, str]]:
+    response = client.get(f"/v1/export/{name}.csv", params=params)
+    assert response.status_code == 200, response.text
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    text = response.content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+class TestNdjson:
+    @pytest.mark.parametrize("name", EXPORTS)
+    def test_is_the_json_list_whole_then_a_closing_line(self, client: Client, name: str) -> None:
+        items, closing = ndjson(client, name)
+        assert items == walk(client, EXPORTS[name])
+        version = ok(client, "/ready")["dataset_version"]
+        assert closing == {"complete": True, "count": len(items), "dataset_version": version}
+
+    @pytest.mark.parametrize(
+        ("name", "params"),
+        [
+            ("casualties", {"crisis": "kazakhstan-2022", "category": "killed"}),
+            ("statements", {"mode": "direct", "language": "fr"}),
+            ("arrests", {"confirmed": "true"}),
+            ("deployments", {"since": "2022-01-06", "until": "2022-01-07"}),
+            ("timeline", {"kind": ["arrest", "casualty"], "verification": "reported"}),
+            ("actors", {"kind": "person", "name": "Masimov"}),
+            ("sources", {"language": "en"}),
+            ("disputes", {"kind": "casualty"}),
+        ],
+    )
+    def test_filters_narrow_as_in_the_list(
+        self, client: Client, name: str, params: dict[str, Any]
+    ) -> None:
+        items, closing = ndjson(client, name, **params)
+        assert items == walk(client, EXPORTS[name], **params)
+        assert closing["count"] == len(items)
+
+    def test_bad_filters_are_refused_as_in_the_list(self, client: Client) -> None:
+        invalid(client, "/v1/export/casualties.ndjson", "category", category="drowned")
+        path = "/v1/export/casualties.csv"
+        invalid(client, path, "until", since="2022-01-07", until="2022-01-01")
+        invalid(client, "/v1/export/actors.ndjson", "crisis", crisis="Not A Slug")
+
+
+class TestCsv:
+    @pytest.mark.parametrize("name", [n for n in EXPORTS if n in package.PRIMARY_KEYS])
+    def test_one_row_per_item_with_the_packages_columns(self, client: Client, name: str) -> None:
+        rows = csv_rows(client, name)
+        items, _ = ndjson(client, name)
+        assert len(rows) == len(items)
+        (resource,) = [r for r in package.descriptor()["resources"] if r["name"] == name]
+        assert list(rows[0]) == [f["name"] for f in resource["schema"]["fields"]]
+
+    def test_fact_columns(self, client: Client) -> None:
+        rows = {row["id"]: row for row in csv_rows(client, "casualties")}
+        facts = {fact["id"]: fact for fact in walk(client, "/v1/casualties")}
+        for fact_id, fact in facts.items():
+            row = rows[fact_id]
+            assert row["figure_count"] == str(fact["figure"]["count"])
+            assert row["figure_hedge"] == fact["figure"]["hedge"]
+            assert row["figure_count_max"] == str(fact["figure"]["count_max"] or "")
+            assert row["date_precision"] == (fact["date"] or {}).get("precision", "")
+            assert row["claimant_name"] == (fact["claimant"] or {}).get("name", "")
+            first = fact["citations"][0]
+            source = ok(client, f"/v1/sources/{first['source_id']}")
+            assert row["citation_source_title"] == source["title"]
+            assert row["citation_source_outlet"] == (source["outlet"] or "")
+            assert row["citation_start"] == str(first["start"])
+            assert row["citation_count"] == str(len(fact["citations"]))
+            assert json.loads(row["citations"]) == fact["citations"]
+            quote = first["quote"]
+            assert row["citation_quote"] in {quote, "'" + quote}
+
+    def test_rows_are_rfc_4180_with_crlf(self, client: Client) -> None:
+        body = client.get("/v1/export/statements.csv").content
+        assert body.count(b"\r\n") >= len(csv_rows(client, "statements")) + 1
+
+
+class TestFormulaInjection:
+    @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+    def test_a_cell_that_starts_a_formula_is_neutralised(self, start: str) -> None:
+        from service.export.columns import cell
+
+        assert cell(start + "HYPERLINK(1)") == "'" + start + "HYPERLINK(1)"
+
+    def test_other_cells_are_as_they_are(self) -> None:
+        from service.export.columns import cell
+
+        assert cell("Almaty") == "Almaty"
+        assert cell(12) == 12
+        assert cell(None) == ""
+
+
+class TestNegotiation:
+    def test_an_accept_the_path_cannot_serve_is_406_naming_what_it_can(
+        self, client: Client
+    ) -> None:
+        response = client.get("/v1/casualties", headers={"Accept": "text/csv"})
+        assert response.status_code == 406
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "/v1/export/casualties.csv" in response.json()["detail"]
+        response = client.get("/v1/export/casualties.csv", headers={"Accept": "application/json"})
+        assert response.status_code == 406
+        assert "text/csv" in response.json()["detail"]
+
+    def test_wildcards_and_the_right_type_are_served(self, client: Client) -> None:
+        for accept in ["*/*", "text/*", "text/csv;q=0.5, application/json"]:
+            response = client.get("/v1/export/sources.csv", headers={"Accept": accept})
+            assert response.status_code == 200, accept
+
+    def test_unknown_lists_are_404(self, client: Client) -> None:
+        problem(client, "/v1/export/crises.csv", 404)
+        problem(client, "/v1/export/casualties.xlsx", 404)
+
+
+def test_the_data_package_is_valid_and_reads_every_csv(client: Client, tmp_path: Path) -> None:
+    descriptor = ok(client, "/v1/export/datapackage.json")
+    (tmp_path / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    for resource in descriptor["resources"]:
+        body = client.get(f"/v1/export/{resource['path']}").content
+        (tmp_path / resource["path"]).write_bytes(body)
+    report = frictionless.validate(tmp_path / "datapackage.json")
+    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "note"])
+    assert {task.name for task in report.tasks} == set(package.PRIMARY_KEYS)
+
+
+def test_a_snapshot_is_the_same_bytes_for_the_same_version(
+    database_url: str, tmp_path: Path
+) -> None:
+    first = asyncio.run(snapshot(database_url, tmp_path / "a", {"openapi": "3.1.0"}))
+    second = asyncio.run(snapshot(database_url, tmp_path / "b", {"openapi": "3.1.0"}))
+    version = ok_version(database_url)
+    assert first.name == second.name and first.name.endswith(f"-v{version}")
+    names = sorted(p.name for p in first.iterdir())
+    assert names == sorted(p.name for p in second.iterdir())
+    assert {"datapackage.json", "openapi.json", "timeline.ndjson", "casualties.csv"} <= set(names)
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    report = frictionless.validate(first / "datapackage.json")
+    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "note"])
+
+
+def ok_version(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT version FROM dataset_version").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_snapshot_command(database_url: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "snapshot", "--out", str(tmp_path)],
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    folder = Path(done.stdout.strip())
+    assert json.loads((folder / "openapi.json").read_text())["info"]["title"] == "crisis-facts"
+
+
+# ---------------------------------------------------------------- over a real server
+
+
+def export_connections(url: str) -> list[str]:
+    """The states of the export pool's connections, as PostgreSQL sees them."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT state FROM pg_stat_activity WHERE application_name = 'crisis-facts-export' "
+            "AND datname = current_database()"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def open_stream(port: int, path: str) -> socket.socket:
+    """A GET whose answer is read slowly: a small receive buffer makes the server wait."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    assert b" 200 " in sock.recv(4096).split(b"\r\n", 1)[0]
+    return sock
+
+
+def read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+BIG = 15_000
+"""Facts enough that a timeline export (about 12 MB) outlasts the socket buffers."""
+
+
+@pytest.fixture(scope="module")
+def big_url(server_url: str) -> Iterator[str]:
+    def fill(engine: sa.Engine) -> None:
+        with engine.begin() as connection:
+            write_path.apply(connection, synth.generate(BIG, seed=5), "synth")
+
+    with loaded_database(server_url, "export", fill) as url:
         yield url
 
 
-def run(url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setenv("DATABASE_URL", url)
-    return cli.main(list(args))
+@pytest.fixture(scope="module")
+def big_server(big_url: str) -> Iterator[Served]:
+    # one export at a time: a connection not given back would make the next export wait
+    served = Served(big_url, WORKERS="1", EXPORTS_PER_WORKER="1")
+    yield served
+    served.close()
 
 
-def test_an_export_loads_as_0_changes(
-    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+def test_a_client_that_leaves_frees_its_connection_at_once(
+    big_server: Served, big_url: str
 ) -> None:
-    assert run(url, monkeypatch, "export", "--crisis", CRISIS, "--out", str(tmp_path)) == 0
-    assert run(url, monkeypatch, "load", str(tmp_path)) == 0
-    assert f"{CRISIS}: 0 changes" in capsys.readouterr().out
-    exported = yaml.safe_load((tmp_path / "facts" / CRISIS / "casualties.yaml").read_text("utf-8"))
-    curated = yaml.safe_load((FIXTURES / "facts" / CRISIS / "casualties.yaml").read_text("utf-8"))
-    assert sorted(f["id"] for f in exported) == sorted(f["id"] for f in curated)
-
-
-def test_an_api_change_blocks_a_load_until_it_is_exported(
-    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
-) -> None:
-    with psycopg.connect(url) as conn:
-        engine.change(conn, [(CRISIS, convert(ADDED, CasualtySpec))], [], "night-desk", "AFP")
-    assert run(url, monkeypatch, "load") == 2
-    refused = capsys.readouterr().err
-    assert "casualty 'cas-api-exported': changed through the API by 'night-desk'" in refused
-    assert run(url, monkeypatch, "export", "--crisis", CRISIS, "--out", str(tmp_path)) == 0
-    assert run(url, monkeypatch, "load", str(tmp_path), "--message", "Exported") == 0
-    assert "0 changes" in capsys.readouterr().out
-    casualties = (tmp_path / "facts" / CRISIS / "casualties.yaml").read_text("utf-8")
-    assert "cas-api-exported" in casualties
-    assert run(url, monkeypatch, "load", "--force") == 0, "the curated fixtures win, by force"
-    assert "casualty 1 deleted" in capsys.readouterr().out
+    sock = open_stream(big_server.port, "/v1/export/timeline.ndjson")
+    # the export holds its transaction while the client is slow to read
+    wait_until(lambda: "idle in transaction" in export_connections(big_url), timeout=10)
+    sock.close()
+    busy = {"idle in transaction", "active"}
+    wait_until(lambda: not busy & set(export_connections(big_url)), timeout=1)
+    for _ in range(3):  # the pool's one export connection is back (else 503 after a second)
+        response = httpx.get(big_server.base + "/v1/export/sources.csv", timeout=5)
+        assert response.status_code == 200, response.text

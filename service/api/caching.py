@@ -124,6 +124,12 @@ PRIVATE = b"private, no-store"
 """The Cache-Control of an answer to a request made with an API key."""
 
 
+def _streamed(scope: Any) -> bool:
+    """Exports stream their answer as they read it: never buffered, kept or tagged."""
+    handler = scope.get("route_handler")
+    return handler is not None and bool(handler.opt.get("streamed"))
+
+
 class CachingMiddleware:
     """Serves and stores /v1 answers through the cache, and tags every 200 with an ETag."""
 
@@ -139,7 +145,7 @@ class CachingMiddleware:
         )
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET":
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or _streamed(scope):
             await self.app(scope, receive, send)
             return
         request_headers = dict(scope["headers"])

@@ -15,7 +15,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import re
 from collections.abc import Callable
@@ -75,6 +77,7 @@ PROBLEMS = {
     "404": "Nothing at this path or with this id.",
     "405": "This path does not answer that method; `Allow` lists those it does.",
     "410": "The record was deleted: the problem says in which revision, when and why.",
+    "406": "The Accept header refuses what the path serves; the problem names it.",
     "413": "The request carries a body larger than MAX_BODY_BYTES; the API reads none.",
     "414": f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
     "401": "No API key, or not one in force; `WWW-Authenticate` says which.",
@@ -100,6 +103,22 @@ LINK = _header('`<url>; rel="next"`: the next page, when there is one.')
 RETRY_AFTER = _header("Seconds to wait before retrying.")
 ALLOW = _header("The methods this path answers.")
 LOCATION = _header("The URL of the record written.")
+DATASET_VERSION = _header("The dataset version every row of the export is a copy of.")
+CONTENT_DISPOSITION = _header('`attachment; filename="<list>.csv"`.')
+STREAMED = {
+    "Csv": (
+        "text/csv",
+        "RFC 4180, UTF-8 with a byte order mark: a header row, then one row per item "
+        "(columns in GET /v1/export/datapackage.json). Cells a spreadsheet would read as "
+        "a formula start with `'`. A cut-off answer ends without HTTP's last chunk.",
+    ),
+    "Ndjson": (
+        "application/x-ndjson",
+        "One item a line, as the JSON list serves it; the last line is "
+        '`{"complete":true,"count":N,"dataset_version":V}`: without it, the stream was cut off.',
+    ),
+}
+"""Each export format's media type and what its answer is."""
 WWW_AUTHENTICATE = _header('`Bearer realm="crisis-facts"`, with `error` when a token was sent.')
 
 
@@ -158,7 +177,15 @@ def write_bodies(schemas: dict[str, Any]) -> None:
 def document_responses(operation: Operation, method: str = "get") -> None:
     responses = operation.responses or {}
     ok = responses.get("201" if method == "post" else "200")
-    if isinstance(ok, OpenAPIResponse):
+    streamed = _streamed(operation)
+    if streamed is not None and isinstance(ok, OpenAPIResponse):
+        media, description = streamed
+        ok.description = description
+        ok.content = {media: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))}
+        ok.headers = {"Cache-Control": CACHE_CONTROL, "X-Dataset-Version": DATASET_VERSION}
+        if media == "text/csv":
+            ok.headers["Content-Disposition"] = CONTENT_DISPOSITION
+    elif isinstance(ok, OpenAPIResponse):
         headers: dict[str, OpenAPIHeader | Reference] = {
             "ETag": ETAG,
             "Cache-Control": CACHE_CONTROL,
@@ -169,7 +196,7 @@ def document_responses(operation: Operation, method: str = "get") -> None:
             headers["Location"] = LOCATION
         ok.headers = headers
         ok.description = ok.description or "OK"
-    if method == "get":
+    if method == "get" and streamed is None:  # an export is never answered 304
         responses["304"] = OpenAPIResponse(
             description="Not Modified: `If-None-Match` names the current ETag; the body is empty.",
             headers={"ETag": ETAG, "Cache-Control": CACHE_CONTROL},
@@ -200,6 +227,14 @@ def document_responses(operation: Operation, method: str = "get") -> None:
 
 
 WRITES_ONLY = {"409", "412", "415", "422", "428"}
+
+
+def _streamed(operation: Operation) -> tuple[str, str] | None:
+    """The media type and description of an export's answer; None for any other operation."""
+    op_id = operation.operation_id or ""
+    if not op_id.startswith("Export"):
+        return None
+    return next((v for suffix, v in STREAMED.items() if op_id.endswith(suffix)), None)
 
 
 def _parameters(operation: Operation) -> list[Parameter]:
@@ -355,9 +390,10 @@ FIXED_EXAMPLES: dict[str, Any] = {
 which carry the time of the load that made them (the numbers are those of a fresh load)."""
 
 
-def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
+def collect_examples(app: Litestar, get: Get, get_text: Callable[[str], str]) -> dict[str, Any]:
     """One real answer per data operation, fetched with `get(path, params)` (a test client
-    over the loaded fixtures): the first item of each list, and that item for its detail."""
+    over the loaded fixtures): the first item of each list, and that item for its detail;
+    an export's opening, fetched as text with `get_text(path)`."""
     examples: dict[str, Any] = {}
     first_ids: dict[str, str] = {}
     paths = app.openapi_schema.paths or {}
@@ -372,6 +408,9 @@ def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
         ):
             continue
         op_id = operation.operation_id or path
+        if "export" in (operation.tags or []):
+            examples[op_id] = opening(get_text(path)) if _streamed(operation) else get(path, {})
+            continue
         page = get(path, {**EXAMPLE_QUERIES.get(op_id, {}), "limit": 1})
         examples[op_id] = page
         if page["items"] and "id" in page["items"][0]:
@@ -384,6 +423,16 @@ def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
         if parent in first_ids and (operation.operation_id or "") not in FIXED_EXAMPLES:
             examples[operation.operation_id or path] = get(f"{parent}/{first_ids[parent]}", {})
     return examples
+
+
+def opening(text: str) -> str:
+    """An export's first record (after a CSV's header): enough to show its shape."""
+    if text.startswith("\ufeff"):  # CSV
+        rows = list(csv.reader(io.StringIO(text)))[:2]
+        written = io.StringIO()
+        csv.writer(written, lineterminator="\r\n").writerows(rows)
+        return written.getvalue()
+    return text.split("\n", 1)[0] + "\n"
 
 
 def write_examples(examples: dict[str, Any], path: Path = EXAMPLES_FILE) -> None:

@@ -117,6 +117,9 @@ def strict_query() -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
         if not accepted:
             accepted.update(single_valued(request.app.openapi_schema))
         operation = request.route_handler.operation_id
+        if callable(operation):  # one handler on several paths: an id per path
+            parts: list[Any] = request.scope["path"].split("/")
+            operation = operation(request.route_handler, request.method, parts)
         names = accepted.get(operation) if isinstance(operation, str) else None
         if not names:
             return

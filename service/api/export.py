@@ -1,0 +1,310 @@
+"""Exports: `GET /v1/export/<list>.csv` and `.ndjson`, the whole filtered set of a list in
+one streamed answer, and the data package that describes the CSVs.
+
+The suffix says the format; an `Accept` header that refuses it (or, on any other /v1 path,
+refuses JSON) gets 406 naming what the path serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import replace
+from typing import Annotated, Any
+
+import psycopg
+from litestar import Request, get
+from litestar.background_tasks import BackgroundTask
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from service.api.params import (
+    FILTER_DEPENDENCIES,
+    CrisisId,
+    Filters,
+    LanguageFilter,
+)
+from service.errors import InvalidParam, Problem
+from service.export import listings, package, reading
+from service.export.formats import FORMATS, Csv, Ndjson
+from service.export.listings import Listing
+from service.vocabulary import (
+    ActorKind,
+    CasualtyCategory,
+    Channel,
+    DeploymentStatus,
+    FactKind,
+    StatementMode,
+    VictimGroup,
+)
+
+JSON = "application/json"
+PREFIX = "/v1/export/"
+
+
+def _paths(name: str) -> list[str]:
+    return [f"{PREFIX}{name}.{suffix}" for suffix in FORMATS]
+
+
+def operation_id(handler: Any, method: Any, components: list[Any]) -> str:
+    """`/v1/export/casualties.csv` -> ExportCasualtiesCsv: one handler, an id per format."""
+    last = [c for c in components if isinstance(c, str)][-1].rsplit("/", 1)[-1]
+    name, suffix = last.split(".")
+    return f"Export{name.capitalize()}{suffix.capitalize()}"
+
+
+LIST_EXPORTS = {
+    "/v1/statements": "statements",
+    "/v1/casualties": "casualties",
+    "/v1/deployments": "deployments",
+    "/v1/arrests": "arrests",
+    "/v1/timeline": "timeline",
+    "/v1/actors": "actors",
+    "/v1/sources": "sources",
+    "/v1/disputes": "disputes",
+}
+"""Each JSON list and the name of its export."""
+
+
+def served(path: str) -> str | None:
+    """The media type a /v1 path answers with; None outside /v1."""
+    if not path.startswith("/v1/"):
+        return None
+    if path.startswith(PREFIX) and "." in path:
+        encoder = FORMATS.get(path.rsplit(".", 1)[1])
+        if encoder is not None:
+            return encoder.media_type
+    return JSON
+
+
+async def negotiate(request: Request[Any, Any, Any]) -> None:
+    """A before_request hook: 406 when `Accept` refuses what the path serves."""
+    media = served(request.scope["path"])
+    if media is None or "accept" not in request.headers:
+        return
+    if request.accept.best_match([media]) is not None:
+        return
+    serves = f"this path serves {media}"
+    export = LIST_EXPORTS.get(request.scope["path"].rstrip("/"))
+    if export is not None:
+        serves += "; the whole list as " + " or ".join(_paths(export))
+    raise Problem(
+        406,
+        f"The Accept header allows none of what {serves}.",
+        kind="not-acceptable",
+        invalid=[InvalidParam("Accept", serves)],
+    )
+
+
+class ExportBody:
+    """The chunks of one export, read on a connection of its own inside one transaction;
+    `close` gives the connection back at once, also when the client left mid-stream."""
+
+    def __init__(
+        self, request: Request[Any, Any, Any], conn: Any, listing: Listing, version: Any
+    ) -> None:
+        self.pool = request.app.state.export_pool
+        self.conn: Any = conn
+        encoder = FORMATS[request.scope["path"].rsplit(".", 1)[1]]
+        self.encoder: Csv | Ndjson = encoder(listing, version.sources)
+        self.listing = listing
+        self.version = version
+        self.chunks = self._chunks()
+
+    async def _chunks(self) -> AsyncGenerator[bytes, None]:
+        try:
+            yield self.encoder.header()
+            async for batch in reading.batches(self.conn, self.listing):
+                yield self.encoder.rows(batch)
+            yield self.encoder.end(self.version.number)
+        finally:
+            await self.release()
+
+    async def release(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            await reading.end(conn)
+        except psycopg.Error:
+            pass  # the pool discards a connection left in a bad state
+        await self.pool.putconn(conn)
+
+    async def close(self) -> None:
+        await self.chunks.aclose()
+        await self.release()  # a stream never started
+
+
+async def stream(request: Request[Any, Any, Any], listing: Listing) -> Stream:
+    """The export of `listing` in the format the path's suffix names. The transaction opens
+    before the answer starts, so an unreachable database is still a 503 problem."""
+    pool = request.app.state.export_pool
+    conn = await pool.getconn()
+    try:
+        version = await reading.begin(conn)
+    except BaseException:
+        await pool.putconn(conn)
+        raise
+    body = ExportBody(request, conn, listing, version)
+    name = request.scope["path"].rsplit("/", 1)[1]
+    headers = {"Cache-Control": "no-store", "X-Dataset-Version": str(version.number or 0)}
+    if isinstance(body.encoder, Csv):
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return Stream(
+        body.chunks,
+        media_type=body.encoder.media_type,
+        headers=headers,
+        background=BackgroundTask(body.close),
+    )
+
+
+def exported(name: str, summary: str, fact_filters: bool = True) -> HTTPRouteHandler:
+    """The GET of a list's export, one path per format, each its own operation."""
+    return get(
+        _paths(name),
+        summary=summary,
+        tags=["export"],
+        operation_id=operation_id,
+        opt={"streamed": True},
+        dependencies=FILTER_DEPENDENCIES if fact_filters else None,
+    )
+
+
+@exported("statements", "Export statements")
+async def export_statements(
+    request: Request[Any, Any, Any],
+    filters: Filters,
+    mode: Annotated[
+        StatementMode | None, Parameter(description="Direct quotes or reported speech.")
+    ] = None,
+    channel: Annotated[
+        Channel | None, Parameter(description="Only statements made this way.")
+    ] = None,
+) -> Stream:
+    """Every statement the filters let through, as `ListStatements` filters them."""
+    narrowed = replace(filters, kind_filters={"mode": mode, "channel": channel})
+    return await stream(request, listings.facts("statements", FactKind.STATEMENT, narrowed))
+
+
+@exported("casualties", "Export casualty figures")
+async def export_casualties(
+    request: Request[Any, Any, Any],
+    filters: Filters,
+    category: Annotated[
+        CasualtyCategory | None, Parameter(description="Killed, injured or seriously injured.")
+    ] = None,
+    victim_group: Annotated[
+        VictimGroup | None, Parameter(description="Who the victims were.")
+    ] = None,
+) -> Stream:
+    """Every casualty figure the filters let through, as `ListCasualties` filters them."""
+    narrowed = replace(filters, kind_filters={"category": category, "victim_group": victim_group})
+    return await stream(request, listings.facts("casualties", FactKind.CASUALTY, narrowed))
+
+
+@exported("deployments", "Export troop deployments")
+async def export_deployments(
+    request: Request[Any, Any, Any],
+    filters: Filters,
+    status: Annotated[
+        DeploymentStatus | None, Parameter(description="Requested, announced, approved ...")
+    ] = None,
+) -> Stream:
+    """Every deployment the filters let through, as `ListDeployments` filters them."""
+    narrowed = replace(filters, kind_filters={"status": status})
+    return await stream(request, listings.facts("deployments", FactKind.DEPLOYMENT, narrowed))
+
+
+@exported("arrests", "Export arrests")
+async def export_arrests(
+    request: Request[Any, Any, Any],
+    filters: Filters,
+    confirmed: Annotated[
+        bool | None,
+        Parameter(
+            description="Only arrests the source confirms (true) or says are unconfirmed (false)."
+        ),
+    ] = None,
+) -> Stream:
+    """Every arrest the filters let through, as `ListArrests` filters them."""
+    narrowed = replace(filters, kind_filters={"confirmed": confirmed})
+    return await stream(request, listings.facts("arrests", FactKind.ARREST, narrowed))
+
+
+@exported("timeline", "Export the timeline")
+async def export_timeline(
+    request: Request[Any, Any, Any],
+    filters: Filters,
+    kind: Annotated[
+        list[FactKind] | None,
+        Parameter(description="Only these kinds of fact (repeat the parameter for several)."),
+    ] = None,
+) -> Stream:
+    """Every dated fact in date order, as `GetTimeline` filters them; a kind's own columns
+    are empty on the other kinds' rows."""
+    kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
+    return await stream(request, listings.timeline(filters, kinds))
+
+
+@exported("actors", "Export actors", fact_filters=False)
+async def export_actors(
+    request: Request[Any, Any, Any],
+    crisis: CrisisId = None,
+    kind: Annotated[ActorKind | None, Parameter(description="Only actors of this kind.")] = None,
+    name: Annotated[
+        str | None,
+        Parameter(
+            min_length=1,
+            max_length=100,
+            pattern=r"^[^\x00]+$",
+            description="Only actors whose name or any alias contains this text "
+            "(case-insensitive), e.g. `Masimov`.",
+        ),
+    ] = None,
+) -> Stream:
+    """Every actor the filters let through, as `ListActors` filters them."""
+    return await stream(request, listings.actors(crisis, kind, name))
+
+
+@exported("sources", "Export sources", fact_filters=False)
+async def export_sources(
+    request: Request[Any, Any, Any], crisis: CrisisId = None, language: LanguageFilter = None
+) -> Stream:
+    """Every article (without its text) the filters let through, as `ListSources` does."""
+    return await stream(request, listings.sources(crisis, language))
+
+
+@exported("disputes", "Export disputed quantities", fact_filters=False)
+async def export_disputes(
+    request: Request[Any, Any, Any],
+    crisis: CrisisId = None,
+    kind: Annotated[
+        FactKind | None, Parameter(description="Only quantities measured by facts of this kind.")
+    ] = None,
+) -> Stream:
+    """Every disputed quantity the filters let through, as `ListDisputes` filters them."""
+    return await stream(request, listings.disputes(crisis, kind))
+
+
+@get(
+    f"{PREFIX}datapackage.json",
+    operation_id="GetDataPackage",
+    summary="The data package of the CSV exports",
+    tags=["export"],
+)
+async def get_datapackage() -> dict[str, Any]:
+    """A Frictionless Data Package: each CSV export (unfiltered) as a resource with its
+    Table Schema, paths relative to this document."""
+    return package.descriptor()
+
+
+HANDLERS = [
+    export_statements,
+    export_casualties,
+    export_deployments,
+    export_arrests,
+    export_timeline,
+    export_actors,
+    export_sources,
+    export_disputes,
+    get_datapackage,
+]

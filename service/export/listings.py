@@ -1,0 +1,157 @@
+"""What each list exports: the whole filtered set of its JSON list, as one ordered query.
+
+The conditions are the JSON lists' own (service.queries), so a filter narrows an export
+exactly as it narrows the list; only the paging is gone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, LiteralString
+
+import msgspec
+from psycopg import sql
+
+from service import schemas
+from service.queries import (
+    _ACTORS,
+    _DISPUTE_CONDITIONS,
+    _KIND_TABLE,
+    _SOURCES,
+    FactFilter,
+    Where,
+    _fact_conditions,
+    _given,
+    _Keyset,
+    _kind_join,
+)
+from service.vocabulary import FactKind
+
+FACT_SHAPES: dict[FactKind, type[schemas.Fact]] = {
+    FactKind.STATEMENT: schemas.Statement,
+    FactKind.CASUALTY: schemas.Casualty,
+    FactKind.DEPLOYMENT: schemas.Deployment,
+    FactKind.ARREST: schemas.Arrest,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """An export's query and the shape of its rows.
+
+    `stored` rows are answers the load encoded (facts, disputes), sent as they are; the
+    others are built by PostgreSQL and encoded by msgspec from `shape`, as the JSON list does.
+    """
+
+    name: str
+    query: sql.Composed
+    params: dict[str, Any] = field(default_factory=dict)
+    shape: Any = None
+    stored: bool = True
+    kinds: tuple[FactKind, ...] = ()
+    """The kinds of fact its rows may be: empty for a list of something else."""
+
+
+def _answers_of(facts: sql.Composed, order: LiteralString) -> sql.Composed:
+    """The stored answers of the facts `facts` selects (as `f`), in `order`."""
+    return sql.SQL(
+        "SELECT convert_to(d.document, 'UTF8') FROM ({facts}) f "
+        "JOIN fact_documents d ON d.fact_id = f.id ORDER BY {order}"
+    ).format(facts=facts, order=sql.SQL(order))
+
+
+def facts(name: str, kind: FactKind, filters: FactFilter) -> Listing:
+    """Every fact of the kind the filters let through, in id order (as the list pages)."""
+    params = filters.params()
+    names = tuple(params)
+    shape = FACT_SHAPES[kind]
+    if not names:  # one range of fact_documents (kind, fact_id), read as it lies
+        query = sql.SQL(
+            "SELECT convert_to(d.document, 'UTF8') FROM fact_documents d "
+            "WHERE d.kind = {} ORDER BY d.fact_id"
+        ).format(sql.Literal(kind.value))
+        return Listing(name, query, params, shape, kinds=(kind,))
+    where = Where.of(sql.SQL("f.kind = {}").format(sql.Literal(kind.value)))
+    where += _fact_conditions(names, _KIND_TABLE[kind][1])
+    selected = sql.SQL("SELECT f.id FROM facts f{join} WHERE {where}").format(
+        join=_kind_join(kind, names), where=where.joined()
+    )
+    return Listing(name, _answers_of(selected, "f.id"), params, shape, kinds=(kind,))
+
+
+def timeline(filters: FactFilter, kinds: tuple[FactKind, ...]) -> Listing:
+    """Every dated fact of the kinds, in date order then id, as the timeline pages."""
+    params: dict[str, Any] = filters.params()
+    where = Where.of("f.occurred_on IS NOT NULL") + Where.of("f.kind = ANY(%(kinds)s)")
+    where += _fact_conditions(tuple(params), None)
+    params["kinds"] = [k.value for k in kinds]
+    selected = sql.SQL("SELECT f.id, f.occurred_on FROM facts f WHERE {where}").format(
+        where=where.joined()
+    )
+    query = _answers_of(selected, "f.occurred_on, f.id")
+    return Listing("timeline", query, params, schemas.AnyFact, kinds=kinds)
+
+
+def _keyset(name: str, listing: _Keyset, params: dict[str, Any], shape: Any) -> Listing:
+    where = Where(tuple(sql.SQL(listing.conditions[n]) for n in params))
+    query = sql.SQL(
+        "SELECT convert_to(({item})::text, 'UTF8') FROM {table} WHERE {where} ORDER BY {order}"
+    ).format(
+        item=listing.item,
+        table=sql.SQL(listing.table),
+        where=where.joined(),
+        order=sql.SQL(listing.order),
+    )
+    return Listing(name, query, params, shape, stored=False)
+
+
+def actors(crisis: str | None, kind: str | None, name: str | None) -> Listing:
+    pattern = None
+    if name is not None:
+        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+    params = _given(crisis=crisis, kind=kind, name=pattern)
+    return _keyset("actors", _ACTORS, params, schemas.Actor)
+
+
+def sources(crisis: str | None, language: str | None) -> Listing:
+    params = _given(crisis=crisis, language=language)
+    return _keyset("sources", _SOURCES, params, schemas.SourceSummary)
+
+
+def disputes(crisis: str | None, kind: str | None) -> Listing:
+    params = _given(crisis=crisis, kind=kind)
+    where = Where(tuple(sql.SQL(_DISPUTE_CONDITIONS[n]) for n in params))
+    query = sql.SQL(
+        "SELECT convert_to(d.document, 'UTF8') FROM disputed_quantities d WHERE {where} "
+        "ORDER BY d.crisis_id, d.quantity_key"
+    ).format(where=where.joined())
+    return Listing("disputes", query, params, schemas.Dispute)
+
+
+def everything() -> list[Listing]:
+    """Every list unfiltered, as a snapshot and the data package hold them."""
+    return [
+        *(facts(plural, kind, FactFilter()) for kind, plural in FACT_LISTS.items()),
+        actors(None, None, None),
+        sources(None, None),
+        disputes(None, None),
+        timeline(FactFilter(), tuple(FactKind)),
+    ]
+
+
+FACT_LISTS = {
+    FactKind.STATEMENT: "statements",
+    FactKind.CASUALTY: "casualties",
+    FactKind.DEPLOYMENT: "deployments",
+    FactKind.ARREST: "arrests",
+}
+
+decoders: dict[Any, msgspec.json.Decoder[Any]] = {}
+
+
+def list_decoder(shape: Any) -> msgspec.json.Decoder[Any]:
+    """One Decoder of a list of `shape` per shape, built once (msgspec's perf tips)."""
+    if shape not in decoders:
+        decoders[shape] = msgspec.json.Decoder(list[shape])
+    return decoders[shape]

@@ -1,0 +1,62 @@
+"""Reading an export: one REPEATABLE READ, READ ONLY transaction, so every row of it (and
+every file of a snapshot) is the same dataset version even while a load commits, read
+through a server-side cursor in batches, so memory does not grow with the rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from service.export.columns import SourceInfo
+from service.export.listings import Listing
+
+BATCH_ROWS = 2000
+"""Rows per FETCH: each is one round trip, and statement_timeout applies to each alone."""
+
+Conn = AsyncConnection[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """What an export is a copy of: the dataset version, when its last change was made, and
+    the sources' titles and outlets that a fact's CSV row names."""
+
+    number: int | None
+    made_at: dt.datetime | None
+    sources: dict[str, SourceInfo]
+
+
+async def begin(conn: Conn) -> Version:
+    """Open the export's transaction on `conn` (an autocommit connection) and read the
+    version it sees."""
+    await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    row = await (await conn.execute("SELECT version FROM dataset_version WHERE id = 1")).fetchone()
+    made = await (
+        await conn.execute("SELECT made_at FROM revisions ORDER BY revision DESC LIMIT 1")
+    ).fetchone()
+    rows = await (await conn.execute("SELECT id, title, outlet FROM sources")).fetchall()
+    return Version(
+        None if row is None else int(row[0]),
+        None if made is None else made[0],
+        {r[0]: SourceInfo(r[1], r[2]) for r in rows},
+    )
+
+
+async def end(conn: Conn) -> None:
+    """Close the transaction; it wrote nothing."""
+    await conn.execute("ROLLBACK")
+
+
+async def batches(conn: Conn, listing: Listing) -> AsyncIterator[list[bytes]]:
+    """The listing's rows, each one JSON document in UTF-8, a batch at a time."""
+    cursor = conn.cursor(name=f"export_{listing.name}", binary=True)
+    try:
+        await cursor.execute(listing.query, listing.params)
+        while rows := await cursor.fetchmany(BATCH_ROWS):
+            yield [r[0] for r in rows]
+    finally:
+        await cursor.close()

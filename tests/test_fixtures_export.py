@@ -1,0 +1,69 @@
+"""`crisis-facts export`: a crisis written back as fixtures, so that loading them changes
+nothing, and curators' changes through the API are kept by the next load."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+
+from service import cli, engine
+from service.engine.specs import CasualtySpec, convert
+from tests.conftest import FIXTURES, loaded_database
+
+CRISIS = "kazakhstan-2022"
+ADDED = {
+    "id": "cas-api-exported",
+    "category": "killed",
+    "victim_group": "police",
+    "count": 18,
+    "citations": [
+        {
+            "source": "src-004-security-chief-arrested",
+            "quote": "the police also reporting 18 killed and 748 wounded in their ranks",
+        }
+    ],
+}
+
+
+@pytest.fixture
+def url(server_url: str) -> Iterator[str]:
+    with loaded_database(server_url, "export", lambda db: engine.load(db, FIXTURES)) as url:
+        yield url
+
+
+def run(url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.setenv("DATABASE_URL", url)
+    return cli.main(list(args))
+
+
+def test_an_export_loads_as_0_changes(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    assert run(url, monkeypatch, "export", "--crisis", CRISIS, "--out", str(tmp_path)) == 0
+    assert run(url, monkeypatch, "load", str(tmp_path)) == 0
+    assert f"{CRISIS}: 0 changes" in capsys.readouterr().out
+    exported = yaml.safe_load((tmp_path / "facts" / CRISIS / "casualties.yaml").read_text("utf-8"))
+    curated = yaml.safe_load((FIXTURES / "facts" / CRISIS / "casualties.yaml").read_text("utf-8"))
+    assert sorted(f["id"] for f in exported) == sorted(f["id"] for f in curated)
+
+
+def test_an_api_change_blocks_a_load_until_it_is_exported(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    with psycopg.connect(url) as conn:
+        engine.change(conn, [(CRISIS, convert(ADDED, CasualtySpec))], [], "night-desk", "AFP")
+    assert run(url, monkeypatch, "load") == 2
+    refused = capsys.readouterr().err
+    assert "casualty 'cas-api-exported': changed through the API by 'night-desk'" in refused
+    assert run(url, monkeypatch, "export", "--crisis", CRISIS, "--out", str(tmp_path)) == 0
+    assert run(url, monkeypatch, "load", str(tmp_path), "--message", "Exported") == 0
+    assert "0 changes" in capsys.readouterr().out
+    casualties = (tmp_path / "facts" / CRISIS / "casualties.yaml").read_text("utf-8")
+    assert "cas-api-exported" in casualties
+    assert run(url, monkeypatch, "load", "--force") == 0, "the curated fixtures win, by force"
+    assert "casualty 1 deleted" in capsys.readouterr().out
