@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 
 from service import engine, synth
 from service.engine.rows import FactRecord, Record
+from service.engine.specs import Spec, convert
 from service.vocabulary import FactKind
 
 FACTS = 2000
@@ -34,6 +36,17 @@ class TestGenerate:
     def test_size(self, rows: list[Record]) -> None:
         assert len(facts(rows)) == FACTS
         assert {f.row.kind for f in facts(rows)} == {k.value for k in FactKind}
+
+    def test_every_record_is_a_valid_fixture_record(self) -> None:
+        """The generator builds specs directly, which msgspec does not validate: each one
+        must pass the fixture format as strictly as a file's records do."""
+        bundle = synth.generate(FACTS, seed=7)
+        specs: list[Spec] = [cb.crisis for _, cb in bundle.crises]
+        specs += [st.spec for _, st in bundle.sources]
+        for _, cb in bundle.crises:
+            specs += [*cb.actors, *cb.places, *(fact for _, fact in cb.facts)]
+        for spec in specs:
+            assert convert(msgspec.to_builtins(spec), type(spec)) == spec
 
     def test_too_small_is_refused(self) -> None:
         with pytest.raises(ValueError, match="at least"):

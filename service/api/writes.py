@@ -209,7 +209,15 @@ def _edit(
     summary: str | None,
 ) -> Written:
     """Apply a merge patch to the fact, or delete it when `change` is None."""
-    found = store.fact_spec(conn.cursor(), kind, fact_id)
+    try:
+        found = store.fact_spec(conn.cursor(), kind, fact_id)
+    except msgspec.ValidationError as exc:
+        raise Problem(
+            409,
+            f"The stored {kind.value} {fact_id!r} breaks the fixture format ({exc}); "
+            "correct it in the fixtures and load them.",
+            kind="conflict",
+        ) from None
     if found is None:
         raise _missing(conn, kind, fact_id)
     crisis, spec = found

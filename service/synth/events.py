@@ -73,7 +73,9 @@ class Event:
         group = gen._pick(GROUPS)
         base = int(3 + 400 * random_() ** 3)
         place = self.place
-        key = f"{category.value}.{group.value}.{gen.cast.slug[place.id]}.{self.day.isoformat()}"
+        # A key is a slug: the enumerations' underscores become hyphens.
+        measured = f"{category.value}.{group.value}".replace("_", "-")
+        key = f"{measured}.{gen.cast.slug[place.id]}.{self.day.isoformat()}"
         disputed = random_() < 0.7
 
         def report(language: Language, citations: list[CitationSpec]) -> tuple[FactSpec, str]:
