@@ -76,8 +76,9 @@ def many_curators(token: str, facts: list[str], writers: int, seconds: float) ->
             etags = {fact: client.get(fact).headers["etag"] for fact in own}
             while time.monotonic() < deadline:
                 fact = own[done % len(own)]
-                _, etags[fact], status = _edit(client, fact, etags[fact], f"w{done}")
-                assert status == 200, status
+                sent = etags[fact]
+                _, etags[fact], status = _edit(client, fact, sent, f"w{done}")
+                assert status == 200, (status, fact, sent, etags[fact], client.get(fact).headers)
                 done += 1
         return done
 

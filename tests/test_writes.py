@@ -204,3 +204,16 @@ def test_bodies_of_another_type_or_not_utf8_are_refused(
         "/v1/casualties", json=new_casualty(id=existing), headers=as_(tokens, Role.CURATOR)
     )
     assert again.status_code == 409
+
+
+def test_the_etag_of_the_gzipped_answer_is_as_good_as_any(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """A client that reads with gzip (most do) edits with the ETag it was given."""
+    created = create(client, tokens, note="A note long enough to be sent gzipped. " * 40)
+    path = created.headers["location"]
+    read = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert read.headers["content-encoding"] == "gzip" and read.headers["etag"].endswith('-gzip"')
+    headers = {"Content-Type": "application/merge-patch+json", "If-Match": read.headers["etag"]}
+    edited = client.patch(path, json={"count": 19}, headers=as_(tokens, Role.CURATOR, **headers))
+    assert edited.status_code == 200, edited.text

@@ -34,7 +34,7 @@ from service.vocabulary import FactKind, Operation, RecordKind, Role
 T = TypeVar("T")
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
-_ETAG = re.compile(r'\s*"(\d+)\.[0-9a-f]{32}"\s*')
+_ETAG = re.compile(r'\s*(?:W/)?"(\d+)\.[0-9a-f]{32}(?:-gzip)?"\s*')
 
 Summary = Annotated[
     str | None,
