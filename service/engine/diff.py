@@ -178,7 +178,7 @@ class Applier:
             if revisions.get(key) != revision:
                 raise Stale(*key, revisions.get(key))
         self.writer = Writer(cursor)
-        self.background = Background(self.writer)
+        self.background = Background(self.writer, inline=only is not None)
         self.names = answers.Names()
         self.outcome = Outcome(version=None)
         self.batch = _Batch()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
@@ -149,14 +150,22 @@ def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
         )
         scope = _BY_KEY
     cursor.execute(sql.SQL("DELETE FROM disputed_quantities WHERE {}").format(where), params)
-    return _insert(cursor, sql.SQL(_FIGURES).format(scope=scope), params)
+    return _insert(cursor, sql.SQL(_FIGURES).format(scope=scope), params, bulk=scope is _BY_CRISIS)
 
 
-def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any]) -> int:
+def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: bool) -> int:
     rows = []
-    # A server-side cursor: a bulk load's figures are read a batch at a time.
-    with cursor.connection.cursor(name="figures", row_factory=class_row(Figure)) as figures:
-        figures.itersize = 10_000
+    # A bulk change's figures are read a batch at a time by a server-side cursor; a few
+    # keys' in one round trip (a server-side cursor cost 6-10 ms more for one key).
+    conn, rows_as = cursor.connection, class_row(Figure)
+    opened: psycopg.Cursor[Figure]
+    if bulk:
+        server = conn.cursor(name="figures", row_factory=rows_as)
+        server.itersize = 10_000
+        opened = server
+    else:
+        opened = conn.cursor(row_factory=rows_as)
+    with opened as figures:
         figures.execute(query, params)
         for _, group in itertools.groupby(figures, key=lambda f: (f.crisis_id, f.quantity_key)):
             found = dispute(list(group))

@@ -55,19 +55,12 @@ class Writer:
         ).fetchone()
         self.may_defer = allowed is not None and bool(allowed[0])
         self.deferred = False
-        found = cursor.execute(
-            "SELECT c.relname, a.attname, a.atttypid::int FROM pg_attribute a "
-            "JOIN pg_class c ON c.oid = a.attrelid "
-            "WHERE c.oid = ANY(%s::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped",
-            [list(r.INSERT_ORDER)],
-        ).fetchall()
-        types = {(table, column): oid for table, column, oid in found}
-        self.types = {t: [types[t, c] for c in r.columns(t)] for t in r.INSERT_ORDER}
+        self.types = _column_types(cursor)
         # Facts are staged: PostgreSQL turns each document into its search vector while
         # inserting the fact, instead of updating every fact afterwards.
         cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS loading_facts "
-            "(LIKE facts INCLUDING DEFAULTS, config text, document text) ON COMMIT DROP"
+            "(LIKE facts INCLUDING DEFAULTS, config text, document text) ON COMMIT DELETE ROWS"
         )
 
     def defer_references(self) -> None:
@@ -198,7 +191,7 @@ class Writer:
     def upsert_records(self, names: Sequence[str], rows: Sequence[Any]) -> None:
         """Each record's current revision and state, new or replacing the one stored."""
         self.cursor.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS loading_records (LIKE records) ON COMMIT DROP"
+            "CREATE TEMP TABLE IF NOT EXISTS loading_records (LIKE records) ON COMMIT DELETE ROWS"
         )
         self.copy_text("loading_records", names, rows)
         self.counts["loading_records"] -= len(rows)
@@ -256,16 +249,37 @@ def _orphan_query(table: str, parent: str, own: list[str], keys: list[str]) -> s
 Job = Callable[[Writer], None]
 
 
+_TYPES: dict[str, list[int]] = {}
+"""The type of each column a load writes: built-in types, whose oids are the same in every
+database, so looked up once per process."""
+
+
+def _column_types(cursor: Cursor) -> dict[str, list[int]]:
+    if not _TYPES:
+        found = cursor.execute(
+            "SELECT c.relname, a.attname, a.atttypid::int FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.oid = ANY(%s::regclass[]) AND a.attnum > 0 AND NOT a.attisdropped",
+            [list(r.INSERT_ORDER)],
+        ).fetchall()
+        types = {(table, column): oid for table, column, oid in found}
+        _TYPES.update({t: [types[t, c] for c in r.columns(t)] for t in r.INSERT_ORDER})
+    return _TYPES
+
+
 class Background:
     """Runs writes on a thread of its own, in order: PostgreSQL stores one chunk while
-    Python checks the next. One job at most waits its turn, which bounds memory."""
+    Python checks the next. One job at most waits its turn, which bounds memory. A change
+    of a few records (`inline`) runs its jobs as they come: a thread would only wait."""
 
-    def __init__(self, writer: Writer) -> None:
+    def __init__(self, writer: Writer, inline: bool = False) -> None:
         self.writer = writer
         self.queue: queue.Queue[Job | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="engine-writer", daemon=True)
-        self.thread.start()
+        self.inline = inline
+        if not inline:
+            self.thread.start()
 
     def _run(self) -> None:
         while (job := self.queue.get()) is not None:
@@ -277,6 +291,9 @@ class Background:
 
     def put(self, job: Job) -> None:
         self.raise_error()
+        if self.inline:
+            job(self.writer)
+            return
         self.queue.put(job)
 
     def stop(self) -> None:
