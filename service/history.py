@@ -11,8 +11,15 @@ from service.queries import Conn
 
 _COLUMNS = "revision, kind, record_id, crisis_id, operation, author, message, made_at, answer"
 
+LATEST = (
+    f"SELECT {_COLUMNS} FROM revisions WHERE kind = %s AND record_id = %s "
+    "ORDER BY revision DESC LIMIT 1"
+)
+"""A record's latest revision."""
 
-def _revision(row: tuple[Any, ...]) -> schemas.Revision:
+
+def revision_of(row: tuple[Any, ...]) -> schemas.Revision:
+    """A row of `_COLUMNS` as the API serves it."""
     revision, kind, record_id, crisis_id, operation, author, message, made_at, answer = row
     return schemas.Revision(
         revision=revision,
@@ -36,7 +43,7 @@ async def revisions(
         "AND revision < %s ORDER BY revision DESC LIMIT %s",
         [kind, record_id, before if before is not None else 2**62, limit],
     )
-    return [_revision(row) for row in await cursor.fetchall()]
+    return [revision_of(row) for row in await cursor.fetchall()]
 
 
 async def revision(conn: Conn, kind: str, record_id: str, number: int) -> schemas.Revision | None:
@@ -45,4 +52,4 @@ async def revision(conn: Conn, kind: str, record_id: str, number: int) -> schema
         [kind, record_id, number],
     )
     row = await cursor.fetchone()
-    return None if row is None else _revision(row)
+    return None if row is None else revision_of(row)

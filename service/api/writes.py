@@ -29,7 +29,7 @@ from service.engine.rows import KINDS
 from service.engine.specs import NEW_FACTS, FactSpec, convert
 from service.engine.write import WRITE_LOCK
 from service.errors import InvalidParam, Problem, gone, not_found
-from service.vocabulary import FactKind, Operation, RecordKind, Role
+from service.vocabulary import FactKind, Role
 
 T = TypeVar("T")
 JSON = "application/json"
@@ -246,25 +246,32 @@ def _edit(
 
 def _deletion(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> bytes:
     """The revision that deleted the fact, as GET .../revisions/{n} answers it."""
-    row = conn.execute(
-        "SELECT revision, crisis_id, author, message, made_at FROM revisions "
-        "WHERE kind = %s AND record_id = %s ORDER BY revision DESC LIMIT 1",
-        [kind.value, fact_id],
-    ).fetchone()
+    row = conn.execute(history.LATEST, [kind.value, fact_id]).fetchone()
     assert row is not None
-    revision, crisis, author, message, made_at = row
-    deleted = schemas.Revision(
-        revision=revision,
-        kind=RecordKind(kind.value),
-        record_id=fact_id,
-        crisis_id=crisis,
-        operation=Operation.DELETED,
+    return msgspec.json.encode(history.revision_of(row))
+
+
+async def _change(
+    request: Request[Any, Any, Any],
+    kind: FactKind,
+    fact_id: str,
+    change: dict[str, Any] | None,
+    if_match: str | None,
+    summary: str | None,
+) -> Response[Any]:
+    """An edit (a merge patch) or, with no `change`, a deletion, made against `if_match`."""
+    expected = _expected(if_match)
+    author = request.state.key.name
+    work = partial(
+        _edit,
+        kind=kind,
+        fact_id=fact_id,
+        change=change,
+        expected=expected,
         author=author,
-        message=message,
-        made_at=made_at,
-        answer=None,
+        summary=summary,
     )
-    return msgspec.json.encode(deleted)
+    return (await _write(request, work)).response()
 
 
 async def body_type(
@@ -318,18 +325,7 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
     ) -> Response[Any]:
         """Edits the fact with a JSON Merge Patch of its fixture record (null removes a
         member); the change applies at once. Answers the fact as it is now."""
-        expected = _expected(if_match)
-        author = request.state.key.name
-        work = partial(
-            _edit,
-            kind=kind,
-            fact_id=fact_id,
-            change=data,
-            expected=expected,
-            author=author,
-            summary=summary,
-        )
-        return (await _write(request, work)).response()
+        return await _change(request, kind, fact_id, data, if_match, summary)
 
     async def remove(
         self: Controller,
@@ -340,20 +336,9 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
     ) -> Response[schemas.Revision]:
         """Deletes the fact, leaving a tombstone: its URL answers 410 with the summary given
         here. Answers the deleting revision."""
-        expected = _expected(if_match)
         if not summary:
             raise Problem(422, "Say why in X-Edit-Summary: it is what the fact's URL will answer.")
-        author = request.state.key.name
-        work = partial(
-            _edit,
-            kind=kind,
-            fact_id=fact_id,
-            change=None,
-            expected=expected,
-            author=author,
-            summary=summary,
-        )
-        return (await _write(request, work)).response()
+        return await _change(request, kind, fact_id, None, if_match, summary)
 
     async def list_revisions(
         self: Controller,
