@@ -147,7 +147,9 @@ class TestEveryOperation:
         assert method in body["detail"]
 
 
-@pytest.mark.parametrize("url", ["/nope", "/v2/crises", "/v1", "/v1/crises/kazakhstan-2022/x"])
+@pytest.mark.parametrize(
+    "url", ["/nope", "/v2/crises", "/v1", "/v1/crises/kazakhstan-2022/x", "/docs/redoc"]
+)
 def test_unknown_route(client: Client, url: str) -> None:
     body = assert_problem(client.get(url), 404)
     assert body["instance"] == url

@@ -5,13 +5,23 @@ the README promised on /v1/disputes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 
-from tests.apiclient import CRISIS, FACT_LISTS, Client, Item, invalid, ok, walk
+from service.settings import Settings
+from tests.apiclient import CRISIS, FACT_LISTS, Client, Item, invalid, ok, serve, walk
 
 PARTIAL = re.compile(r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")
 DIGITS = {"year": 4, "month": 7, "day": 10}
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[Client]:
+    """An app of this module's own, closed with it (the session's would keep its pool open
+    under test_reliability's count of connections left), without the rate limit."""
+    with serve(settings) as client:
+        yield client
 
 
 def every_fact(client: Client) -> list[Item]:
