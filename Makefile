@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate load test lint openapi bench clean
+.PHONY: help install run serve migrate load test browser lint openapi bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -13,7 +13,8 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# PYTHONWARNINGS: setuptools prints an "Editable installation" banner on every install.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## create or refresh .venv
@@ -32,8 +33,11 @@ run: $(STAMP) ## migrate, load the fixtures and serve on http://127.0.0.1:8000
 serve: $(STAMP) ## serve without migrating or loading
 	$(BIN)/crisis-facts serve
 
-test: $(STAMP) ## run the whole test suite
+test: $(STAMP) browser ## run the whole test suite
 	$(BIN)/python -m pytest
+
+browser: ## install headless Chromium (Debian's chromium) for tests/test_browser.py if missing
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check service tests bench alembic

@@ -14,11 +14,11 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, Tag
 
 from service import __version__
-from service.api import auth, export, facts, guards, resources, system, writes
+from service.api import auth, docs, export, facts, guards, resources, system, writes
 from service.api.caching import CachingMiddleware, ResponseCache
 from service.api.contract import document
 from service.api.params import strict_query
@@ -72,7 +72,7 @@ def openapi_config() -> OpenAPIConfig:
         # Litestar answers every unknown path under its docs router with an HTML 404, so the
         # router lives under /docs; system.openapi_document serves /openapi.json.
         path="/docs",
-        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+        render_plugins=[docs.swagger_plugin(), JsonRenderPlugin(path="/openapi.json")],
         use_handler_docstrings=True,
         components=Components(security_schemes=auth.SECURITY_SCHEMES),
     )
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         system.ready,
         system.openapi_document,
         system.current_key,
+        docs.assets_router(),
     ]
     guard = guards.GuardMiddleware(settings)
     # Litestar answers 404 and 405 before any middleware runs: the guard answers them too.

@@ -472,10 +472,13 @@ async def timeline(
 
 
 def _date_json(table: str, value: str, precision: str) -> sql.Composable:
-    """A partial date as the API shows it: its first day and how much of it is known."""
+    """A partial date as the API shows it: as much of it as is known (`2022-01` for a
+    month), as service.engine.answers.partial_date writes it, and how much that is."""
     v, p = sql.Identifier(table, value), sql.Identifier(table, precision)
     return sql.SQL(
-        "CASE WHEN {v} IS NULL THEN NULL ELSE json_build_object('value', {v}, 'precision', {p}) END"
+        "CASE WHEN {v} IS NULL THEN NULL ELSE json_build_object('value', "
+        "to_char({v}, CASE {p} WHEN 'year' THEN 'YYYY' WHEN 'month' THEN 'YYYY-MM' "
+        "ELSE 'YYYY-MM-DD' END), 'precision', {p}) END"
     ).format(v=v, p=p)
 
 
@@ -655,6 +658,7 @@ async def get_actor(conn: Conn, actor_id: str) -> schemas.Actor | None:
 _DISPUTE_CONDITIONS: dict[str, LiteralString] = {
     "crisis": "d.crisis_id = %(crisis)s",
     "kind": "d.kind = %(kind)s",
+    "key": "d.quantity_key = %(key)s",
 }
 
 
@@ -674,12 +678,17 @@ def _disputes_sql(names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
 
 
 async def list_disputes(
-    conn: Conn, crisis: str | None, kind: str | None, limit: int, cursor: str | None
+    conn: Conn,
+    crisis: str | None,
+    kind: str | None,
+    key: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> schemas.Page[schemas.Dispute]:
     """Disputes come from `disputed_quantities`, which each load fills with their answers: a
     page costs the same whatever the number of facts, and is sent as stored."""
-    scope = FactFilter(crisis=crisis, kind_filters={"kind": kind}).scope("disputes")
-    params = _given(crisis=crisis, kind=kind)
+    scope = FactFilter(crisis=crisis, key=key, kind_filters={"kind": kind}).scope("disputes")
+    params = _given(crisis=crisis, kind=kind, key=key)
     query = _disputes_sql(tuple(params), cursor is not None, limit + 1)
     if cursor is not None:
         params["after_crisis"], params["after_key"] = decode_cursor(scope, cursor, (str, str))

@@ -49,21 +49,43 @@ class ActorRef(Shape, frozen=True, kw_only=True):
     role: ActorRole
 
 
+DateText = Annotated[
+    str,
+    Meta(
+        pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$",
+        description="As much of the date as is known: YYYY, YYYY-MM or YYYY-MM-DD",
+        examples=["2022-01-05", "2022-01", "2022"],
+    ),
+]
+
+
+class PartialDate(Shape, frozen=True, kw_only=True):
+    """A date as precisely as its source gives it: `2022-01` is January, which a first day
+    (`2022-01-01`) would misstate."""
+
+    value: DateText
+    precision: Precision
+
+
+class CitedSource(Shape, frozen=True, kw_only=True):
+    """Who published the cited words, where and when: enough to attribute a quote without
+    fetching the source."""
+
+    id: str
+    title: str
+    outlet: str | None
+    published: PartialDate
+    language: Language
+
+
 class Citation(Shape, frozen=True, kw_only=True):
     """The words a fact rests on: `quote == source.text[start:end]`."""
 
     source_id: str
+    source: CitedSource
     quote: str
     start: Offset
     end: Offset
-
-
-class PartialDate(Shape, frozen=True, kw_only=True):
-    """A date of which only the year, or year and month, may be known (then `value` is the
-    first day of that period)."""
-
-    value: dt.date
-    precision: Precision
 
 
 class Figure(Shape, frozen=True, kw_only=True):

@@ -73,7 +73,11 @@ def citing(item: Item) -> set[str]:
 
 
 def day(item: Item) -> str | None:
-    return item["date"]["value"] if item["date"] else None
+    """The first day of a fact's date (`2022-01` is 2022-01-01): what since and until compare."""
+    if not item["date"]:
+        return None
+    value: str = item["date"]["value"]
+    return value + "-01" * (2 - value.count("-"))
 
 
 def median_day(items: list[Item]) -> str:

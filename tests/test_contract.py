@@ -21,7 +21,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from service import cli, keys
 from service.api import contract
 from service.api.guards import MAX_QUERY_BYTES
+from service.api.params import date_range
 from service.app import create_app
+from service.errors import Problem
 from service.settings import PROJECT_ROOT, Settings
 from service.vocabulary import Role
 from tests.apiclient import Client, ok, serve, unlimited
@@ -228,18 +230,21 @@ def admin_token(settings: Settings) -> Iterator[str]:
 
 def refused_by_design(case: schemathesis.Case[Any], response: schemathesis.Response) -> set[str]:
     """Why a valid-by-schema request got a 4xx, by design: an opaque cursor the API did not
-    issue; `until` before `since` (a rule OpenAPI cannot state); a query string longer than
-    the guard reads (each parameter has a maximum length, not their sum); a write that
-    breaks a rule of the data."""
+    issue; a date its pattern allows that the calendar does not (`2022-02-31`), or `until`
+    before `since` (rules OpenAPI cannot state); a query string longer than the guard reads
+    (each parameter has a maximum length, not their sum); a write that breaks a rule of
+    the data."""
     query = case.query or {}
     reasons = {"cursor"} if "cursor" in query else set()
-    since, until = query.get("since"), query.get("until")
-    if isinstance(since, str) and isinstance(until, str):
-        try:
-            if dt.date.fromisoformat(since) > dt.date.fromisoformat(until):
-                reasons.add("until")
-        except ValueError:
-            pass
+    ranges: dict[str, tuple[dt.date, dt.date]] = {}
+    for name in ("since", "until"):
+        if isinstance(value := query.get(name), str):
+            try:
+                ranges[name] = date_range(name, value)
+            except Problem:
+                reasons.add(name)
+    if "since" in ranges and "until" in ranges and ranges["since"][0] > ranges["until"][1]:
+        reasons.add("until")
     if len(urlsplit(response.request.url or "").query) > MAX_QUERY_BYTES:
         reasons.add("query string")
     if case.method != "GET" and response.status_code in {409, 412, 422, 428}:

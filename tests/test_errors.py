@@ -125,7 +125,7 @@ def test_the_contract_has_every_operation(app: Litestar) -> None:
     assert sorted(op.operation_id or "" for _, op in operations(app)) == sorted(OPERATION_IDS)
 
 
-# no parameter a client could get wrong
+# They take no parameter a client could get wrong (an unknown one: test_newcomer.py).
 PROBES = {"GetHealth", "GetReady", "GetDataPackage", "GetCurrentKey"}
 
 
@@ -172,7 +172,9 @@ class TestEveryOperation:
             assert method in body["detail"]
 
 
-@pytest.mark.parametrize("url", ["/nope", "/v2/crises", "/v1", "/v1/crises/kazakhstan-2022/x"])
+@pytest.mark.parametrize(
+    "url", ["/nope", "/v2/crises", "/v1", "/v1/crises/kazakhstan-2022/x", "/docs/redoc"]
+)
 def test_unknown_route(client: Client, url: str) -> None:
     body = assert_problem(client.get(url), 404)
     assert body["instance"] == url

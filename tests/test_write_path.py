@@ -200,6 +200,51 @@ def test_a_renamed_actor_rewrites_the_answers_that_name_it(
     assert stale == 0
 
 
+def test_a_retitled_source_rewrites_the_citations_that_show_it(
+    connection: sa.Connection, tmp_path: Path
+) -> None:
+    """Citations embed their source's title: a new title reaches every fact and dispute
+    citing it, as a renamed actor reaches the facts that name it."""
+    source, title = "src-004-security-chief-arrested", "A retitled article"
+    root = copy_fixtures(tmp_path)
+    sources = root / "articles" / "sources.yaml"
+    records = yaml.safe_load(sources.read_text("utf-8"))
+    for record in records:
+        if record["id"] == source:
+            record["title"] = title
+    sources.write_text(yaml.safe_dump(records, allow_unicode=True, sort_keys=False), "utf-8")
+
+    outcome = apply(connection, root)
+
+    assert outcome.changes[("source", "updated")] == 1
+    citing = connection.exec_driver_sql(
+        "SELECT count(DISTINCT fact_id) FROM citations WHERE source_id = %(s)s", {"s": source}
+    ).scalar_one()
+    assert sum(n for (kind, _), n in outcome.changes.items() if kind != "source") == citing > 0
+    documents = connection.exec_driver_sql(
+        "SELECT document FROM fact_documents d WHERE EXISTS (SELECT FROM citations c "
+        "  WHERE c.fact_id = d.fact_id AND c.source_id = %(s)s) "
+        "UNION ALL SELECT document FROM disputed_quantities",
+        {"s": source},
+    ).scalars()
+    shown = [
+        citation.source.title
+        for document in documents
+        for citation in _citations(msgspec.json.decode(document))
+        if citation.source_id == source
+    ]
+    assert len(shown) >= citing and set(shown) == {title}
+
+
+def _citations(answer: dict[str, Any]) -> list[schemas.Citation]:
+    """The citations of a stored fact's or dispute's answer."""
+    if "values" in answer:
+        found = [value["citation"] for value in answer["values"]]
+    else:
+        found = answer["citations"]
+    return [msgspec.convert(c, schemas.Citation) for c in found]
+
+
 def test_a_changed_figure_redecides_its_dispute(connection: sa.Connection, tmp_path: Path) -> None:
     key, fact_id, count = connection.exec_driver_sql(
         "SELECT f.quantity_key, f.id, c.count FROM facts f JOIN casualties c ON c.fact_id = f.id "

@@ -105,7 +105,7 @@ class ExportBody:
         self.pool = request.app.state.export_pool
         self.conn: Any = conn
         encoder = FORMATS[request.scope["path"].rsplit(".", 1)[1]]
-        self.encoder: Csv | Ndjson = encoder(listing, version.sources)
+        self.encoder: Csv | Ndjson = encoder(listing)
         self.listing = listing
         self.version = version
         self.chunks = self._chunks()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
@@ -12,6 +13,7 @@ from litestar import Request, Response
 from litestar.di import NamedDependency, Provide
 from litestar.enums import ParamType
 from litestar.openapi import spec
+from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
 from service import schemas
@@ -71,16 +73,28 @@ SourceId = Annotated[
         max_length=120, description="Only facts citing this source (its id).", pattern=ID_PATTERN
     ),
 ]
+DATE_PATTERN = r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$"
+DATE_EXAMPLES = "e.g. 2022-01-05, 2022-01 or 2022"
+
 Since = Annotated[
-    dt.date | None,
+    str | None,
     Parameter(
-        description="Only facts dated on or after this day (YYYY-MM-DD). A fact known to "
-        "the month or year is dated by the first day of that period."
+        description="Only facts dated on or after this date: YYYY-MM-DD, or YYYY-MM or YYYY "
+        "for the start of that month or year. A fact known only to the month or year counts "
+        "as the first day of it; undated facts are left out.",
+        # The pattern is the contract's; fact_filter checks it, to answer with an example.
+        schema_extra={"pattern": DATE_PATTERN},
+        examples=[Example(value="2022-01-05"), Example(value="2022-01")],
     ),
 ]
 Until = Annotated[
-    dt.date | None,
-    Parameter(description="Only facts dated on or before this day (YYYY-MM-DD)."),
+    str | None,
+    Parameter(
+        description="Only facts dated on or before this date: YYYY-MM-DD, or YYYY-MM or YYYY "
+        "for the end of that month or year. Undated facts are left out.",
+        schema_extra={"pattern": DATE_PATTERN},
+        examples=[Example(value="2022-01-10"), Example(value="2022-01")],
+    ),
 ]
 LanguageFilter = Annotated[
     Language | None,
@@ -106,26 +120,30 @@ T = TypeVar("T")
 
 
 def strict_query() -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
-    """A before_request hook: Litestar reads `?language=fr&language=en` as one of the two and
+    """A before_request hook: a misspelt parameter (`?limt=5`) would otherwise be ignored and
+    answer everything; and Litestar reads `?language=fr&language=en` as one of the two and
     `?language=null` as no language at all, a mistake the contract does not allow; say so."""
-    accepted: dict[str, dict[str, bool]] = {}
+    accepted: dict[str, Accepted] = {}
 
     # Async: Litestar would run a sync hook in a worker thread, which costs more than the check.
     async def hook(request: Request[Any, Any, Any]) -> None:
         if not request.scope["query_string"]:
             return
         if not accepted:
-            accepted.update(single_valued(request.app.openapi_schema))
+            accepted.update(query_parameters(request.app.openapi_schema))
         operation = request.route_handler.operation_id
         if callable(operation):  # one handler on several paths: an id per path
             parts: list[Any] = request.scope["path"].split("/")
             operation = operation(request.route_handler, request.method, parts)
-        names = accepted.get(operation) if isinstance(operation, str) else None
-        if not names:
-            return
+        known = accepted.get(operation) if isinstance(operation, str) else None
+        if known is None:
+            return  # not an operation of the contract (the docs pages)
         seen: set[str] = set()
         for name, value in request.query_params.multi_items():
-            literal = names.get(name)
+            if name not in known.names:
+                listed = ", ".join(sorted(known.names)) or "none"
+                raise invalid_parameter(name, f"not a parameter here; accepted: {listed}")
+            literal = known.single.get(name)
             if literal is None:
                 continue
             if name in seen:
@@ -137,36 +155,70 @@ def strict_query() -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
     return hook
 
 
-def single_valued(document: spec.OpenAPI) -> dict[str, dict[str, bool]]:
-    """Per operation id, its single-valued query parameters, each with whether 'null' is one
-    of its values (plain text), read from the OpenAPI document the app serves."""
-    operations: dict[str, dict[str, bool]] = {}
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """An operation's query parameters: every name, and the single-valued ones each with
+    whether 'null' is one of its values (plain text)."""
+
+    names: frozenset[str]
+    single: dict[str, bool]
+
+
+def query_parameters(document: spec.OpenAPI) -> dict[str, Accepted]:
+    """Per operation id, its query parameters, read from the OpenAPI document the app serves."""
+    operations: dict[str, Accepted] = {}
     for item in (document.paths or {}).values():
         if item.get is None or item.get.operation_id is None:
             continue
-        names: dict[str, bool] = {}
+        names: set[str] = set()
+        single: dict[str, bool] = {}
         for parameter in item.get.parameters or []:
             if not isinstance(parameter, spec.Parameter) or parameter.param_in != ParamType.QUERY:
                 continue
+            names.add(parameter.name)
             schema = parameter.schema
             members = (schema.one_of or [schema]) if isinstance(schema, spec.Schema) else [schema]
             kinds = [m.type for m in members if isinstance(m, spec.Schema)]
             if spec.OpenAPIType.ARRAY in kinds:
                 continue
-            names[parameter.name] = all(
+            single[parameter.name] = all(
                 isinstance(m, spec.Schema)
                 and m.type in (spec.OpenAPIType.STRING, spec.OpenAPIType.NULL)
                 and m.format is None
                 and m.enum is None
                 for m in members
             )
-        operations[item.get.operation_id] = names
+        operations[item.get.operation_id] = Accepted(frozenset(names), single)
     return operations
 
 
-def check_dates(since: dt.date | None, until: dt.date | None) -> None:
-    if since is not None and until is not None and since > until:
+def date_range(name: str, text: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a date given as YYYY-MM-DD, YYYY-MM or YYYY."""
+    try:
+        if re.fullmatch(DATE_PATTERN, text) is None:
+            raise ValueError(text)
+        parts = [int(p) for p in text.split("-")]
+        if len(parts) == 3:
+            day = dt.date(*parts)
+            return day, day
+        if len(parts) == 2:
+            first = dt.date(parts[0], parts[1], 1)
+            after = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            return first, after - dt.timedelta(days=1)
+        return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
+    except ValueError:
+        raise invalid_parameter(
+            name, f"{text!r} is not a date: give YYYY-MM-DD, YYYY-MM or YYYY, {DATE_EXAMPLES}"
+        ) from None
+
+
+def check_dates(since: str | None, until: str | None) -> tuple[dt.date | None, dt.date | None]:
+    """The first day `since` allows and the last `until` does."""
+    first = None if since is None else date_range("since", since)[0]
+    last = None if until is None else date_range("until", until)[1]
+    if first is not None and last is not None and first > last:
         raise invalid_parameter("until", f"{until} is before since={since}")
+    return first, last
 
 
 _PLAIN_QUERY = re.compile(rb"[A-Za-z0-9._~!$'()*+,;=:@/?&-]*")
@@ -215,13 +267,13 @@ def fact_filter(
     key: QuantityKey = None,
 ) -> FactFilter:
     """The filters every fact list shares, declared once for the handlers and the contract."""
-    check_dates(since, until)
+    first, last = check_dates(since, until)
     return FactFilter(
         crisis=crisis,
         actor=actor,
         source=source,
-        since=since,
-        until=until,
+        since=first,
+        until=last,
         language=language.value if language else None,
         verification=verification.value if verification else None,
         key=key,

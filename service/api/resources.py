@@ -14,6 +14,7 @@ from service.api.params import (
     LanguageFilter,
     Limit,
     PathId,
+    QuantityKey,
     fetch,
     paged,
 )
@@ -113,11 +114,12 @@ async def list_disputes(
     kind: Annotated[
         FactKind | None, Parameter(description="Only quantities measured by facts of this kind.")
     ] = None,
+    key: QuantityKey = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response[schemas.Page[schemas.Dispute]]:
     """Every quantity that sources report differently, each source's figure side by side."""
-    page = await fetch(request, queries.list_disputes, crisis, kind, limit, cursor)
+    page = await fetch(request, queries.list_disputes, crisis, kind, key, limit, cursor)
     return paged(request, page)
 
 

@@ -26,10 +26,28 @@ def digest(answer: bytes) -> bytes:
     return hashlib.sha256(answer).digest()[:16]
 
 
+DATE_FORMAT = {Precision.YEAR: "%Y", Precision.MONTH: "%Y-%m", Precision.DAY: "%Y-%m-%d"}
+"""A partial date written with as much as is known (queries._date_json writes the same)."""
+
+
 def partial_date(value: dt.date | None, precision: str | None) -> schemas.PartialDate | None:
     if value is None or precision is None:
         return None
-    return schemas.PartialDate(value=value, precision=Precision(precision))
+    known = Precision(precision)
+    return schemas.PartialDate(value=value.strftime(DATE_FORMAT[known]), precision=known)
+
+
+def cited_source(row: Any) -> schemas.CitedSource:
+    """What a citation shows of its source (a `sources` row)."""
+    published = partial_date(row.published_on, row.published_precision)
+    assert published is not None
+    return schemas.CitedSource(
+        id=row.id,
+        title=row.title,
+        outlet=row.outlet,
+        published=published,
+        language=row.language,
+    )
 
 
 def figure(detail: Any) -> schemas.Figure | None:
@@ -39,11 +57,12 @@ def figure(detail: Any) -> schemas.Figure | None:
 
 
 class Names:
-    """The actors and places facts refer to, as the refs their answers embed."""
+    """The actors, places and sources facts refer to, as their answers embed them."""
 
     def __init__(self) -> None:
         self.actors: dict[str, schemas.Ref] = {}
         self.places: dict[str, schemas.Ref] = {}
+        self.sources: dict[str, schemas.CitedSource] = {}
         self._involved: dict[tuple[str, str], schemas.ActorRef] = {}
 
     def actor(self, row: Any) -> None:
@@ -52,6 +71,9 @@ class Names:
 
     def place(self, row: Any) -> None:
         self.places[row.id] = schemas.Ref(id=row.id, name=row.name)
+
+    def source(self, row: Any) -> None:
+        self.sources[row.id] = cited_source(row)
 
     def ref(self, actor_id: str | None) -> schemas.Ref | None:
         return None if actor_id is None else self.actors[actor_id]
@@ -80,7 +102,11 @@ def fact(record: r.FactRecord, names: Names) -> schemas.AnyFact:
         "note": row.note,
         "citations": [
             schemas.Citation(
-                source_id=c.source_id, quote=c.quote, start=c.start_offset, end=c.end_offset
+                source_id=c.source_id,
+                source=names.sources[c.source_id],
+                quote=c.quote,
+                start=c.start_offset,
+                end=c.end_offset,
             )
             for c in record.citations
         ],

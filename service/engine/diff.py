@@ -223,6 +223,8 @@ class Applier:
             self.names.actor(record.row)
         elif isinstance(record, r.PlaceRecord):
             self.names.place(record.row)
+        elif isinstance(record, r.SourceRecord):
+            self.names.source(record.row)
         elif isinstance(record, r.CrisisRecord):
             self.fact_counts.setdefault(record.row.id, Counter())
         change = self._change(record, None)

@@ -20,7 +20,7 @@ from psycopg.rows import class_row
 from service import schemas
 from service.engine.answers import encode, partial_date
 from service.engine.write import Cursor
-from service.vocabulary import FactKind, Hedge, Verification
+from service.vocabulary import FactKind, Hedge, Language, Verification
 
 _FIGURES = """
 SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
@@ -28,13 +28,17 @@ SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
        coalesce(ca.count, de.count, ar.count) AS count,
        coalesce(ca.count_max, de.count_max, ar.count_max) AS count_max,
        coalesce(ca.hedge, de.hedge, ar.hedge) AS hedge,
-       c.source_id, c.quote, c.start_offset, c.end_offset
+       c.source_id, c.quote, c.start_offset, c.end_offset,
+       s.title AS source_title, s.outlet AS source_outlet, s.language AS source_language,
+       s.published_on AS source_published_on,
+       s.published_precision AS source_published_precision
 FROM facts f
 LEFT JOIN casualties ca ON ca.fact_id = f.id
 LEFT JOIN deployments de ON de.fact_id = f.id
 LEFT JOIN arrests ar ON ar.fact_id = f.id
 LEFT JOIN actors a ON a.id = f.claimant_id
 JOIN citations c ON c.fact_id = f.id AND c.position = 0
+JOIN sources s ON s.id = c.source_id
 WHERE f.quantity_key IS NOT NULL AND coalesce(ca.count, de.count, ar.count) IS NOT NULL
   AND {scope}
 ORDER BY f.crisis_id, f.quantity_key, count, f.id
@@ -66,6 +70,11 @@ class Figure:  # the columns _FIGURES selects, by name
     quote: str
     start_offset: int
     end_offset: int
+    source_title: str
+    source_outlet: str | None
+    source_language: str
+    source_published_on: Any
+    source_published_precision: str
 
 
 def _lowest(f: Figure) -> Decimal:
@@ -124,8 +133,24 @@ def _value(f: Figure) -> schemas.DisputeValue:
         date=partial_date(f.occurred_on, f.date_precision),
         verification=Verification(f.verification),
         citation=schemas.Citation(
-            source_id=f.source_id, quote=f.quote, start=f.start_offset, end=f.end_offset
+            source_id=f.source_id,
+            source=_source(f),
+            quote=f.quote,
+            start=f.start_offset,
+            end=f.end_offset,
         ),
+    )
+
+
+def _source(f: Figure) -> schemas.CitedSource:
+    published = partial_date(f.source_published_on, f.source_published_precision)
+    assert published is not None
+    return schemas.CitedSource(
+        id=f.source_id,
+        title=f.source_title,
+        outlet=f.source_outlet,
+        published=published,
+        language=Language(f.source_language),
     )
 
 

@@ -74,6 +74,7 @@ def context(cursor: Cursor, facts: list[FactSpec]) -> tuple[Known, Names]:
                 url=row.url,
             )
             known.sources[row.id] = SourceText(spec, row.text)
+            names.source(row)  # its citations show the article's title, outlet and date
     return known, names
 
 

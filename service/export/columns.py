@@ -5,7 +5,7 @@ columns, a list or dict one JSON column, and a fact gains its first citation's c
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
@@ -110,20 +110,10 @@ def _first_citation(fact: Any) -> Any:
     return fact.citations[0] if fact.citations else None
 
 
-@dataclass(frozen=True, slots=True)
-class SourceInfo:
-    title: str
-    outlet: str | None
-
-
-Sources = Mapping[str, SourceInfo]
-"""Each source's title and outlet by id, read in the export's own transaction."""
-
-
-def fact_columns(shapes: Sequence[type[schemas.Fact]], sources: Sources) -> list[Column]:
+def fact_columns(shapes: Sequence[type[schemas.Fact]]) -> list[Column]:
     """One row per fact: `kind`, the fields of its Struct (of every kind in `shapes`, a
-    kind's own fields empty on another kind's row), then its first citation flattened with
-    that source's title and outlet, and how many citations it has."""
+    kind's own fields empty on another kind's row), then its first citation flattened (with
+    what it shows of its source), and how many citations it has."""
     columns: list[Column] = [
         Column(
             "kind",
@@ -148,26 +138,12 @@ def fact_columns(shapes: Sequence[type[schemas.Fact]], sources: Sources) -> list
         get=_first_citation,
         required=False,
     )
-    columns += citation[:1]
-    columns.append(
-        Column(
-            "citation_source_title",
-            "string",
-            lambda fact: _source(fact, sources, "title"),
-            False,
-            description="Title of the first citation's source.",
-        )
-    )
-    columns.append(
-        Column(
-            "citation_source_outlet",
-            "string",
-            lambda fact: _source(fact, sources, "outlet"),
-            False,
-            description="Outlet of the first citation's source.",
-        )
-    )
-    columns += citation[1:]
+    # A citation names its source twice (`source_id`, and `source.id` with the rest of
+    # what it shows of the article): one column.
+    for column in citation:
+        if column.name not in seen:
+            seen.add(column.name)
+            columns.append(column)
     columns.append(
         Column(
             "citation_count",
@@ -194,13 +170,6 @@ def _lenient(get: Getter) -> Getter:
             return None
 
     return lenient
-
-
-def _source(fact: Any, sources: Sources, attribute: str) -> Any:
-    citation = _first_citation(fact)
-    if citation is None:
-        return None
-    return getattr(sources[citation.source_id], attribute)
 
 
 def plain_columns(shape: type[msgspec.Struct]) -> list[Column]:

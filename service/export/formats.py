@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from service import schemas
-from service.export.columns import Column, Sources, cell, fact_columns, plain_columns
+from service.export.columns import Column, cell, fact_columns, plain_columns
 from service.export.listings import FACT_SHAPES, Listing, list_decoder
 
 NDJSON = "application/x-ndjson"
@@ -28,7 +28,7 @@ class Ndjson:
 
     media_type = NDJSON
 
-    def __init__(self, listing: Listing, sources: Sources) -> None:
+    def __init__(self, listing: Listing) -> None:
         self.listing = listing
         self.count = 0
 
@@ -47,10 +47,10 @@ class Ndjson:
         return _encode(closing) + b"\n"
 
 
-def columns(listing: Listing, sources: Sources) -> list[Column]:
+def columns(listing: Listing) -> list[Column]:
     """The CSV columns of a listing."""
     if listing.kinds:
-        return fact_columns([FACT_SHAPES[kind] for kind in listing.kinds], sources)
+        return fact_columns([FACT_SHAPES[kind] for kind in listing.kinds])
     return plain_columns(listing.shape)
 
 
@@ -59,9 +59,9 @@ class Csv:
 
     media_type = CSV
 
-    def __init__(self, listing: Listing, sources: Sources) -> None:
+    def __init__(self, listing: Listing) -> None:
         self.listing = listing
-        self.columns = columns(listing, sources)
+        self.columns = columns(listing)
         self.getters = [c.get for c in self.columns]
         self.decoder = list_decoder(listing.shape)
         self.buffer = io.StringIO()

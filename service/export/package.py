@@ -30,7 +30,7 @@ REFERENCES: dict[str, str] = {
 
 
 def resource(listing: Listing) -> dict[str, Any]:
-    fields = [column.field() for column in columns(listing, {})]
+    fields = [column.field() for column in columns(listing)]
     names = {f["name"] for f in fields}
     schema: dict[str, Any] = {"fields": fields, "primaryKey": PRIMARY_KEYS[listing.name]}
     keys = [

@@ -11,7 +11,6 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from service.export.columns import SourceInfo
 from service.export.listings import Listing
 
 BATCH_ROWS = 2000
@@ -22,12 +21,10 @@ Conn = AsyncConnection[Any]
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """What an export is a copy of: the dataset version, when its last change was made, and
-    the sources' titles and outlets that a fact's CSV row names."""
+    """What an export is a copy of: the dataset version and when its last change was made."""
 
     number: int | None
     made_at: dt.datetime | None
-    sources: dict[str, SourceInfo]
 
 
 async def begin(conn: Conn) -> Version:
@@ -38,12 +35,7 @@ async def begin(conn: Conn) -> Version:
     made = await (
         await conn.execute("SELECT made_at FROM revisions ORDER BY revision DESC LIMIT 1")
     ).fetchone()
-    rows = await (await conn.execute("SELECT id, title, outlet FROM sources")).fetchall()
-    return Version(
-        None if row is None else int(row[0]),
-        None if made is None else made[0],
-        {r[0]: SourceInfo(r[1], r[2]) for r in rows},
-    )
+    return Version(None if row is None else int(row[0]), None if made is None else made[0])
 
 
 async def end(conn: Conn) -> None:

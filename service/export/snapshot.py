@@ -31,7 +31,7 @@ async def snapshot(url: str, out: Path, openapi: dict[str, Any]) -> Path:
             partial = out / f".{folder.name}.partial"
             partial.mkdir(parents=True, exist_ok=True)
             for listing in everything():
-                csv, ndjson = Csv(listing, version.sources), Ndjson(listing, version.sources)
+                csv, ndjson = Csv(listing), Ndjson(listing)
                 with (
                     open(partial / f"{listing.name}.csv", "wb") as csv_file,
                     open(partial / f"{listing.name}.ndjson", "wb") as ndjson_file,
