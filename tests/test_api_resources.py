@@ -341,9 +341,9 @@ class TestSearch:
     def test_a_one_word_snippet_marks_the_word_as_a_reader_sees_it(
         self, window: str, word: str, snippet: str
     ) -> None:
-        # A one-word query's article snippet is marked in Python (service.queries._mark),
+        # A one-word query's article snippet is marked in Python (service.queries.mark_snippet),
         # not by ts_headline: the word whole first, else the words it starts, else inside one.
-        assert queries._mark(window, word) == snippet
+        assert queries.mark_snippet(window, word) == snippet
 
     def test_an_article_opening_with_the_word_is_marked(self, client: Client) -> None:
         source = ok(client, "/v1/sources/" + walk(client, "/v1/sources")[0]["id"])

@@ -138,8 +138,8 @@ def test_a_page_does_not_edit_the_filters_it_is_handed() -> None:
     given = MappingProxyType({"crisis": "kazakhstan-2022"})
     cursor = queries.encode_cursor("scope", ["s1"])
     _, params, _ = sent(
-        lambda c: queries._keyset_page(
-            c, queries._SOURCES, "scope", given, 50, cursor, schemas.SourceSummary
+        lambda c: queries.keyset_page(
+            c, queries.SOURCES, "scope", given, 50, cursor, schemas.SourceSummary
         )
     )
     assert params == {"crisis": "kazakhstan-2022", "after": "s1"}

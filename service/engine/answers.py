@@ -27,7 +27,7 @@ def digest(answer: bytes) -> bytes:
 
 
 DATE_FORMAT = {Precision.YEAR: "%Y", Precision.MONTH: "%Y-%m", Precision.DAY: "%Y-%m-%d"}
-"""A partial date written with as much as is known (queries._date_json writes the same)."""
+"""A partial date written with as much as is known (queries.date_json writes the same)."""
 
 
 def partial_date(value: dt.date | None, precision: str | None) -> schemas.PartialDate | None:

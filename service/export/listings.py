@@ -14,16 +14,16 @@ from psycopg import sql
 
 from service import schemas
 from service.queries import (
-    _ACTORS,
-    _DISPUTE_CONDITIONS,
-    _KIND_TABLE,
-    _SOURCES,
+    ACTORS,
+    DISPUTE_CONDITIONS,
+    KIND_TABLE,
+    SOURCES,
     FactFilter,
+    Keyset,
     Where,
-    _fact_conditions,
-    _given,
-    _Keyset,
-    _kind_join,
+    fact_conditions,
+    given_params,
+    kind_join,
 )
 from service.vocabulary import FactKind
 
@@ -72,9 +72,9 @@ def facts(name: str, kind: FactKind, filters: FactFilter) -> Listing:
         ).format(sql.Literal(kind.value))
         return Listing(name, query, params, shape, kinds=(kind,))
     where = Where.of(sql.SQL("f.kind = {}").format(sql.Literal(kind.value)))
-    where += _fact_conditions(names, _KIND_TABLE[kind][1])
+    where += fact_conditions(names, KIND_TABLE[kind][1])
     selected = sql.SQL("SELECT f.id FROM facts f{join} WHERE {where}").format(
-        join=_kind_join(kind, names), where=where.joined()
+        join=kind_join(kind, names), where=where.joined()
     )
     return Listing(name, _answers_of(selected, "f.id"), params, shape, kinds=(kind,))
 
@@ -83,7 +83,7 @@ def timeline(filters: FactFilter, kinds: tuple[FactKind, ...]) -> Listing:
     """Every dated fact of the kinds, in date order then id, as the timeline pages."""
     params: dict[str, Any] = filters.params()
     where = Where.of("f.occurred_on IS NOT NULL") + Where.of("f.kind = ANY(%(kinds)s)")
-    where += _fact_conditions(tuple(params), None)
+    where += fact_conditions(tuple(params), None)
     params["kinds"] = [k.value for k in kinds]
     selected = sql.SQL("SELECT f.id, f.occurred_on FROM facts f WHERE {where}").format(
         where=where.joined()
@@ -92,7 +92,7 @@ def timeline(filters: FactFilter, kinds: tuple[FactKind, ...]) -> Listing:
     return Listing("timeline", query, params, schemas.AnyFact, kinds=kinds)
 
 
-def _keyset(name: str, listing: _Keyset, params: dict[str, Any], shape: Any) -> Listing:
+def _keyset(name: str, listing: Keyset, params: dict[str, Any], shape: Any) -> Listing:
     where = Where(tuple(sql.SQL(listing.conditions[n]) for n in params))
     query = sql.SQL(
         "SELECT convert_to(({item})::text, 'UTF8') FROM {table} WHERE {where} ORDER BY {order}"
@@ -110,18 +110,18 @@ def actors(crisis: str | None, kind: str | None, name: str | None) -> Listing:
     if name is not None:
         escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-    params = _given(crisis=crisis, kind=kind, name=pattern)
-    return _keyset("actors", _ACTORS, params, schemas.Actor)
+    params = given_params(crisis=crisis, kind=kind, name=pattern)
+    return _keyset("actors", ACTORS, params, schemas.Actor)
 
 
 def sources(crisis: str | None, language: str | None) -> Listing:
-    params = _given(crisis=crisis, language=language)
-    return _keyset("sources", _SOURCES, params, schemas.SourceSummary)
+    params = given_params(crisis=crisis, language=language)
+    return _keyset("sources", SOURCES, params, schemas.SourceSummary)
 
 
 def disputes(crisis: str | None, kind: str | None) -> Listing:
-    params = _given(crisis=crisis, kind=kind)
-    where = Where(tuple(sql.SQL(_DISPUTE_CONDITIONS[n]) for n in params))
+    params = given_params(crisis=crisis, kind=kind)
+    where = Where(tuple(sql.SQL(DISPUTE_CONDITIONS[n]) for n in params))
     query = sql.SQL(
         "SELECT convert_to(d.document, 'UTF8') FROM disputed_quantities d WHERE {where} "
         "ORDER BY d.crisis_id, d.quantity_key"

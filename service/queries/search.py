@@ -1,0 +1,275 @@
+"""Search: facts and articles matching a query, ranked, with marked snippets."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from psycopg import sql
+
+from service import schemas
+from service.queries.base import (
+    BadCursor,
+    Conn,
+    Where,
+    decode_cursor,
+    encode_cursor,
+    fetch_rows,
+    limit_clause,
+    rendered,
+)
+from service.queries.facts import FactFilter
+from service.vocabulary import FactKind
+
+FACT_CANDIDATES = 1000
+"""Facts ranked per search: the first this many that match, in the order the index finds
+them (storage order, which is load order), so that a common word costs what a rare one does."""
+
+SOURCE_CANDIDATES = 100
+"""Articles ranked per search, found as facts are, before the phrase check: articles are
+long, so checking a phrase and ranking one costs more than a fact."""
+
+FACT_RANK_BOUND = 0.1
+"""What no fact can reach on a one-word query, and every article holding the word does.
+
+Each text is ranked against the query as stemmed in its own language, so a word is one
+`ts_rank` term, weighted by its first occurrence: D (0.1) in a fact, at least C (0.2) over
+pi²/6 = 0.12 in an article. A page that such articles fill skips the facts' lookup (a test
+holds PostgreSQL to it; bench/RESULTS.md has what that saves)."""
+
+WINDOW = 160
+WINDOW_BEFORE = 60
+"""An article's snippet is marked in the WINDOW characters of its passage that start
+WINDOW_BEFORE before the word: `ts_headline` parses and stems all it is given."""
+
+
+def _config(language: sql.Composable) -> sql.Composable:
+    """The text search configuration of a text in `language`."""
+    return sql.SQL(
+        "CASE {} WHEN 'fr' THEN 'french'::regconfig ELSE 'english'::regconfig END"
+    ).format(language)
+
+
+_SEARCH_SQL = sql.SQL("""
+WITH q AS (
+    SELECT query, words, query = words AS plain, english, french,
+           numnode(english) <= 1 AND numnode(french) <= 1 AS one_word,
+           tsvector_to_array(to_tsvector('english', %(near_word)s)
+                             || to_tsvector('french', %(near_word)s)) AS stems
+    FROM (
+        SELECT query, english, french,
+               CASE WHEN strpos(query::text, '!') = 0
+                    THEN regexp_replace(query::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
+                    ELSE query END AS words
+        FROM (SELECT english || french AS query, english, french
+              FROM websearch_to_tsquery('english', %(q)s) english,
+                   websearch_to_tsquery('french', %(q)s) french) q
+    ) q
+),
+articles AS (
+    SELECT 'source' AS type, s.id,
+           ts_rank(s.search, CASE s.language WHEN 'fr' THEN q.french ELSE q.english END)::float8
+             AS rank
+    FROM q, LATERAL (
+        SELECT s.id, s.search, s.language FROM sources s
+        WHERE {sources}
+        LIMIT {source_candidates}
+    ) s
+    WHERE q.plain OR s.search @@ q.query
+),
+hits AS (
+    SELECT * FROM (
+        SELECT * FROM articles
+        UNION ALL
+        SELECT f.kind AS type, f.id,
+               greatest(ts_rank(f.search, q.english), ts_rank(f.search, q.french))::float8 AS rank
+        FROM q, LATERAL (
+            SELECT f.id, f.kind, f.search FROM facts f
+            WHERE {facts}
+            LIMIT {fact_candidates}
+        ) f
+        WHERE NOT (q.one_word AND (
+            SELECT count(*) FROM articles h WHERE {after} AND h.rank >= {fact_rank_bound}
+        ) >= {page})
+    ) h
+    WHERE {after}
+    ORDER BY rank DESC, type, id
+    {limit}
+)
+SELECT h.type, h.id, h.rank,
+       coalesce(s.title, left(coalesce(st.content, fc.quotes), 160)),
+       CASE WHEN NOT (q.one_word AND s_text.typed IS NOT NULL) THEN
+       ts_headline({config},
+                   coalesce(s_text.typed, s_text.excerpt, fc.quotes), q.query,
+                   'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, MinWords=10')
+       END,
+       CASE WHEN q.one_word THEN s_text.typed END
+FROM hits h CROSS JOIN q
+LEFT JOIN sources s ON h.type = 'source' AND s.id = h.id
+LEFT JOIN LATERAL (
+    SELECT typed, CASE WHEN typed IS NULL THEN coalesce(
+        (SELECT p.text FROM source_passages p
+         WHERE p.source_id = s.id
+           AND EXISTS (SELECT FROM unnest(q.stems) stem
+                       WHERE strpos(lower(p.text COLLATE "C"), stem) > 0)
+         ORDER BY p.n LIMIT 1),
+        (SELECT p.text FROM source_passages p WHERE p.source_id = s.id AND p.n = 0)
+    ) END AS excerpt
+    FROM (
+        SELECT (SELECT substr(p.text, greatest(w.at - {window_before}, 1), {window})
+                FROM source_passages p,
+                     LATERAL (SELECT coalesce(nullif(strpos(lower(p.text COLLATE "C"), %(near)s),
+                                                     0),
+                                              strpos(p.text, %(near_initial)s)) AS at) w
+                WHERE p.source_id = s.id AND w.at > 0
+                ORDER BY p.n LIMIT 1) AS typed
+        WHERE s.id IS NOT NULL  -- facts have no passage to look for
+        OFFSET 0  -- found once: pulled up, the passage search ran for every use of `typed`
+    ) typed
+) s_text ON true
+LEFT JOIN statements st ON h.type = 'statement' AND st.fact_id = h.id
+LEFT JOIN LATERAL (
+    SELECT string_agg(c.quote, ' … ' ORDER BY c.position) AS quotes, min(c.source_id) AS source_id
+    FROM citations c WHERE h.type <> 'source' AND c.fact_id = h.id
+) fc ON true
+LEFT JOIN sources fs ON fs.id = fc.source_id
+ORDER BY h.rank DESC, h.type, h.id
+""")
+"""Facts and articles matching the query, ranked by `ts_rank` among the first
+FACT_CANDIDATES facts and SOURCE_CANDIDATES articles found (the facts skipped when
+FACT_RANK_BOUND shows none can be on the page), then paged by (rank, type, id).
+Snippets mark the words in a fact's quotes, or in an article's first passage (400
+characters, see service.loader.passages) that holds the query's longest phrase or word as
+typed (around it, see WINDOW), else one of its stems ("arrest" of "arrested" in
+"arrestations"), else in its opening: a passage, not the whole article, is marked and
+searched. `q` is a CTE on purpose: a planner that sees the words picks a sequential scan
+for a common one, which reads every article's whole vector until it has its candidates."""
+
+_SEARCH_CONSTANTS = {
+    "source_candidates": sql.Literal(SOURCE_CANDIDATES),
+    "fact_candidates": sql.Literal(FACT_CANDIDATES),
+    "fact_rank_bound": sql.Literal(FACT_RANK_BOUND),
+    "window_before": sql.Literal(WINDOW_BEFORE),
+    "window": sql.Literal(WINDOW),
+    "config": _config(sql.SQL("coalesce(s.language, fs.language)")),
+}
+
+_HREF = {
+    "source": "/v1/sources/",
+    "statement": "/v1/statements/",
+    "casualty": "/v1/casualties/",
+    "deployment": "/v1/deployments/",
+    "arrest": "/v1/arrests/",
+}
+
+
+def _near(q: str) -> tuple[str, str]:
+    """Where an article's snippet is taken from: the longest phrase the query quotes, else
+    its longest word, lowercased; and its longest word alone, whose stem is looked for when
+    the text does not have the word as typed. Excluded words (`-word`) are not looked for."""
+    kept = re.sub(r'-"[^"]*"?|(?:^|\s)-\S+', " ", q)
+    phrases = [" ".join(p.split()) for p in re.findall(r'"([^"]*)"', kept)]
+    words = [w for w in re.findall(r"\w+", kept.lower()) if w != "or"]  # "or" is an operator
+    word = max(words, key=len, default="")
+    return max(phrases, key=len, default="").lower() or word, word
+
+
+def _near_forms(q: str) -> dict[str, str]:
+    """`_near` as it appears in an article's text with only ASCII letters lowercased (lowering
+    the whole text by the locale cost ten times more): a word with a capital outside ASCII
+    ("État", "ÉTAT") is found by its initial form."""
+    near, word = _near(q)
+    return {"near": near, "near_initial": near[:1].upper() + near[1:], "near_word": word}
+
+
+_MARKED_AS = (r"(?<!\w){}(?!\w)", r"(?<!\w){}\w*", r"{}\w*")
+"""Where a one-word query's article snippet marks the word: where it stands whole; only if
+it does not, at the start of words ("arrestation" in "arrestations", as `ts_headline`
+marked a stem's forms), else inside one. "les" standing whole leaves "lesson" unmarked."""
+
+
+def mark_snippet(window: str, word: str) -> str:
+    """A one-word query's article snippet: the window where the word was found as typed (see
+    WINDOW), marked in Python, case aside, where `ts_headline` would parse and stem it all."""
+    if not word:
+        return window
+    for form in _MARKED_AS:
+        pattern = re.compile(form.format(re.escape(word)), re.IGNORECASE)
+        marked, count = pattern.subn(lambda found: f"<mark>{found.group(0)}</mark>", window)
+        if count:
+            return marked
+    return window
+
+
+@functools.lru_cache(maxsize=1024)
+def _search_sql(types: tuple[str, ...], by_crisis: bool, paged: bool, rows: int) -> sql.SQL:
+    """The search for these types, filters and page size, built once: only its values vary,
+    as parameters."""
+    sources = Where.of("s.search @@ q.words")
+    facts = Where.of("f.search @@ q.query")
+    if "source" not in types:
+        sources += Where.of("false")
+    # The kinds are written into the SQL, one prepared statement per combination: as an
+    # array parameter, PostgreSQL judged the generic plan dearer and planned every search.
+    kinds = [sql.Literal(kind.value) for kind in FactKind if kind.value in types]
+    if not kinds:
+        facts += Where.of("false")
+    elif len(kinds) < len(FactKind):
+        facts += Where.of(sql.SQL("f.kind IN ({})").format(sql.SQL(", ").join(kinds)))
+    if by_crisis:
+        sources += Where.of("s.crisis_id = %(crisis)s")
+        facts += Where.of("f.crisis_id = %(crisis)s")
+    after = Where()
+    if paged:
+        after = Where.of("(-rank, type, id) > (-%(rank)s, %(after_type)s, %(after_id)s)")
+    query = _SEARCH_SQL.format(
+        sources=sources.joined(),
+        facts=facts.joined(),
+        after=after.joined(),
+        page=sql.Literal(rows),
+        limit=limit_clause(rows),
+        **_SEARCH_CONSTANTS,
+    )
+    return rendered(query)
+
+
+async def search(
+    conn: Conn,
+    q: str,
+    crisis: str | None,
+    types: tuple[str, ...],
+    limit: int,
+    cursor: str | None,
+) -> schemas.Page[schemas.SearchHit]:
+    """Sources and facts matching `q` (English and French stemming), best first."""
+    near = _near_forms(q)
+    params: dict[str, Any] = {"q": q, **near}
+    if crisis is not None:
+        params["crisis"] = crisis
+    scope = FactFilter(crisis=crisis, kind_filters={"q": q, "types": types}).scope("search")
+    if cursor is not None:
+        rank, after_type, after_id = decode_cursor(scope, cursor, (str, str, str))
+        try:
+            params["rank"] = float(rank)
+        except ValueError:
+            raise BadCursor("not a cursor issued by this API") from None
+        params["after_type"], params["after_id"] = after_type, after_id
+    query = _search_sql(types, crisis is not None, cursor is not None, limit + 1)
+    rows = await fetch_rows(conn, query, params)
+    items = [
+        schemas.SearchHit(
+            type=r[0],
+            id=r[1],
+            rank=r[2],
+            title=r[3] or r[1],
+            snippet=(r[4] or "") if r[5] is None else mark_snippet(r[5], near["near"]),
+            href=_HREF[r[0]] + r[1],
+        )
+        for r in rows[:limit]
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(scope, [repr(last.rank), last.type, last.id])
+    return schemas.Page(items=items, next_cursor=next_cursor)
