@@ -16,7 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 
 from service import __version__
-from service.api import auth, facts, guards, resources, system
+from service.api import auth, changes, facts, guards, resources, system, webhooks
 from service.api.caching import CachingMiddleware, ResponseCache
 from service.api.contract import document
 from service.api.params import strict_query
@@ -44,6 +44,8 @@ TAGS = [
     Tag(name="sources", description="The articles facts are drawn from, with full text."),
     Tag(name="actors", description="People, organizations, states and groups."),
     Tag(name="search", description="Full-text search."),
+    Tag(name="changes", description="Every change to every record, in commit order."),
+    Tag(name="webhooks", description="Signed pushes of every change (admin keys)."),
     Tag(name="system", description="Health, readiness, and the API key a client holds."),
 ]
 
@@ -67,6 +69,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
     cache = ResponseCache(settings.answer_cache_entries, settings.answer_cache_mb * 2**20)
+    news = changes.News()
+
+    def follow(live: bool, version: int | None) -> None:
+        cache.follow(live, version)
+        news.follow(live, version)
 
     async def open_pool(app: Litestar) -> None:
         url = server_url(settings)
@@ -76,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.write_pool = make_write_pool(settings, url)
         await app.state.write_pool.open(wait=False)
         app.state.auth_failures = auth.Failures(settings.auth_failures_per_minute)
-        app.state.listener = asyncio.create_task(follow_dataset(url, cache.follow, pool))
+        app.state.listener = asyncio.create_task(follow_dataset(url, follow, pool))
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full passes, which otherwise walk it again and again under load.
         gc.freeze()
@@ -103,6 +110,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         resources.get_actor,
         resources.list_disputes,
         resources.search,
+        changes.list_changes,
+        webhooks.WebhookController,
         system.health,
         system.ready,
         system.openapi_document,
@@ -141,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *([limit.middleware] if (limit := guards.rate_limit(settings)) else []),
             CachingMiddleware.define(settings, cache),
         ],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "news": news}),
         debug=False,
     )
     document(app)

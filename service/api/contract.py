@@ -115,7 +115,11 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
     components.schemas["Problem"] = PROBLEM_SCHEMA
     rename_pages(app)
     examples = {**KEYED_EXAMPLES, **load_examples(examples_file)}
+    strict_body(components.schemas.get("NewWebhook"))
     for item in (schema.paths or {}).values():
+        for write in (item.post, item.delete):
+            if write is not None:
+                document_write_responses(write)
         operation = item.get
         if operation is None:
             continue
@@ -124,6 +128,9 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
         example = examples.get(operation.operation_id or "")
         if example is not None:
             add_example(operation, example)
+        if operation.operation_id == "ListWebhookDeliveries":
+            for parameter in _parameters(operation):
+                parameter.example = _WEBHOOK["id"]
 
 
 def document_responses(operation: Operation) -> None:
@@ -161,6 +168,32 @@ def document_responses(operation: Operation) -> None:
             content={PROBLEM_JSON: OpenAPIMediaType(schema=ref)},
         )
     operation.responses = dict(sorted(responses.items()))
+
+
+WRITE_PROBLEMS = ("400", "401", "403", "404", "413", "429", "500", "503")
+
+
+def document_write_responses(operation: Operation) -> None:
+    """The problems a POST or DELETE may answer (they all need a key)."""
+    responses = operation.responses or {}
+    ref = Reference(ref="#/components/schemas/Problem")
+    for code in WRITE_PROBLEMS:
+        description = PROBLEMS[code]
+        if code == "400":
+            description = "The body or a parameter is invalid; `invalid_params` names it."
+        responses[code] = OpenAPIResponse(
+            description=description,
+            headers={"Retry-After": RETRY_AFTER} if code in {"429", "503"} else None,
+            content={PROBLEM_JSON: OpenAPIMediaType(schema=ref)},
+        )
+    operation.responses = dict(sorted(responses.items()))
+
+
+def strict_body(schema: Schema | Reference | None) -> None:
+    """A request body with an unknown field is refused (msgspec's forbid_unknown_fields):
+    the contract says so, and generators do not invent fields."""
+    if isinstance(schema, Schema):
+        schema.additional_properties = False
 
 
 def _parameters(operation: Operation) -> list[Parameter]:
@@ -275,8 +308,56 @@ first item."""
 Get = Callable[[str, dict[str, Any]], Any]
 
 
-KEYED_EXAMPLES: dict[str, Any] = {"GetCurrentKey": {"name": "night-desk", "role": "editor"}}
-"""Examples of answers that need a key, which the fixtures cannot give."""
+_WEBHOOK = {
+    "id": "wh-3f9a6c2e8b41d07a",
+    "url": "https://newsroom.example/hooks/crisis-facts",
+    "kinds": ["casualty", "arrest"],
+    "crisis_id": "kazakhstan-2022",
+    "cursor": 412,
+    "failures": 0,
+    "failing_since": None,
+    "next_attempt_at": "2026-12-03T20:14:07.512Z",
+    "created_at": "2026-12-03T20:00:00.000Z",
+    "disabled_at": None,
+    "disabled_reason": None,
+}
+KEYED_EXAMPLES: dict[str, Any] = {
+    "GetCurrentKey": {"name": "night-desk", "role": "editor"},
+    "ListWebhooks": {"items": [_WEBHOOK]},
+    "GetWebhook": _WEBHOOK,
+    "ListWebhookDeliveries": {
+        "items": [
+            {
+                "revision": 412,
+                "message_id": "msg_wh-3f9a6c2e8b41d07a_412",
+                "attempted_at": "2026-12-03T20:14:07.498Z",
+                "status": 200,
+                "ok": True,
+                "error": None,
+                "excerpt": "ok",
+                "duration_ms": 14,
+            }
+        ]
+    },
+    "ListChanges": {
+        "items": [
+            {
+                "revision": 412,
+                "kind": "arrest",
+                "id": "arrests.nationwide.interior",
+                "crisis_id": "kazakhstan-2022",
+                "operation": "deleted",
+                "made_at": "2026-12-03T20:14:07.480Z",
+                "author": "load",
+                "message": "Retracted: the ministry withdrew the figure",
+                "answer": None,
+            }
+        ],
+        "next_cursor": "WyJjaGFuZ2VzIiw0MTJd",
+    },
+}
+"""Examples of answers that need a key, or hold times of their own (the change log's), which
+the fixtures cannot give."""
 
 
 def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
@@ -290,6 +371,8 @@ def collect_examples(app: Litestar, get: Get) -> dict[str, Any]:
         if operation is None or "{" in path or not path.startswith("/v1/") or operation.security:
             continue
         op_id = operation.operation_id or path
+        if op_id in KEYED_EXAMPLES:
+            continue
         page = get(path, {**EXAMPLE_QUERIES.get(op_id, {}), "limit": 1})
         examples[op_id] = page
         if page["items"] and "id" in page["items"][0]:
