@@ -25,10 +25,10 @@ migrate: $(STAMP) ## upgrade the database schema
 load: $(STAMP) ## load fixtures/ into the database
 	$(BIN)/crisis-facts load
 
-run: $(STAMP) ## migrate, load the fixtures and serve on http://127.0.0.1:8000
+run: $(STAMP) ## migrate, load the fixtures, send webhooks in the background and serve on http://127.0.0.1:8000
 	$(BIN)/crisis-facts migrate
 	$(BIN)/crisis-facts load
-	$(BIN)/crisis-facts serve
+	$(BIN)/crisis-facts deliver & trap 'kill $$!' EXIT; $(BIN)/crisis-facts serve
 
 serve: $(STAMP) ## serve without migrating or loading
 	$(BIN)/crisis-facts serve

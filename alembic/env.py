@@ -6,6 +6,7 @@ from alembic import context
 
 from service.database import make_engine
 from service.models import Base
+from service.webhooks import tables as _webhook_tables  # noqa: F401  (registers its tables)
 
 config = context.config
 target_metadata = Base.metadata

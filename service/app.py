@@ -18,7 +18,18 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, Tag
 
 from service import __version__
-from service.api import auth, docs, export, facts, guards, resources, system, writes
+from service.api import (
+    auth,
+    changes,
+    docs,
+    export,
+    facts,
+    guards,
+    resources,
+    system,
+    webhooks,
+    writes,
+)
 from service.api.caching import CachingMiddleware, ResponseCache
 from service.api.contract import document
 from service.api.params import strict_query
@@ -59,6 +70,8 @@ TAGS = [
     Tag(name="actors", description="People, organizations, states and groups."),
     Tag(name="search", description="Full-text search."),
     Tag(name="export", description="Whole lists as CSV or NDJSON, and their data package."),
+    Tag(name="changes", description="Every change to every record, in commit order."),
+    Tag(name="webhooks", description="Signed pushes of every change (admin keys)."),
     Tag(name="system", description="Health, readiness, and the API key a client holds."),
 ]
 
@@ -92,6 +105,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
 
     cache = ResponseCache(settings.answer_cache_entries, settings.answer_cache_mb * 2**20)
+    news = changes.News()
+
+    def follow(live: bool, version: int | None) -> None:
+        cache.follow(live, version)
+        news.follow(live, version)
 
     async def open_pool(app: Litestar) -> None:
         url = server_url(settings)
@@ -105,7 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.auth_failures = auth.Failures(settings.auth_failures_per_minute)
         app.state.change_pool = make_change_pool(settings, url)
         app.state.change_pool.open(wait=False)
-        app.state.listener = asyncio.create_task(follow_dataset(url, cache.follow, pool))
+        app.state.listener = asyncio.create_task(follow_dataset(url, follow, pool))
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full passes, which otherwise walk it again and again under load.
         gc.freeze()
@@ -135,6 +153,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         resources.list_disputes,
         resources.search,
         *export.HANDLERS,
+        changes.list_changes,
+        webhooks.WebhookController,
         system.health,
         system.ready,
         system.openapi_document,
@@ -174,7 +194,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *([limit.middleware] if (limit := guards.rate_limit(settings)) else []),
             CachingMiddleware.define(settings, cache),
         ],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "news": news}),
         debug=False,
     )
     document(app)

@@ -1,4 +1,4 @@
-"""crisis-facts serve | migrate | load | synth | openapi | settings."""
+"""crisis-facts serve | deliver | migrate | load | synth | openapi | keys | settings."""
 
 from __future__ import annotations
 
@@ -137,6 +137,22 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deliver(settings: Settings, args: argparse.Namespace) -> int:
+    """Send webhooks until SIGTERM or SIGINT; the delivery in flight is finished first."""
+    import logging
+    import signal
+    import threading
+
+    from service.webhooks import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker.run(_url(settings), settings, args.threads, stop)
+    return 0
+
+
 def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:
     from service.app import create_app
 
@@ -225,6 +241,11 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = top.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="serve the API (HOST, PORT, WORKERS)").set_defaults(func=cmd_serve)
+    deliver = sub.add_parser("deliver", help="send webhooks: every change to every subscription")
+    deliver.add_argument(
+        "--threads", type=int, default=4, help="subscriptions served at once (default 4)"
+    )
+    deliver.set_defaults(func=cmd_deliver)
     sub.add_parser(
         "migrate", help="upgrade the database schema to the latest revision"
     ).set_defaults(func=cmd_migrate)

@@ -50,10 +50,13 @@ def grant_read_role(url: str, role: str) -> None:
                     "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {}"
                 ).format(ident)
             )
-            # Readers never see even the hashes of API keys.
-            keys = conn.execute("SELECT to_regclass('api_keys')").fetchone()
-            if keys is not None and keys[0] is not None:
-                conn.execute(sql.SQL("REVOKE SELECT ON api_keys FROM {}").format(ident))
+            # Readers never see even the hashes of API keys, nor webhooks' signing secrets.
+            for table in ("api_keys", "webhook_subscriptions"):
+                found = conn.execute("SELECT to_regclass(%s)", [table]).fetchone()
+                if found is not None and found[0] is not None:
+                    conn.execute(
+                        sql.SQL("REVOKE SELECT ON {} FROM {}").format(sql.Identifier(table), ident)
+                    )
         member = conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", [role]).fetchone()
         if member is None or not member[0]:
             conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(ident))

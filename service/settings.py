@@ -90,6 +90,14 @@ class Settings:
         "so that pages keep theirs; more wait POOL_TIMEOUT, then get 503.",
     )
     cache_max_age: int = _doc(60, "Cache-Control max-age, in seconds, of successful GET answers.")
+    webhook_timeout: float = _doc(
+        10.0, "Seconds a webhook delivery may take to connect, and again to be answered."
+    )
+    webhook_allow_private: bool = _doc(
+        False,
+        "Deliver webhooks to loopback, private and link-local addresses too (tests, a "
+        "private network); off, only public addresses are called.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -120,6 +120,11 @@ class ResponseCache:
         self.invalidate(live, version)
 
 
+def _no_store(answer: Answer) -> bool:
+    """A handler that said `no-store` (an answer that depends on when it was asked)."""
+    return any(n.lower() == b"cache-control" and b"no-store" in v for n, v in answer.headers)
+
+
 PRIVATE = b"private, no-store"
 """The Cache-Control of an answer to a request made with an API key."""
 
@@ -174,7 +179,7 @@ class CachingMiddleware:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     answer = self._answer(start, b"".join(chunks), private)
-                    if cache is not None and answer.status == 200:
+                    if cache is not None and answer.status == 200 and not _no_store(answer):
                         cache.put(key, answer, generation)
                     await self._send(send, answer, if_none_match)
             else:  # pragma: no cover - no other message is sent for HTTP

@@ -143,6 +143,7 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
     write_bodies(components.schemas)
     rename_pages(app)
     examples = {**FIXED_EXAMPLES, **load_examples(examples_file)}
+    strict_body(components.schemas.get("NewWebhook"))
     for item in (schema.paths or {}).values():
         for method in ("get", "post", "patch", "delete"):
             operation = getattr(item, method)
@@ -153,6 +154,9 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
             example = examples.get(operation.operation_id or "")
             if example is not None:
                 add_example(operation, example)
+        if item.get is not None and item.get.operation_id == "ListWebhookDeliveries":
+            for parameter in _parameters(item.get):
+                parameter.example = _WEBHOOK["id"]
 
 
 WRITE_PROBLEMS = {
@@ -235,6 +239,13 @@ def _streamed(operation: Operation) -> tuple[str, str] | None:
     if not op_id.startswith("Export"):
         return None
     return next((v for suffix, v in STREAMED.items() if op_id.endswith(suffix)), None)
+
+
+def strict_body(schema: Schema | Reference | None) -> None:
+    """A request body with an unknown field is refused (msgspec's forbid_unknown_fields):
+    the contract says so, and generators do not invent fields."""
+    if isinstance(schema, Schema):
+        schema.additional_properties = False
 
 
 def _parameters(operation: Operation) -> list[Parameter]:
@@ -373,8 +384,53 @@ first item."""
 Get = Callable[[str, dict[str, Any]], Any]
 
 
+_WEBHOOK = {
+    "id": "wh-3f9a6c2e8b41d07a",
+    "url": "https://newsroom.example/hooks/crisis-facts",
+    "kinds": ["casualty", "arrest"],
+    "crisis_id": "kazakhstan-2022",
+    "cursor": 412,
+    "failures": 0,
+    "failing_since": None,
+    "next_attempt_at": "2026-12-03T20:14:07.512Z",
+    "created_at": "2026-12-03T20:00:00.000Z",
+    "disabled_at": None,
+    "disabled_reason": None,
+}
 FIXED_EXAMPLES: dict[str, Any] = {
     "GetCurrentKey": {"name": "night-desk", "role": "editor"},
+    "ListWebhooks": {"items": [_WEBHOOK]},
+    "GetWebhook": _WEBHOOK,
+    "ListWebhookDeliveries": {
+        "items": [
+            {
+                "revision": 412,
+                "message_id": "msg_wh-3f9a6c2e8b41d07a_412",
+                "attempted_at": "2026-12-03T20:14:07.498Z",
+                "status": 200,
+                "ok": True,
+                "error": None,
+                "excerpt": "ok",
+                "duration_ms": 14,
+            }
+        ]
+    },
+    "ListChanges": {
+        "items": [
+            {
+                "revision": 412,
+                "kind": "arrest",
+                "id": "arrests.nationwide.interior",
+                "crisis_id": "kazakhstan-2022",
+                "operation": "deleted",
+                "made_at": "2026-12-03T20:14:07.480Z",
+                "author": "load",
+                "message": "Retracted: the ministry withdrew the figure",
+                "answer": None,
+            }
+        ],
+        "next_cursor": "WyJjaGFuZ2VzIiw0MTJd",
+    },
     **{
         f"{verb}{noun}Revision{plural}": revision_example(fact_id, number, many=bool(plural))
         for verb, plural in (("List", "s"), ("Get", ""))

@@ -68,6 +68,9 @@ class Revision(Base):
         one_of("operation", Operation),
         CheckConstraint("(answer IS NULL) = (operation = 'deleted')", name="answer_unless_deleted"),
         Index(None, "kind", "record_id", "revision"),
+        # The changes feed filtered by crisis or by kind: one range each, in revision order.
+        Index(None, "crisis_id", "revision"),
+        Index(None, "kind", "revision"),
     )
 
 

@@ -1,0 +1,184 @@
+"""GET /v1/changes: every change once, in commit order, resumable, also across writers whose
+transactions overlap; long polling; bad cursors are 400s."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from service import engine as write_path
+from service import synth
+from service.app import create_app
+from service.database import make_engine
+from service.settings import Settings
+from tests.apiclient import invalid, ok
+from tests.conftest import FIXTURES, loaded_database
+
+Client = TestClient[Litestar]
+
+
+@pytest.fixture(scope="module")
+def feed_url(server_url: str) -> Iterator[str]:
+    """A database of its own: these tests commit changes."""
+    with loaded_database(server_url, "feed", lambda e: write_path.load(e, FIXTURES)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(feed_url: str) -> Iterator[Client]:
+    settings = Settings(database_url=feed_url, allowed_hosts=("testserver.local",))
+    with TestClient(create_app(settings.replace(rate_limit_per_minute=0))) as client:
+        yield client
+
+
+def write(url: str, facts: int, seed: int = 1) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            write_path.apply(connection, synth.generate(facts, seed=seed), "synth")
+    finally:
+        engine.dispose()
+
+
+def revisions(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT revision FROM revisions ORDER BY 1")]
+
+
+def follow(client: Client, since: str | None, **params: Any) -> tuple[list[dict[str, Any]], str]:
+    """Every change after `since`, page by page; the cursor to poll with next."""
+    items: list[dict[str, Any]] = []
+    for _ in range(10_000):
+        page = ok(client, "/v1/changes", limit=200, **params, **({"since": since} if since else {}))
+        since = page["next_cursor"]
+        assert since
+        items.extend(page["items"])
+        if len(page["items"]) < 200:
+            return items, since
+    raise AssertionError("the feed never ends")
+
+
+class TestFeed:
+    def test_every_change_once_in_commit_order_with_the_answer_as_served(
+        self, client: Client, feed_url: str
+    ) -> None:
+        items, _ = follow(client, None)
+        assert [c["revision"] for c in items] == revisions(feed_url)
+        fact = next(c for c in items if c["kind"] == "casualty")
+        served = ok(client, f"/v1/casualties/{fact['id']}")
+        latest = [c for c in items if c["id"] == fact["id"]][-1]
+        assert latest["answer"] == served
+        assert {c["operation"] for c in items} == {"created"}
+
+    def test_the_cursor_is_given_when_nothing_is_newer_and_a_poll_gets_304(
+        self, client: Client
+    ) -> None:
+        _, cursor = follow(client, None)
+        first = client.get("/v1/changes", params={"since": cursor})
+        assert first.status_code == 200 and first.json() == {"items": [], "next_cursor": cursor}
+        again = client.get(
+            "/v1/changes",
+            params={"since": cursor},
+            headers={"If-None-Match": first.headers["etag"]},
+        )
+        assert again.status_code == 304
+
+    def test_filters_move_the_cursor_past_what_they_do_not_match(
+        self, client: Client, feed_url: str
+    ) -> None:
+        items, cursor = follow(client, None, kind="crisis")
+        assert items and {c["kind"] for c in items} == {"crisis"}
+        page = ok(client, "/v1/changes", since=cursor, kind="crisis")
+        assert page["next_cursor"] == cursor  # nothing newer: the same position
+        _, everything = follow(client, None)
+        assert cursor == everything, "a filtered reader stands at the last revision too"
+
+    @pytest.mark.parametrize("since", ["nonsense", "WyJjcmlzZXMiLDFd", "WyJjaGFuZ2VzIiwtMV0"])
+    def test_a_cursor_not_of_this_feed_is_a_400_naming_since(
+        self, client: Client, since: str
+    ) -> None:
+        invalid(client, "/v1/changes", "since", since=since)
+
+    def test_wait_above_30_is_a_400(self, client: Client) -> None:
+        invalid(client, "/v1/changes", "wait", wait=31)
+
+    def test_a_held_request_answers_when_a_change_commits(
+        self, client: Client, feed_url: str
+    ) -> None:
+        _, cursor = follow(client, None)
+        answers: list[Any] = []
+        started = time.monotonic()
+        waiter = threading.Thread(
+            target=lambda: answers.append(
+                client.get("/v1/changes", params={"since": cursor, "wait": 20})
+            )
+        )
+        waiter.start()
+        write(feed_url, 50, seed=7)
+        waiter.join(25)
+        assert answers and answers[0].status_code == 200
+        assert answers[0].json()["items"], "the held request saw the change"
+        assert time.monotonic() - started < 15
+        assert answers[0].headers["cache-control"] == "no-store"
+
+
+def test_overlapping_writers_are_seen_in_commit_order_by_a_reader_in_between(
+    client: Client, feed_url: str
+) -> None:
+    """The classic trap: a transaction that took its numbers first commits last, and readers
+    who already read past them never see its changes. Writer A numbers its changes and holds
+    its transaction open; writer B starts meanwhile; a reader follows the feed throughout.
+    Every change must reach the reader exactly once, in order (fails without WRITE_LOCK:
+    B then numbers from the same maximum as A, and one of them fails or is skipped)."""
+    _, cursor = follow(client, None)
+    start = revisions(feed_url)[-1]
+    seen: list[int] = []
+    engine = make_engine(feed_url)
+    first = engine.connect()
+    a = first.begin()
+    write_path.apply(first, synth.generate(60, seed=11), "synth")  # numbered, not committed
+    errors: list[BaseException] = []
+
+    def writer_b() -> None:
+        try:
+            write(feed_url, 70, seed=12)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    b = threading.Thread(target=writer_b)
+    b.start()
+    with psycopg.connect(feed_url) as watch:
+        for _ in range(200):  # B is waiting (on the write lock) or has written
+            waiting = watch.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            ).fetchone()
+            if (waiting and waiting[0]) or not b.is_alive():
+                break
+            time.sleep(0.05)
+    items, cursor = follow(client, cursor)
+    seen += [c["revision"] for c in items]
+    a.commit()
+    first.close()
+    b.join(60)
+    engine.dispose()
+    assert not errors, errors
+    items, cursor = follow(client, cursor)
+    seen += [c["revision"] for c in items]
+    assert seen == [r for r in revisions(feed_url) if r > start], "each once, in order"
+    with psycopg.connect(feed_url) as conn:
+        mine = [
+            r[0]
+            for r in conn.execute(
+                "SELECT revision FROM revisions WHERE crisis_id IN ('synth-60', 'synth-70') "
+                "ORDER BY 1"
+            )
+        ]
+    assert set(mine) <= set(seen), "every change of both writers reached the reader"
