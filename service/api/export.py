@@ -19,9 +19,15 @@ from litestar.response import Stream
 
 from service.api.params import (
     FILTER_DEPENDENCIES,
+    CategoryFilter,
+    ChannelFilter,
+    ConfirmedFilter,
     CrisisId,
     Filters,
     LanguageFilter,
+    ModeFilter,
+    StatusFilter,
+    VictimGroupFilter,
 )
 from service.errors import InvalidParam, Problem
 from service.export import listings, package, reading
@@ -29,12 +35,7 @@ from service.export.formats import FORMATS, Csv, Ndjson
 from service.export.listings import Listing
 from service.vocabulary import (
     ActorKind,
-    CasualtyCategory,
-    Channel,
-    DeploymentStatus,
     FactKind,
-    StatementMode,
-    VictimGroup,
 )
 
 JSON = "application/json"
@@ -173,12 +174,8 @@ def exported(name: str, summary: str, fact_filters: bool = True) -> HTTPRouteHan
 async def export_statements(
     request: Request[Any, Any, Any],
     filters: Filters,
-    mode: Annotated[
-        StatementMode | None, Parameter(description="Direct quotes or reported speech.")
-    ] = None,
-    channel: Annotated[
-        Channel | None, Parameter(description="Only statements made this way.")
-    ] = None,
+    mode: ModeFilter = None,
+    channel: ChannelFilter = None,
 ) -> Stream:
     """Every statement the filters let through, as `ListStatements` filters them."""
     narrowed = replace(filters, kind_filters={"mode": mode, "channel": channel})
@@ -189,12 +186,8 @@ async def export_statements(
 async def export_casualties(
     request: Request[Any, Any, Any],
     filters: Filters,
-    category: Annotated[
-        CasualtyCategory | None, Parameter(description="Killed, injured or seriously injured.")
-    ] = None,
-    victim_group: Annotated[
-        VictimGroup | None, Parameter(description="Who the victims were.")
-    ] = None,
+    category: CategoryFilter = None,
+    victim_group: VictimGroupFilter = None,
 ) -> Stream:
     """Every casualty figure the filters let through, as `ListCasualties` filters them."""
     narrowed = replace(filters, kind_filters={"category": category, "victim_group": victim_group})
@@ -205,9 +198,7 @@ async def export_casualties(
 async def export_deployments(
     request: Request[Any, Any, Any],
     filters: Filters,
-    status: Annotated[
-        DeploymentStatus | None, Parameter(description="Requested, announced, approved ...")
-    ] = None,
+    status: StatusFilter = None,
 ) -> Stream:
     """Every deployment the filters let through, as `ListDeployments` filters them."""
     narrowed = replace(filters, kind_filters={"status": status})
@@ -218,12 +209,7 @@ async def export_deployments(
 async def export_arrests(
     request: Request[Any, Any, Any],
     filters: Filters,
-    confirmed: Annotated[
-        bool | None,
-        Parameter(
-            description="Only arrests the source confirms (true) or says are unconfirmed (false)."
-        ),
-    ] = None,
+    confirmed: ConfirmedFilter = None,
 ) -> Stream:
     """Every arrest the filters let through, as `ListArrests` filters them."""
     narrowed = replace(filters, kind_filters={"confirmed": confirmed})

@@ -11,22 +11,23 @@ from litestar.params import Parameter
 from service import queries, schemas
 from service.api.params import (
     FILTER_DEPENDENCIES,
+    CategoryFilter,
+    ChannelFilter,
+    ConfirmedFilter,
     Cursor,
     Filters,
     Limit,
+    ModeFilter,
     PathId,
+    StatusFilter,
+    VictimGroupFilter,
     fetch,
     paged,
 )
 from service.errors import gone, not_found
 from service.queries import FactFilter
 from service.vocabulary import (
-    CasualtyCategory,
-    Channel,
-    DeploymentStatus,
     FactKind,
-    StatementMode,
-    VictimGroup,
 )
 
 
@@ -64,12 +65,8 @@ class StatementController(Controller):
         self,
         request: Request[Any, Any, Any],
         filters: Filters,
-        mode: Annotated[
-            StatementMode | None, Parameter(description="Direct quotes or reported speech.")
-        ] = None,
-        channel: Annotated[
-            Channel | None, Parameter(description="Only statements made this way.")
-        ] = None,
+        mode: ModeFilter = None,
+        channel: ChannelFilter = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Response[schemas.Page[schemas.Statement]]:
@@ -95,12 +92,8 @@ class CasualtyController(Controller):
         self,
         request: Request[Any, Any, Any],
         filters: Filters,
-        category: Annotated[
-            CasualtyCategory | None, Parameter(description="Killed, injured or seriously injured.")
-        ] = None,
-        victim_group: Annotated[
-            VictimGroup | None, Parameter(description="Who the victims were.")
-        ] = None,
+        category: CategoryFilter = None,
+        victim_group: VictimGroupFilter = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Response[schemas.Page[schemas.Casualty]]:
@@ -128,9 +121,7 @@ class DeploymentController(Controller):
         self,
         request: Request[Any, Any, Any],
         filters: Filters,
-        status: Annotated[
-            DeploymentStatus | None, Parameter(description="Requested, announced, approved ...")
-        ] = None,
+        status: StatusFilter = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Response[schemas.Page[schemas.Deployment]]:
@@ -156,13 +147,7 @@ class ArrestController(Controller):
         self,
         request: Request[Any, Any, Any],
         filters: Filters,
-        confirmed: Annotated[
-            bool | None,
-            Parameter(
-                description="Only arrests the source confirms (true) or "
-                "says are unconfirmed (false)."
-            ),
-        ] = None,
+        confirmed: ConfirmedFilter = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Response[schemas.Page[schemas.Arrest]]:

@@ -19,7 +19,15 @@ from litestar.params import Parameter
 from service import schemas
 from service.errors import invalid_parameter
 from service.queries import Conn, FactFilter
-from service.vocabulary import Language, Verification
+from service.vocabulary import (
+    CasualtyCategory,
+    Channel,
+    DeploymentStatus,
+    Language,
+    StatementMode,
+    Verification,
+    VictimGroup,
+)
 
 ID_PATTERN = r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$"
 
@@ -111,6 +119,24 @@ QuantityKey = Annotated[
         pattern=ID_PATTERN,
         description="Only facts measuring this quantity (the key shared across sources, "
         "e.g. `arrests.nationwide`).",
+    ),
+]
+# The filters of one kind of fact, shared by its list and its export.
+ModeFilter = Annotated[
+    StatementMode | None, Parameter(description="Direct quotes or reported speech.")
+]
+ChannelFilter = Annotated[Channel | None, Parameter(description="Only statements made this way.")]
+CategoryFilter = Annotated[
+    CasualtyCategory | None, Parameter(description="Killed, injured or seriously injured.")
+]
+VictimGroupFilter = Annotated[VictimGroup | None, Parameter(description="Who the victims were.")]
+StatusFilter = Annotated[
+    DeploymentStatus | None, Parameter(description="Requested, announced, approved ...")
+]
+ConfirmedFilter = Annotated[
+    bool | None,
+    Parameter(
+        description="Only arrests the source confirms (true) or says are unconfirmed (false)."
     ),
 ]
 PathId = Annotated[str, Parameter(max_length=120, pattern=ID_PATTERN, description="The item's id.")]
