@@ -117,3 +117,18 @@ class TestDisputesByKey:
 
     def test_a_key_nothing_disputes_is_an_empty_list(self, client: Client) -> None:
         assert walk(client, "/v1/disputes", key="no.such.key") == []
+
+
+class TestEnumerations:
+    @pytest.mark.parametrize(
+        ("path", "params", "name", "allowed"),
+        [
+            ("/v1/casualties", {"category": "killd"}, "category", "killed, injured"),
+            ("/v1/statements", {"verification": "confirmd"}, "verification", "confirmed"),
+            ("/v1/timeline", {"kind": ["statement", "fakt"]}, "kind", "statement, casualty"),
+        ],
+    )
+    def test_a_value_not_in_the_list_is_named_with_the_values_it_could_be(
+        self, client: Client, path: str, params: dict[str, object], name: str, allowed: str
+    ) -> None:
+        assert allowed in invalid(client, path, name, **params)["detail"]

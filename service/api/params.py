@@ -169,6 +169,9 @@ def strict_query() -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
             if name not in known.names:
                 listed = ", ".join(sorted(known.names)) or "none"
                 raise invalid_parameter(name, f"not a parameter here; accepted: {listed}")
+            allowed = known.enums.get(name)
+            if allowed and value not in allowed and value != "null":
+                raise invalid_parameter(name, f"{value!r} is not one of {', '.join(allowed)}")
             literal = known.single.get(name)
             if literal is None:
                 continue
@@ -183,11 +186,12 @@ def strict_query() -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """An operation's query parameters: every name, and the single-valued ones each with
-    whether 'null' is one of its values (plain text)."""
+    """An operation's query parameters: every name, the single-valued ones each with
+    whether 'null' is one of its values (plain text), and the values of enumerations."""
 
     names: frozenset[str]
     single: dict[str, bool]
+    enums: dict[str, tuple[str, ...]]
 
 
 def query_parameters(document: spec.OpenAPI) -> dict[str, Accepted]:
@@ -198,10 +202,14 @@ def query_parameters(document: spec.OpenAPI) -> dict[str, Accepted]:
             continue
         names: set[str] = set()
         single: dict[str, bool] = {}
+        enums: dict[str, tuple[str, ...]] = {}
         for parameter in item.get.parameters or []:
             if not isinstance(parameter, spec.Parameter) or parameter.param_in != ParamType.QUERY:
                 continue
             names.add(parameter.name)
+            values = _enum_values(document, parameter.schema)
+            if values:
+                enums[parameter.name] = values
             schema = parameter.schema
             members = (schema.one_of or [schema]) if isinstance(schema, spec.Schema) else [schema]
             kinds = [m.type for m in members if isinstance(m, spec.Schema)]
@@ -214,8 +222,24 @@ def query_parameters(document: spec.OpenAPI) -> dict[str, Accepted]:
                 and m.enum is None
                 for m in members
             )
-        operations[item.get.operation_id] = Accepted(frozenset(names), single)
+        operations[item.get.operation_id] = Accepted(frozenset(names), single, enums)
     return operations
+
+
+def _enum_values(document: spec.OpenAPI, schema: Any) -> tuple[str, ...]:
+    """The values an enumerated parameter takes (also of a list of them, or one or null)."""
+    if isinstance(schema, spec.Reference):
+        components = document.components.schemas or {}
+        schema = components.get(schema.ref.rsplit("/", 1)[-1])
+    if not isinstance(schema, spec.Schema):
+        return ()
+    if schema.enum:
+        return tuple(str(value) for value in schema.enum)
+    for member in [*(schema.one_of or []), *(schema.any_of or []), schema.items]:
+        values = _enum_values(document, member)
+        if values:
+            return values
+    return ()
 
 
 def date_range(name: str, text: str) -> tuple[dt.date, dt.date]:
