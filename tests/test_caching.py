@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,17 +18,9 @@ from service.app import create_app
 from service.database import NOTIFY_CHANNEL
 from service.settings import Settings
 from tests.conftest import FIXTURES, copy_fixtures
+from tests.waiting import until
 
 PAGE = "/v1/crises/kazakhstan-2022"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 class Heard:
@@ -49,7 +40,7 @@ class Heard:
         """Until the listener has reported the version now committed."""
         with engine.connect() as conn:
             version = conn.execute(sa.text("SELECT version FROM dataset_version")).scalar()
-        assert wait_for(lambda: self.reports[-1:] == [(True, version)])
+        assert until(lambda: self.reports[-1:] == [(True, version)], 5)
 
     def wait_for_news_after(self, engine: sa.Engine) -> None:
         """Until the listener has woken up and read the version after a NOTIFY sent now: a
@@ -60,7 +51,7 @@ class Heard:
                 sa.text("SELECT pg_notify(:channel, 'probe')"), {"channel": NOTIFY_CHANNEL}
             )
         # two reports: the one under way may have read the version before the NOTIFY
-        assert wait_for(lambda: len(self.reports) >= heard + 2)
+        assert until(lambda: len(self.reports) >= heard + 2, 5)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from service.database import make_engine
 from service.settings import Settings
 from tests.apiclient import invalid, ok
 from tests.conftest import FIXTURES, loaded_database
+from tests.waiting import until
 
 Client = TestClient[Litestar]
 
@@ -154,15 +155,16 @@ def test_overlapping_writers_are_seen_in_commit_order_by_a_reader_in_between(
 
     b = threading.Thread(target=writer_b)
     b.start()
-    with psycopg.connect(feed_url) as watch:
-        for _ in range(200):  # B is waiting (on the write lock) or has written
+    with psycopg.connect(feed_url, autocommit=True) as watch:
+
+        def b_waits_or_wrote() -> bool:
             waiting = watch.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND datname = current_database()"
             ).fetchone()
-            if (waiting and waiting[0]) or not b.is_alive():
-                break
-            time.sleep(0.05)
+            return bool(waiting and waiting[0]) or not b.is_alive()
+
+        until(b_waits_or_wrote, 10, "writer B waits on the write lock")
     items, cursor = follow(client, cursor)
     seen += [c["revision"] for c in items]
     a.commit()

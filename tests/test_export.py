@@ -28,7 +28,8 @@ from service.export.snapshot import snapshot
 from service.settings import PROJECT_ROOT, Settings
 from tests.apiclient import Client, invalid, ok, problem, serve, walk
 from tests.conftest import loaded_database
-from tests.test_reliability import Served, wait_until
+from tests.test_reliability import Served
+from tests.waiting import until
 
 EXPORTS = {
     "statements": "/v1/statements",
@@ -275,10 +276,10 @@ def test_a_client_that_leaves_frees_its_connection_at_once(
 ) -> None:
     sock = open_stream(big_server.port, "/v1/export/timeline.ndjson")
     # the export holds its transaction while the client is slow to read
-    wait_until(lambda: "idle in transaction" in export_connections(big_url), timeout=10)
+    until(lambda: "idle in transaction" in export_connections(big_url), timeout=10)
     sock.close()
     busy = {"idle in transaction", "active"}
-    wait_until(lambda: not busy & set(export_connections(big_url)), timeout=1)
+    until(lambda: not busy & set(export_connections(big_url)), timeout=1)
     for _ in range(3):  # the pool's one export connection is back (else 503 after a second)
         response = httpx.get(big_server.base + "/v1/export/sources.csv", timeout=5)
         assert response.status_code == 200, response.text

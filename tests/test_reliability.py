@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from service import migrations
 from service.database import drop_database, make_engine
 from service.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, fresh_database, table_dump
+from tests.waiting import until
 
 SLOW_ANSWER = 2.0  # seconds: no request may take longer, outage or not
 OUTAGE = 4.0  # seconds the database stays down
@@ -125,13 +126,6 @@ class Outcome:
     error: str | None = None
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 @dataclass
 class Load:
     """Requests in a loop from a few threads until stopped; every outcome kept."""
@@ -201,7 +195,7 @@ def test_database_outage_answers_503_fast_and_recovers_by_itself(
         assert httpx.get(served.base + "/v1/casualties?limit=5").status_code == 200
         workers = load.run()
         # the service answers with data under load before the database goes away
-        wait_until(lambda: sum(o.status == 200 for o in load.outcomes) >= 8)
+        until(lambda: sum(o.status == 200 for o in load.outcomes) >= 8)
         down_at = time.monotonic()
         pg.stop()
         stopped_at = time.monotonic()
@@ -323,7 +317,7 @@ def test_sigterm_under_load_finishes_requests_and_closes_the_pool(database_url: 
     for t in threads:
         t.start()
     try:
-        wait_until(lambda: len(answered) >= 12)  # SIGTERM lands under load, not before it
+        until(lambda: len(answered) >= 12)  # SIGTERM lands under load, not before it
         served.process.send_signal(signal.SIGTERM)
         code = served.process.wait(20)
     finally:  # a server that does not stop is killed, and the load stops, either way

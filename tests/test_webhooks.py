@@ -28,6 +28,7 @@ from service.vocabulary import Role
 from service.webhooks import worker
 from tests.conftest import FIXTURES, loaded_database
 from tests.test_changes import write
+from tests.waiting import until
 
 Client = TestClient[Litestar]
 
@@ -50,6 +51,7 @@ class Receiver:
                 with receiver.arrived:
                     receiver.received.append((self.headers["webhook-id"], payload))
                     receiver.arrived.notify_all()
+                # Time itself is under test here: a receiver slower than WEBHOOK_TIMEOUT.
                 time.sleep(receiver.delay)
                 try:
                     self.send_response(receiver.status)
@@ -215,7 +217,7 @@ class TestDelivery:
         running()
         write(hooks_url, 52, seed=23)
         receiver.wait_for(lambda: len(receiver.received) >= 1)
-        wait_until(lambda: attempts(client, created["id"]) != [])
+        until(lambda: attempts(client, created["id"]) != [])
         failed = attempts(client, created["id"])[0]
         assert not failed["ok"] and failed["status"] == 500
         assert failed["excerpt"] == "answer of the receiver"
@@ -227,7 +229,7 @@ class TestDelivery:
         come_due(hooks_url, created["id"])  # as if the backoff had passed
         receiver.wait_for(lambda: len(receiver.received) >= 2)
         assert receiver.ids()[0] == receiver.ids()[1]
-        wait_until(lambda: client.get(f"/v1/webhooks/{created['id']}").json()["failures"] == 0)
+        until(lambda: client.get(f"/v1/webhooks/{created['id']}").json()["failures"] == 0)
 
     def test_a_slow_receiver_times_out_and_a_3_day_failure_disables(
         self, client: Client, receiver: Receiver, running: Callable[[], None], hooks_url: str
@@ -237,7 +239,7 @@ class TestDelivery:
         receiver.delay = 2.0  # the worker waits 1 s
         running()
         write(hooks_url, 53, seed=24)
-        wait_until(lambda: attempts(client, created["id"]) != [])
+        until(lambda: attempts(client, created["id"]) != [])
         assert attempts(client, created["id"])[0]["error"].startswith("timed out")
         with psycopg.connect(hooks_url, autocommit=True) as conn:
             conn.execute(
@@ -245,7 +247,7 @@ class TestDelivery:
                 " next_attempt_at = now() WHERE id = %s",
                 [created["id"]],
             )
-        wait_until(lambda: client.get(f"/v1/webhooks/{created['id']}").json()["disabled_at"])
+        until(lambda: client.get(f"/v1/webhooks/{created['id']}").json()["disabled_at"])
         hook = client.get(f"/v1/webhooks/{created['id']}").json()
         assert "failing since" in hook["disabled_reason"]
 
@@ -253,7 +255,7 @@ class TestDelivery:
         self, client: Client, receiver: Receiver, running: Callable[[], None], hooks_url: str
     ) -> None:
         unsubscribe_all(hooks_url)
-        subscribe(client, receiver, crisis_id="synth-60")
+        hook = subscribe(client, receiver, crisis_id="synth-60")
         running()
         running()
         write(hooks_url, 60, seed=25)
@@ -263,7 +265,10 @@ class TestDelivery:
             ).fetchone()
         expected = row[0] if row else 0
         receiver.wait_for(lambda: len(receiver.received) >= expected, 60)
-        time.sleep(0.5)  # nothing more may come: a duplicate would arrive now  # noqa
+        # A change is sent in the transaction that holds its subscription and moves its
+        # cursor: once the cursor is past the last change, no send can still be under way.
+        last = last_revision(hooks_url, "synth-60")
+        until(lambda: delivered_up_to(hooks_url, hook["id"]) >= last, 60, "the cursor passes it")
         assert len(receiver.ids()) == len(set(receiver.ids())) == expected
         revisions = [p["data"]["revision"] for _, p in receiver.received]
         assert revisions == sorted(revisions)
@@ -317,7 +322,7 @@ def test_a_worker_killed_mid_delivery_sends_it_again_after_restart(
     try:
         receiver.wait_for(lambda: len(receiver.received) >= 2, 30)
         assert receiver.ids()[0] == receiver.ids()[1], "sent again with the same webhook-id"
-        wait_until(lambda: attempts(client, client_hook(client))[0]["ok"])
+        until(lambda: attempts(client, client_hook(client))[0]["ok"])
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(15) == 0
@@ -333,15 +338,23 @@ def attempts(client: Client, hook_id: str) -> list[dict[str, Any]]:
     return found
 
 
+def delivered_up_to(url: str, hook_id: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT cursor FROM webhook_subscriptions WHERE id = %s", [hook_id])
+        found = row.fetchone()
+    return int(found[0]) if found else 0
+
+
+def last_revision(url: str, crisis: str) -> int:
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT max(revision) FROM revisions WHERE crisis_id = %s", [crisis]
+        ).fetchone()
+    return int(found[0]) if found and found[0] is not None else 0
+
+
 def come_due(url: str, hook_id: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "UPDATE webhook_subscriptions SET next_attempt_at = now() WHERE id = %s", [hook_id]
         )
-
-
-def wait_until(test: Callable[[], Any], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not test():
-        assert time.monotonic() < deadline, "condition never met"
-        time.sleep(0.05)
