@@ -29,6 +29,7 @@ from service.engine.rows import KINDS
 from service.engine.specs import NEW_FACTS, FactSpec, convert
 from service.engine.write import WRITE_LOCK
 from service.errors import InvalidParam, Problem, gone, not_found
+from service.queries.facts import GET_FACT, TOMBSTONE, fact_etag
 from service.vocabulary import FactKind, Role
 
 T = TypeVar("T")
@@ -76,6 +77,7 @@ class Written:
 
 def _transaction(pool: Any, work: Callable[[psycopg.Connection[Any]], T]) -> T:
     """Run `work` in one transaction that holds the write lock from its start."""
+    pool.open()  # on the first write: a worker that never writes starts no pool threads
     with pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         return work(conn)
@@ -94,25 +96,16 @@ async def _write(
 
 
 def _current(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Written | None:
-    row = conn.execute(
-        "SELECT convert_to(document, 'UTF8'), digest, revision FROM fact_documents "
-        "WHERE fact_id = %s AND kind = %s",
-        [fact_id, kind.value],
-    ).fetchone()
+    row = conn.execute(GET_FACT[kind], {"id": fact_id}, binary=True).fetchone()
     if row is None:
         return None
     location = f"{KINDS[kind].path}/{fact_id}"
-    return Written(200, f'"{row[2]}.{bytes(row[1]).hex()}"', location, bytes(row[0]))
+    return Written(200, fact_etag(row[2], row[1]), location, bytes(row[0]))
 
 
 def _missing(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Problem:
     """404, or 410 with the deletion when the fact was deleted."""
-    row = conn.execute(
-        "SELECT v.revision, v.made_at, v.message FROM records r "
-        "JOIN revisions v ON v.revision = r.revision "
-        "WHERE r.kind = %s AND r.id = %s AND r.state IS NULL",
-        [kind.value, fact_id],
-    ).fetchone()
+    row = conn.execute(TOMBSTONE, {"kind": kind.value, "id": fact_id}).fetchone()
     if row is None:
         return not_found(kind.value, fact_id)
     return gone(kind.value, fact_id, row[0], row[1].date().isoformat(), row[2])

@@ -57,13 +57,19 @@ def _date(text: str | None, where: str, problems: list[str]) -> PartialDate | No
         return None
 
 
-def find_span(text: str, quote: str, occurrence: int | None) -> tuple[int, int] | str:
-    """(start, end) of the quote in the text, or why it cannot be placed."""
+def quote_starts(text: str, quote: str) -> list[int]:
+    """Where the quote starts in the text, every time, overlaps included."""
     starts: list[int] = []
     at = text.find(quote)
     while at != -1:
         starts.append(at)
         at = text.find(quote, at + 1)
+    return starts
+
+
+def find_span(text: str, quote: str, occurrence: int | None) -> tuple[int, int] | str:
+    """(start, end) of the quote in the text, or why it cannot be placed."""
+    starts = quote_starts(text, quote)
     if not starts:
         return "quote not found verbatim in the source"
     if occurrence is None:

@@ -11,13 +11,13 @@ from typing import Any
 from psycopg import sql
 from psycopg.rows import namedtuple_row
 
-from service.engine.answers import Names
-from service.engine.check import KIND_OF, Known
+from service.engine.answers import DATE_FORMAT, Names
+from service.engine.check import KIND_OF, Known, quote_starts
 from service.engine.read import SourceText
 from service.engine.rows import KINDS, ActorRow, PlaceRow
 from service.engine.specs import FactSpec, SourceSpec, convert
 from service.engine.write import Cursor
-from service.vocabulary import FactKind
+from service.vocabulary import FactKind, Precision
 
 SPEC_OF = {kind: spec for spec, kind in KIND_OF.items()}
 
@@ -112,8 +112,8 @@ def partial_text(value: Any, precision: str | None) -> str | None:
     """A stored partial date as the fixtures write it: 2022, 2022-01 or 2022-01-08."""
     if value is None:
         return None
-    text: str = value.isoformat()
-    return {"year": text[:4], "month": text[:7]}.get(precision or "day", text)
+    text: str = value.strftime(DATE_FORMAT[Precision(precision or "day")])
+    return text
 
 
 def fact_spec(cursor: Cursor, kind: FactKind, fact_id: str) -> tuple[str, FactSpec] | None:
@@ -159,11 +159,7 @@ def fact_spec(cursor: Cursor, kind: FactKind, fact_id: str) -> tuple[str, FactSp
 
 def _citation(source: str, quote: str, start: int, text: str) -> dict[str, Any]:
     """A citation as the fixtures write it: which occurrence, only when the quote repeats."""
-    starts = []
-    at = text.find(quote)
-    while at != -1:
-        starts.append(at)
-        at = text.find(quote, at + 1)
+    starts = quote_starts(text, quote)
     cited: dict[str, Any] = {"source": source, "quote": quote}
     if len(starts) > 1:
         cited["occurrence"] = starts.index(start) + 1

@@ -246,7 +246,7 @@ def _page(rows: list[tuple[Any, ...]], limit: int, scope: str) -> Stored[schemas
     return stored_page(rows[:limit], next_cursor)
 
 
-_GET_FACT = {
+GET_FACT = {
     kind: rendered(
         sql.SQL(
             "SELECT convert_to(d.document, 'UTF8'), d.digest, d.revision "
@@ -259,12 +259,24 @@ _GET_FACT = {
 
 
 async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Stored[Any] | None:
-    row = await (await conn.execute(_GET_FACT[kind], {"id": fact_id}, binary=True)).fetchone()
+    row = await (await conn.execute(GET_FACT[kind], {"id": fact_id}, binary=True)).fetchone()
     if row is None:
         return None
-    # The fact's current revision is its ETag; the digest keeps a number reused by a
-    # rebuilt database from naming other bytes.
-    return Stored(msgspec.Raw(row[0]), f'"{row[2]}.{row[1].hex()}"')
+    return Stored(msgspec.Raw(row[0]), fact_etag(row[2], row[1]))
+
+
+def fact_etag(revision: int, digest: bytes) -> str:
+    """A fact's ETag: its current revision, and its answer's digest so that a number reused
+    by a rebuilt database does not name other bytes."""
+    return f'"{revision}.{bytes(digest).hex()}"'
+
+
+TOMBSTONE = (
+    "SELECT v.revision, v.made_at, v.message FROM records r "
+    "JOIN revisions v ON v.revision = r.revision "
+    "WHERE r.kind = %(kind)s AND r.id = %(id)s AND r.state IS NULL"
+)
+"""The revision that deleted a record, when and why; no row while it exists."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,14 +290,7 @@ class Tombstone:
 
 async def tombstone(conn: Conn, kind: str, record_id: str) -> Tombstone | None:
     """The deletion of a record that no longer exists, if it ever did."""
-    row = await (
-        await conn.execute(
-            "SELECT v.revision, v.made_at, v.message FROM records r "
-            "JOIN revisions v ON v.revision = r.revision "
-            "WHERE r.kind = %(kind)s AND r.id = %(id)s AND r.state IS NULL",
-            {"kind": kind, "id": record_id},
-        )
-    ).fetchone()
+    row = await (await conn.execute(TOMBSTONE, {"kind": kind, "id": record_id})).fetchone()
     return None if row is None else Tombstone(int(row[0]), row[1], row[2])
 
 
