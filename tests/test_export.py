@@ -8,9 +8,11 @@ import asyncio
 import csv
 import io
 import json
+import re
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -232,14 +234,16 @@ def export_connections(url: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-def open_stream(port: int, path: str) -> socket.socket:
-    """A GET whose answer is read slowly: a small receive buffer makes the server wait."""
+def open_stream(port: int, path: str) -> tuple[socket.socket, bytes]:
+    """A GET whose answer is read slowly: a small receive buffer makes the server wait; the
+    socket and the answer's first bytes (its head)."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", port))
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-    assert b" 200 " in sock.recv(4096).split(b"\r\n", 1)[0]
-    return sock
+    head = sock.recv(4096)
+    assert b" 200 " in head.split(b"\r\n", 1)[0]
+    return sock, head
 
 
 def read_all(sock: socket.socket) -> bytes:
@@ -274,7 +278,7 @@ def big_server(big_url: str) -> Iterator[Served]:
 def test_a_client_that_leaves_frees_its_connection_at_once(
     big_server: Served, big_url: str
 ) -> None:
-    sock = open_stream(big_server.port, "/v1/export/timeline.ndjson")
+    sock, _ = open_stream(big_server.port, "/v1/export/timeline.ndjson")
     # the export holds its transaction while the client is slow to read
     until(lambda: "idle in transaction" in export_connections(big_url), timeout=10)
     sock.close()
@@ -283,3 +287,42 @@ def test_a_client_that_leaves_frees_its_connection_at_once(
     for _ in range(3):  # the pool's one export connection is back (else 503 after a second)
         response = httpx.get(big_server.base + "/v1/export/sources.csv", timeout=5)
         assert response.status_code == 200, response.text
+
+
+def last_dated_fact(url: str) -> tuple[str, str]:
+    """The kind and id of the fact a timeline export sends last."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT kind, id FROM facts WHERE occurred_on IS NOT NULL "
+            "ORDER BY occurred_on DESC, id DESC LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    return str(row[0]), str(row[1])
+
+
+def test_an_export_is_one_version_while_a_write_commits(big_server: Served, big_url: str) -> None:
+    before = ok_version(big_url)
+    kind, fact_id = last_dated_fact(big_url)
+    sock, head = open_stream(big_server.port, "/v1/export/timeline.ndjson")
+    until(lambda: "idle in transaction" in export_connections(big_url), timeout=10)
+
+    def delete() -> None:
+        with psycopg.connect(big_url) as conn:
+            write_path.change(conn, [], [(kind, fact_id)], "desk", "Removed during an export")
+
+    writer = threading.Thread(target=delete)
+    writer.start()
+    writer.join(timeout=20)
+    assert not writer.is_alive(), "the write waited for the export to end"
+    assert ok_version(big_url) == before + 1
+    open_export = {"idle in transaction", "active"} & set(export_connections(big_url))
+    assert open_export, "the export was still reading when the write committed"
+    with sock:
+        body = head + read_all(sock)
+    assert f"x-dataset-version: {before}\r\n".encode() in head.lower()
+    closing = json.loads(re.findall(rb'\{"complete":.*\}', body)[-1])
+    assert closing["dataset_version"] == before
+    assert f'"id":"{fact_id}"'.encode() in body, "the fact deleted mid-export is in its version"
+    after = httpx.get(big_server.base + "/v1/export/timeline.ndjson", timeout=60)
+    assert after.headers["x-dataset-version"] == str(before + 1)
+    assert f'"id":"{fact_id}"' not in after.text
