@@ -19,15 +19,19 @@ from typing import Any
 
 import frictionless
 import httpx
+import msgspec
 import psycopg
 import pytest
 import sqlalchemy as sa
 
 from service import engine as write_path
-from service import synth
-from service.export import package
+from service import schemas, synth
+from service.export import listings, package
+from service.export.formats import Csv
 from service.export.snapshot import snapshot
+from service.queries import FactFilter
 from service.settings import PROJECT_ROOT, Settings
+from service.vocabulary import FactKind
 from tests.apiclient import Client, invalid, ok, problem, serve, walk
 from tests.conftest import loaded_database
 from tests.test_reliability import Served
@@ -139,17 +143,33 @@ class TestCsv:
 
 class TestFormulaInjection:
     @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
-    def test_a_cell_that_starts_a_formula_is_neutralised(self, start: str) -> None:
-        from service.export.columns import cell
+    def test_a_cell_that_starts_a_formula_is_neutralised(self, db: Db, start: str) -> None:
+        row = timeline_csv_row(db, note=start + "HYPERLINK(1)")
+        assert row["note"] == "'" + start + "HYPERLINK(1)"
 
-        assert cell(start + "HYPERLINK(1)") == "'" + start + "HYPERLINK(1)"
+    def test_other_cells_are_as_they_are(self, db: Db) -> None:
+        row = timeline_csv_row(db, note="Almaty -2")
+        assert row["note"] == "Almaty -2"
+        assert (row["kind"], row["figure_count"], row["citation_count"]) == ("casualty", "20", "1")
+        assert row["claimant_id"] == row["speaker_id"] == "", "empty: none, or not this kind's"
+        assert row["citation_source_id"] == "src-001-massimov-arrete"
 
-    def test_other_cells_are_as_they_are(self) -> None:
-        from service.export.columns import cell
 
-        assert cell("Almaty") == "Almaty"
-        assert cell(12) == 12
-        assert cell(None) == ""
+Db = psycopg.Connection[tuple[Any, ...]]
+
+
+def timeline_csv_row(db: Db, note: str) -> dict[str, str]:
+    """The timeline CSV row of the fixtures' first casualty figure given `note`."""
+    found = db.execute(
+        "SELECT document FROM fact_documents WHERE fact_id = 'cas-001-dozens-killed'"
+    ).fetchone()
+    assert found is not None
+    fact = msgspec.json.decode(found[0], type=schemas.Casualty)
+    answer = msgspec.json.encode(msgspec.structs.replace(fact, note=note))
+    encoder = Csv(listings.timeline(FactFilter(), tuple(FactKind)))
+    text = (encoder.header() + encoder.rows([answer])).decode("utf-8-sig")
+    (row,) = csv.DictReader(io.StringIO(text, newline=""))
+    return row
 
 
 class TestNegotiation:

@@ -1,6 +1,9 @@
 """CSV columns flattened from the Structs of service.schemas, so a CSV and its Table Schema
 follow the JSON shape instead of copying it: a nested Struct becomes `field_subfield`
-columns, a list or dict one JSON column, and a fact gains its first citation's columns."""
+columns, a list or dict one JSON column, and a fact gains its first citation's columns.
+
+Rows are made by a function compiled once per shape from its columns (`flattener`): the
+columns are known before the first row, so no row pays for walking them."""
 
 from __future__ import annotations
 
@@ -15,19 +18,25 @@ from msgspec import inspect
 
 from service import schemas
 
-Getter = Callable[[Any], Any]
+FIRST = 0
+"""A path step that takes a list's first item (a fact's first citation)."""
+
+Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One CSV column: its name, its Table Schema type and constraints, and its value."""
+    """One CSV column: its name, its Table Schema type and constraints, and where its value
+    lies in the item (attribute names; `FIRST`, a list's first item)."""
 
     name: str
     type: str
-    get: Getter
+    path: Path
     required: bool
     enum: tuple[str, ...] | None = None
     description: str | None = None
+    length: bool = False
+    """The cell is the length of the list at `path`, not the list."""
 
     def field(self) -> dict[str, Any]:
         """This column as a Table Schema field descriptor."""
@@ -55,49 +64,31 @@ _SCALARS: dict[type[inspect.Type], str] = {
 }
 
 
-def _chain(outer: Getter, name: str) -> Getter:
-    """`outer(item).name`, or None when `outer(item)` is None."""
-
-    def get(item: Any) -> Any:
-        value = outer(item)
-        return None if value is None else getattr(value, name)
-
-    return get
-
-
-def _attr(name: str) -> Getter:
-    def get(item: Any) -> Any:
-        return getattr(item, name)
-
-    return get
-
-
 def struct_columns(
-    info: inspect.StructType, prefix: str = "", get: Getter | None = None, required: bool = True
+    info: inspect.StructType, prefix: str = "", path: Path = (), required: bool = True
 ) -> list[Column]:
     """The columns of a Struct: scalars as they are, nested Structs flattened under their
     field's name, lists and dicts as JSON."""
     columns: list[Column] = []
     for f in info.fields:
-        name = prefix + f.name
-        field_get = _attr(f.name) if get is None else _chain(get, f.name)
-        kind, optional = _bare(f.type), False
+        name, at = prefix + f.name, (*path, f.name)
+        kind, may_be_none = _bare(f.type), False
         if isinstance(kind, inspect.UnionType):
             members = [_bare(t) for t in kind.types if not isinstance(t, inspect.NoneType)]
-            optional = len(members) < len(kind.types)
+            may_be_none = len(members) < len(kind.types)
             (kind,) = members
-        needed = required and not optional
+        needed = required and not may_be_none
         if isinstance(kind, inspect.StructType):
-            columns += struct_columns(kind, name + "_", field_get, needed)
+            columns += struct_columns(kind, name + "_", at, needed)
         elif isinstance(kind, inspect.ListType):
-            columns.append(Column(name, "array", field_get, needed))
+            columns.append(Column(name, "array", at, needed))
         elif isinstance(kind, inspect.DictType):
-            columns.append(Column(name, "object", field_get, needed))
+            columns.append(Column(name, "object", at, needed))
         elif isinstance(kind, inspect.EnumType):
             values = tuple(str(member.value) for member in kind.cls)
-            columns.append(Column(name, "string", field_get, needed, enum=values))
+            columns.append(Column(name, "string", at, needed, enum=values))
         else:
-            columns.append(Column(name, _SCALARS[type(kind)], field_get, needed))
+            columns.append(Column(name, _SCALARS[type(kind)], at, needed))
     return columns
 
 
@@ -106,36 +97,31 @@ def _bare(kind: inspect.Type) -> inspect.Type:
     return kind.type if isinstance(kind, inspect.Metadata) else kind
 
 
-def _first_citation(fact: Any) -> Any:
-    return fact.citations[0] if fact.citations else None
+def _info(shape: type[msgspec.Struct]) -> inspect.StructType:
+    info = inspect.type_info(shape)
+    assert isinstance(info, inspect.StructType)
+    return info
 
 
 def fact_columns(shapes: Sequence[type[schemas.Fact]]) -> list[Column]:
     """One row per fact: `kind`, the fields of its Struct (of every kind in `shapes`, a
     kind's own fields empty on another kind's row), then its first citation flattened (with
     what it shows of its source), and how many citations it has."""
-    columns: list[Column] = [
-        Column(
-            "kind",
-            "string",
-            lambda fact: type(fact).__struct_config__.tag,
-            True,
-            enum=tuple(str(s.__struct_config__.tag) for s in shapes),
-        )
-    ]
+    tags = tuple(str(s.__struct_config__.tag) for s in shapes)
+    columns = [Column("kind", "string", ("kind",), True, enum=tags)]
     seen = {"kind"}
     for shape in shapes:
-        for column in struct_columns(inspect.type_info(shape)):  # type: ignore[arg-type]
+        for column in struct_columns(_info(shape)):
             if column.name in seen:
                 continue
             seen.add(column.name)
             if len(shapes) > 1 and not all(column.name in _names(s) for s in shapes):
-                column = replace(column, get=_lenient(column.get), required=False)
+                column = replace(column, required=False)
             columns.append(column)
     citation = struct_columns(
-        inspect.type_info(schemas.Citation),  # type: ignore[arg-type]
+        _info(schemas.Citation),
         prefix="citation_",
-        get=_first_citation,
+        path=("citations", FIRST),
         required=False,
     )
     # A citation names its source twice (`source_id`, and `source.id` with the rest of
@@ -148,33 +134,22 @@ def fact_columns(shapes: Sequence[type[schemas.Fact]]) -> list[Column]:
         Column(
             "citation_count",
             "integer",
-            lambda fact: len(fact.citations),
+            ("citations",),
             True,
             description="How many citations the fact has; all of them are in `citations`.",
+            length=True,
         )
     )
     return columns
 
 
 def _names(shape: type[schemas.Fact]) -> set[str]:
-    return {c.name for c in struct_columns(inspect.type_info(shape))}  # type: ignore[arg-type]
-
-
-def _lenient(get: Getter) -> Getter:
-    """A getter of a field only some kinds have: empty on the others."""
-
-    def lenient(item: Any) -> Any:
-        try:
-            return get(item)
-        except AttributeError:
-            return None
-
-    return lenient
+    return {c.name for c in struct_columns(_info(shape))}
 
 
 def plain_columns(shape: type[msgspec.Struct]) -> list[Column]:
     """The columns of a shape other than a fact's."""
-    return struct_columns(inspect.type_info(shape))  # type: ignore[arg-type]
+    return struct_columns(_info(shape))
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -199,3 +174,42 @@ def cell(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     return _encode(value).decode()
+
+
+Flatten = Callable[[Any], tuple[Any, ...]]
+
+
+def flattener(shape: type[msgspec.Struct], columns: Sequence[Column]) -> Flatten:
+    """A function from an item of `shape` to its row of `columns`, compiled once: each step
+    of each path read once, each cell made by `cell`; a column `shape` lacks is empty."""
+    config = shape.__struct_config__
+    fields = set(shape.__struct_fields__)
+    lines: list[str] = []
+    names: dict[Path, str] = {(): "item"}
+
+    def reach(path: Path) -> str:
+        """The local variable holding the value at `path`; None past a missing step."""
+        if path not in names:
+            parent, step = reach(path[:-1]), path[-1]
+            got = f"({parent}[0] if {parent} else None)" if step == FIRST else f"{parent}.{step}"
+            if parent != "item":
+                got = f"None if {parent} is None else {got}"
+            names[path] = f"v{len(names)}"
+            lines.append(f"    {names[path]} = {got}")
+        return names[path]
+
+    cells: list[str] = []
+    for column in columns:
+        if config.tag_field is not None and column.path == (config.tag_field,):
+            cells.append(repr(config.tag))
+        elif column.path[0] not in fields:
+            cells.append("''")
+        elif column.length:
+            cells.append(f"len({reach(column.path)})")
+        else:
+            cells.append(f"cell({reach(column.path)})")
+    source = "def flatten(item):\n" + "\n".join(lines) + f"\n    return ({', '.join(cells)},)\n"
+    namespace: dict[str, Any] = {"cell": cell}
+    exec(compile(source, f"<CSV row of {shape.__name__}>", "exec"), namespace)
+    flatten: Flatten = namespace["flatten"]
+    return flatten

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from service import schemas
-from service.export.columns import Column, cell, fact_columns, plain_columns
+from service.export.columns import Column, Flatten, fact_columns, flattener, plain_columns
 from service.export.listings import FACT_SHAPES, Listing, list_decoder
 
 NDJSON = "application/x-ndjson"
@@ -62,7 +62,8 @@ class Csv:
     def __init__(self, listing: Listing) -> None:
         self.listing = listing
         self.columns = columns(listing)
-        self.getters = [c.get for c in self.columns]
+        shapes = [FACT_SHAPES[kind] for kind in listing.kinds] or [listing.shape]
+        self.rows_of: dict[type, Flatten] = {s: flattener(s, self.columns) for s in shapes}
         self.decoder = list_decoder(listing.shape)
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
@@ -80,8 +81,8 @@ class Csv:
 
     def rows(self, batch: list[bytes]) -> bytes:
         items: list[Any] = self.decoder.decode(b"[" + b",".join(batch) + b"]")
-        getters = self.getters
-        self.writer.writerows([[cell(get(item)) for get in getters] for item in items])
+        rows_of = self.rows_of
+        self.writer.writerows([rows_of[type(item)](item) for item in items])
         return self._flush()
 
     def end(self, version: int | None) -> bytes:
