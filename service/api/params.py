@@ -20,6 +20,7 @@ from service import schemas
 from service.errors import invalid_parameter
 from service.queries import Conn, FactFilter
 from service.vocabulary import (
+    ActorKind,
     CasualtyCategory,
     Channel,
     DeploymentStatus,
@@ -137,6 +138,17 @@ ConfirmedFilter = Annotated[
     bool | None,
     Parameter(
         description="Only arrests the source confirms (true) or says are unconfirmed (false)."
+    ),
+]
+ActorKindFilter = Annotated[ActorKind | None, Parameter(description="Only actors of this kind.")]
+ActorName = Annotated[
+    str | None,
+    Parameter(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[^\x00]+$",
+        description="Only actors whose name or any alias contains this text "
+        "(case-insensitive), e.g. `Masimov`.",
     ),
 ]
 PathId = Annotated[str, Parameter(max_length=120, pattern=ID_PATTERN, description="The item's id.")]

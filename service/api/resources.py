@@ -9,6 +9,8 @@ from litestar.params import Parameter
 
 from service import queries, schemas
 from service.api.params import (
+    ActorKindFilter,
+    ActorName,
     CrisisId,
     Cursor,
     LanguageFilter,
@@ -19,7 +21,7 @@ from service.api.params import (
     paged,
 )
 from service.errors import not_found
-from service.vocabulary import ActorKind, FactKind, SearchType
+from service.vocabulary import FactKind, SearchType
 
 SEARCH_MAX_LENGTH = 200
 
@@ -74,17 +76,8 @@ async def get_source(request: Request[Any, Any, Any], source_id: PathId) -> sche
 async def list_actors(
     request: Request[Any, Any, Any],
     crisis: CrisisId = None,
-    kind: Annotated[ActorKind | None, Parameter(description="Only actors of this kind.")] = None,
-    name: Annotated[
-        str | None,
-        Parameter(
-            min_length=1,
-            max_length=100,
-            pattern=r"^[^\x00]+$",
-            description="Only actors whose name or any alias contains this text "
-            "(case-insensitive), e.g. `Masimov`.",
-        ),
-    ] = None,
+    kind: ActorKindFilter = None,
+    name: ActorName = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Response[schemas.Page[schemas.Actor]]:

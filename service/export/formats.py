@@ -22,6 +22,10 @@ garbled); LibreOffice, pandas, frictionless and Python's `utf-8-sig` all skip it
 
 _encode = msgspec.json.Encoder(order="deterministic").encode
 
+HOLD_ROWS = 200
+"""Rows per call into msgspec's decoder and the csv writer, which keep the GIL for a whole
+call: short calls let the worker's other requests run between them."""
+
 
 class Ndjson:
     """Each item as the JSON list serves it, one a line; then a `StreamEnd` line."""
@@ -80,9 +84,11 @@ class Csv:
         return self._flush()
 
     def rows(self, batch: list[bytes]) -> bytes:
-        items: list[Any] = self.decoder.decode(b"[" + b",".join(batch) + b"]")
         rows_of = self.rows_of
-        self.writer.writerows([rows_of[type(item)](item) for item in items])
+        for start in range(0, len(batch), HOLD_ROWS):
+            part = batch[start : start + HOLD_ROWS]
+            items: list[Any] = self.decoder.decode(b"[" + b",".join(part) + b"]")
+            self.writer.writerows([rows_of[type(item)](item) for item in items])
         return self._flush()
 
     def end(self, version: int | None) -> bytes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from service.engine.specs import (
     ArrestSpec,
@@ -64,6 +64,17 @@ class Event:
     def _verification(self) -> Verification:
         return self.gen._pick(VERIFICATIONS)
 
+    def _common(self, kind: str, citations: list[CitationSpec]) -> dict[str, Any]:
+        """The members every kind of fact has, drawn in the order the seed fixes."""
+        return {
+            "id": self.gen._id(kind),
+            "citations": citations,
+            "verification": self._verification(),
+            "date": self.date,
+            "place": self.place.id,
+            "actors": self._mentioned(),
+        }
+
     def casualty(self) -> Report:
         gen = self.gen
         random_ = gen.rng.random
@@ -91,14 +102,9 @@ class Event:
             else:
                 sentence = f"Selon {who}, {amount} {victims} ont été {harm} à {place.name} {when}."
             fact = CasualtySpec(
-                id=gen._id("casualty"),
-                citations=citations,
+                **self._common("casualty", citations),
                 claimant=claimant.id,
-                verification=self._verification(),
-                date=self.date,
                 key=key,
-                place=place.id,
-                actors=self._mentioned(),
                 category=category,
                 victim_group=group,
                 count=figure[0],
@@ -136,12 +142,7 @@ class Event:
             else:
                 sentence = f"{who} a affirmé {when} que {content}."
             fact = StatementSpec(
-                id=gen._id("statement"),
-                citations=citations,
-                verification=self._verification(),
-                date=self.date,
-                place=self.place.id,
-                actors=self._mentioned(),
+                **self._common("statement", citations),
                 speaker=speaker.id,
                 content=content,
                 mode=mode,
@@ -183,13 +184,8 @@ class Event:
             else:
                 sentence = f"{sender.name} {verbs[1]} {troops} vers {place.name}{under} {when}."
             fact = DeploymentSpec(
-                id=gen._id("deployment"),
-                citations=citations,
-                verification=self._verification(),
-                date=self.date,
+                **self._common("deployment", citations),
                 key=key,
-                place=place.id,
-                actors=self._mentioned(),
                 sender=sender.id,
                 status=status,
                 count=figure[0] if figure else None,
@@ -243,14 +239,9 @@ class Event:
                         f"à {place.name} {when}."
                     )
             fact = ArrestSpec(
-                id=gen._id("arrest"),
-                citations=citations,
+                **self._common("arrest", citations),
                 claimant=claimant.id,
-                verification=self._verification(),
-                date=self.date,
                 key=key,
-                place=place.id,
-                actors=self._mentioned(),
                 confirmed=confirmed,
                 person=person.id if person else None,
                 count=figure[0] if figure else None,
