@@ -13,6 +13,10 @@ from psycopg import sql
 from service.database import libpq_url
 from service.settings import PROJECT_ROOT
 
+MIGRATE_LOCK = 727_002
+"""pg_advisory_xact_lock key held while migrating and granting: replicas that all migrate
+at start take turns, and the later ones find the schema at head instead of racing."""
+
 
 def alembic_config(url: str | None = None, connection: sa.Connection | None = None) -> Config:
     config = Config(toml_file=PROJECT_ROOT / "pyproject.toml")
@@ -35,28 +39,28 @@ def grant_read_role(url: str, role: str) -> None:
     migrating user is made a member so its connections may `SET ROLE` to it.
     """
     ident = sql.Identifier(role)
-    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATE_LOCK])
         conn.execute(
             sql.SQL(
                 "DO $$ BEGIN CREATE ROLE {} NOLOGIN; "
                 "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
             ).format(ident)
         )
-        with conn.transaction():
-            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
-            conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident))
-            conn.execute(
-                sql.SQL(
-                    "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {}"
-                ).format(ident)
-            )
-            # Readers never see even the hashes of API keys, nor webhooks' signing secrets.
-            for table in ("api_keys", "webhook_subscriptions"):
-                found = conn.execute("SELECT to_regclass(%s)", [table]).fetchone()
-                if found is not None and found[0] is not None:
-                    conn.execute(
-                        sql.SQL("REVOKE SELECT ON {} FROM {}").format(sql.Identifier(table), ident)
-                    )
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident))
+        conn.execute(
+            sql.SQL(
+                "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public FROM {}"
+            ).format(ident)
+        )
+        # Readers never see even the hashes of API keys, nor webhooks' signing secrets.
+        for table in ("api_keys", "webhook_subscriptions"):
+            found = conn.execute("SELECT to_regclass(%s)", [table]).fetchone()
+            if found is not None and found[0] is not None:
+                conn.execute(
+                    sql.SQL("REVOKE SELECT ON {} FROM {}").format(sql.Identifier(table), ident)
+                )
         member = conn.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", [role]).fetchone()
         if member is None or not member[0]:
             conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(ident))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +17,7 @@ from service import engine as write_path
 from service import migrations
 from service.database import drop_database, make_engine
 from service.engine.check import passages
+from service.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, fresh_database
 
 
@@ -32,7 +36,46 @@ def table_names(url: str) -> set[str]:
         engine.dispose()
 
 
+def at_once(url: str, command: str, copies: int = 3) -> list[subprocess.CompletedProcess[str]]:
+    """`crisis-facts <command>` started `copies` times together, as replicas start."""
+    environ = {**os.environ, "DATABASE_URL": url}
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-m", "service.cli", command],
+            env=environ,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(copies)
+    ]
+    done = []
+    for process in started:
+        output, _ = process.communicate(timeout=120)
+        done.append(subprocess.CompletedProcess(process.args, process.returncode, output))
+    return done
+
+
 class TestMigrations:
+    def test_replicas_that_migrate_and_load_at_once_take_turns(self, empty_url: str) -> None:
+        for done in at_once(empty_url, "migrate"):
+            assert done.returncode == 0, done.stdout
+        loads = at_once(empty_url, "load")
+        for done in loads:
+            assert done.returncode == 0, done.stdout
+        assert sum("0 changes" in done.stdout for done in loads) == len(loads) - 1
+        engine = make_engine(empty_url)
+        try:
+            with engine.connect() as conn:
+                assert migrations.current(conn) == migrations.head()
+                counted = conn.execute(
+                    sa.text("SELECT count(*), count(DISTINCT (kind, record_id)) FROM revisions")
+                ).one()
+        finally:
+            engine.dispose()
+        assert counted[0] == counted[1], "each record created once"
+
     def test_upgrade_downgrade_upgrade_on_an_empty_database(self, empty_url: str) -> None:
         migrations.upgrade(empty_url)
         assert {"facts", "citations", "sources", "actors"} <= table_names(empty_url)
