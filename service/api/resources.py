@@ -8,6 +8,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from service import queries, schemas
+from service.api.readers import Include, visibility
 from service.api.params import (
     CrisisId,
     Cursor,
@@ -117,9 +118,13 @@ async def list_disputes(
     key: QuantityKey = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    include: Include = None,
 ) -> Response[schemas.Page[schemas.Dispute]]:
-    """Every quantity that sources report differently, each source's figure side by side."""
-    page = await fetch(request, queries.list_disputes, crisis, kind, key, limit, cursor)
+    """Every quantity that sources report differently, each source's figure side by side:
+    among published facts, drafts too with an API key, retracted ones with
+    `include=retracted`."""
+    seen = await visibility(request, include)
+    page = await fetch(request, queries.list_disputes, crisis, kind, key, limit, cursor, seen)
     return paged(request, page)
 
 
@@ -145,8 +150,11 @@ async def search(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    include: Include = None,
 ) -> Response[schemas.Page[schemas.SearchHit]]:
-    """Sources and facts matching `q`, best first, with the matched words marked."""
+    """Sources and facts matching `q`, best first, with the matched words marked: published
+    facts, drafts too with an API key, retracted ones with `include=retracted`."""
     types = tuple(sorted({t.value for t in type})) if type else tuple(t.value for t in SearchType)
-    page = await fetch(request, queries.search, q, crisis, types, limit, cursor)
+    seen = await visibility(request, include)
+    page = await fetch(request, queries.search, q, crisis, types, limit, cursor, seen)
     return paged(request, page)
