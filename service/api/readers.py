@@ -33,6 +33,4 @@ async def sees_drafts(request: Request[Any, Any, Any]) -> bool:
 
 async def visibility(request: Request[Any, Any, Any], include: Included | None) -> Visibility:
     """The review statuses this read sees."""
-    return Visibility(
-        drafts=await sees_drafts(request), retracted=include is Included.RETRACTED
-    )
+    return Visibility(drafts=await sees_drafts(request), retracted=include is Included.RETRACTED)

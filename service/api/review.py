@@ -103,8 +103,7 @@ def reason_of(given: Any) -> str:
     if not isinstance(reason, str) or not reason.strip():
         raise _invalid(
             "reason",
-            "a retraction needs a reason: send {\"reason\": \"...\"}, which the fact's URL "
-            "will show",
+            'a retraction needs a reason: send {"reason": "..."}, which the fact\'s URL will show',
         )
     return reason.strip()
 

@@ -429,9 +429,7 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         """Every change to the fact, newest first: who, when, why, and its answer then.
         Changes made while it was a draft are listed only for a request with an API key."""
         drafts = await sees_drafts(request)
-        found = await fetch(
-            request, history.revisions, kind.value, fact_id, limit, before, drafts
-        )
+        found = await fetch(request, history.revisions, kind.value, fact_id, limit, before, drafts)
         if not found and before is None:
             raise not_found(kind.value, fact_id)
         return found

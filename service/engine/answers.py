@@ -116,7 +116,9 @@ def fact(record: r.FactRecord, names: Names) -> schemas.AnyFact:
             for a in sorted(record.actors, key=lambda a: (a.role, a.actor_id))
         ],
         "review": schemas.Review(
-            status=row.review_status, reason=row.review_reason, by=row.reviewed_by,
+            status=row.review_status,
+            reason=row.review_reason,
+            by=row.reviewed_by,
             at=row.reviewed_at,
         ),
     }

@@ -293,13 +293,15 @@ class Applier:
         revision, operation, state = change
         batch, row = self.batch, record.row
         batch.facts.append(record)
-        if operation == Operation.UPDATED:
+        if operation != Operation.CREATED:  # updated, published or retracted
             batch.replaced.append(row.id)
         batch.documents.append(
             (row.id, row.kind, answer.decode(), answers.digest(answer), revision, row.review_status)
         )
         public = row.review_status != ReviewStatus.DRAFT
-        batch.log.append(self._revision(record, revision, operation, answer)._replace(public=public))
+        batch.log.append(
+            self._revision(record, revision, operation, answer)._replace(public=public)
+        )
         self._record(record, revision, operation, state)
         if row.quantity_key is not None:
             self.keys.add((row.crisis_id, row.quantity_key))
