@@ -194,3 +194,6 @@ VISIBILITIES = tuple(
     Visibility(drafts, retracted) for drafts in (False, True) for retracted in (False, True)
 )
 """Every kind of reader: a dispute is found for each."""
+
+PUBLIC = Visibility()
+"""An anonymous reader's: published facts only."""

@@ -250,9 +250,7 @@ def _streamed(operation: Operation) -> tuple[str, str] | None:
     return next((v for suffix, v in STREAMED.items() if op_id.endswith(suffix)), None)
 
 
-def strict_body(
-    schema: Schema | Reference | None, required: list[str] | None = None
-) -> None:
+def strict_body(schema: Schema | Reference | None, required: list[str] | None = None) -> None:
     """A request body with an unknown field is refused (msgspec's forbid_unknown_fields):
     the contract says so, and generators do not invent fields. `required`: members the
     server checks itself, to answer 422 naming them rather than a decoding error."""

@@ -9,7 +9,6 @@ from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
 
 from service import queries, schemas
-from service.api.readers import sees_drafts
 from service.api.params import (
     FILTER_DEPENDENCIES,
     CategoryFilter,
@@ -25,6 +24,7 @@ from service.api.params import (
     fetch,
     paged,
 )
+from service.api.readers import sees_drafts
 from service.errors import gone, not_found
 from service.queries import FactFilter
 from service.vocabulary import (

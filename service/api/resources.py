@@ -8,7 +8,6 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from service import queries, schemas
-from service.api.readers import Include, visibility
 from service.api.params import (
     CrisisId,
     Cursor,
@@ -19,6 +18,7 @@ from service.api.params import (
     fetch,
     paged,
 )
+from service.api.readers import Include, visibility
 from service.errors import not_found
 from service.vocabulary import ActorKind, FactKind, SearchType
 

@@ -27,7 +27,7 @@ from service.queries import (
     reviewed,
     viewed_by,
 )
-from service.vocabulary import FactKind, Visibility
+from service.vocabulary import PUBLIC, FactKind, Visibility
 
 FACT_SHAPES: dict[FactKind, type[schemas.Fact]] = {
     FactKind.STATEMENT: schemas.Statement,
@@ -124,9 +124,7 @@ def sources(crisis: str | None, language: str | None) -> Listing:
     return _keyset("sources", SOURCES, params, schemas.SourceSummary)
 
 
-def disputes(
-    crisis: str | None, kind: str | None, visibility: Visibility = Visibility()
-) -> Listing:
+def disputes(crisis: str | None, kind: str | None, visibility: Visibility = PUBLIC) -> Listing:
     params = given_params(crisis=crisis, kind=kind)
     where = Where(tuple(sql.SQL(DISPUTE_CONDITIONS[n]) for n in params))
     where += viewed_by(visibility.bit)

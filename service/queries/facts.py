@@ -27,7 +27,7 @@ from service.queries.base import (
     rendered,
     stored_page,
 )
-from service.vocabulary import FactKind, ReviewStatus, Visibility
+from service.vocabulary import PUBLIC, FactKind, ReviewStatus, Visibility
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class FactFilter:
     verification: str | None = None
     key: str | None = None
     kind_filters: dict[str, Any] = field(default_factory=dict)
-    visibility: Visibility = Visibility()
+    visibility: Visibility = PUBLIC
     """Which review statuses the reader sees: published facts, unless a key or
     `include=retracted` says more."""
 
@@ -85,7 +85,7 @@ class FactFilter:
     def scope(self, name: str) -> str:
         """Cursors are bound to the list and its filters: a cursor from another list is refused."""
         parts = [name, *self._shared(), *sorted(self.kind_filters.items())]
-        if self.visibility != Visibility():
+        if self.visibility != PUBLIC:
             parts.append(self.visibility.statuses)
         digest = msgspec.json.encode(parts, enc_hook=str)
         return hashlib.blake2s(digest, digest_size=6).hexdigest()

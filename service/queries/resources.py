@@ -23,7 +23,7 @@ from service.queries.base import (
     stored_list,
 )
 from service.queries.facts import FactFilter, decode_list
-from service.vocabulary import Visibility
+from service.vocabulary import PUBLIC, Visibility
 
 
 def date_json(table: str, value: str, precision: str) -> sql.Composable:
@@ -243,7 +243,7 @@ async def list_disputes(
     key: str | None,
     limit: int,
     cursor: str | None,
-    visibility: Visibility = Visibility(),
+    visibility: Visibility = PUBLIC,
 ) -> schemas.Page[schemas.Dispute]:
     """Disputes come from `disputed_quantities`, which each load fills with their answers: a
     page costs the same whatever the number of facts, and is sent as stored."""

@@ -20,7 +20,7 @@ from service.queries.base import (
     rendered,
 )
 from service.queries.facts import FactFilter, reviewed
-from service.vocabulary import FactKind, Visibility
+from service.vocabulary import PUBLIC, FactKind, Visibility
 
 FACT_CANDIDATES = 1000
 """Facts ranked per search: the first this many that match, in the order the index finds
@@ -243,7 +243,7 @@ async def search(
     types: tuple[str, ...],
     limit: int,
     cursor: str | None,
-    visibility: Visibility = Visibility(),
+    visibility: Visibility = PUBLIC,
 ) -> schemas.Page[schemas.SearchHit]:
     """Sources and facts matching `q` (English and French stemming), best first; facts of
     the review statuses `visibility` sees."""
