@@ -415,6 +415,6 @@ class DeliveryList(Shape, frozen=True, kw_only=True):
 class Retraction(Shape, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """An editor's retraction of a published fact."""
 
-    reason: Annotated[str, Meta(max_length=2000)] | None = None
+    reason: Annotated[str, Meta(max_length=1000)] | None = None
     """Required: why the fact is withdrawn, shown with it at its URL (and the revision's
     summary). A retraction without one is refused with 422 naming `reason`."""
