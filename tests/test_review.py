@@ -19,6 +19,7 @@ from service.app import create_app
 from service.settings import Settings
 from service.vocabulary import Role
 from tests.conftest import FIXTURES, loaded_database
+from tests.waiting import until
 
 CRISIS = "kazakhstan-2022"
 SOURCE = "src-004-security-chief-arrested"
@@ -413,3 +414,24 @@ def test_a_load_does_not_undo_a_retraction_and_an_export_keeps_it(
         assert f"{CRISIS}: 0 changes" in capsys.readouterr().out
         with client_of(url) as client:
             assert client.get(path).json() == retracted, "the retraction survives the round trip"
+
+
+def test_a_writer_reads_its_write_at_once(url: str, tokens: dict[Role, str]) -> None:
+    """Regression: a retraction read back at once still found the fact in a list this worker
+    had kept, until the dataset's notification came (a suite under load caught it). The
+    worker that writes drops its answers as the write commits, notification or not."""
+    with client_of(url) as client:
+        cache = client.app.state.answer_cache
+        until(lambda: cache.live, what="the worker follows the dataset")
+        client.blocking_portal.call(_cancel, client.app.state.listener)  # no notification
+        created = post(client, tokens, Role.EDITOR, new_casualty(review={"status": "published"}))
+        fact, path = created.json(), created.headers["location"]
+        listed = surfaces(fact)["list by key"]
+        assert fact["id"] in ids(client.get(listed)) and cache.entries, "kept for the next"
+        etag = client.get(path).headers["etag"]
+        assert move(client, tokens, path, "retraction", etag, reason="Misread").is_success
+        assert fact["id"] not in ids(client.get(listed))
+
+
+async def _cancel(task: Any) -> None:
+    task.cancel()
