@@ -36,10 +36,13 @@ def revision_of(cursor: str | None) -> int:
 
 
 @functools.cache
-def _statement(crisis: bool, kind: bool, limit: int) -> sql.SQL:
+def _statement(crisis: bool, kind: bool, limit: int, drafts: bool = False) -> sql.SQL:
     """One statement, one snapshot: the page and the last revision committed, so that a page
-    with fewer matches than asked for moves the cursor past the changes it did not match."""
+    with fewer matches than asked for moves the cursor past the changes it did not match
+    (changes to drafts among them, for a reader who does not see drafts)."""
     where = [sql.SQL("revision > %(since)s")]
+    if not drafts:
+        where.append(sql.SQL("public"))
     if crisis:
         where.append(sql.SQL("crisis_id = %(crisis)s"))
     if kind:
@@ -55,11 +58,17 @@ def _statement(crisis: bool, kind: bool, limit: int) -> sql.SQL:
 
 
 async def page(
-    conn: Conn, since: int, limit: int, crisis: str | None, kind: str | None
+    conn: Conn,
+    since: int,
+    limit: int,
+    crisis: str | None,
+    kind: str | None,
+    drafts: bool = False,
 ) -> schemas.ChangePage:
-    """Up to `limit` changes after revision `since`, optionally of one crisis and one kind."""
+    """Up to `limit` changes after revision `since`, optionally of one crisis and one kind;
+    changes to drafts only for a reader who sees drafts."""
     params: dict[str, Any] = {"since": since, "crisis": crisis, "kind": kind}
-    query = _statement(crisis is not None, kind is not None, limit)
+    query = _statement(crisis is not None, kind is not None, limit, drafts)
     rows = await (await conn.execute(query, params)).fetchall()
     items = [
         schemas.Change(

@@ -35,21 +35,25 @@ def revision_of(row: tuple[Any, ...]) -> schemas.Revision:
 
 
 async def revisions(
-    conn: Conn, kind: str, record_id: str, limit: int, before: int | None
+    conn: Conn, kind: str, record_id: str, limit: int, before: int | None, drafts: bool = False
 ) -> list[schemas.Revision]:
-    """Up to `limit` revisions of a record, newest first, older than `before` when given."""
+    """Up to `limit` revisions of a record, newest first, older than `before` when given;
+    changes made to it as a draft only for a reader who sees drafts."""
     cursor = await conn.execute(
         f"SELECT {_COLUMNS} FROM revisions WHERE kind = %s AND record_id = %s "
-        "AND revision < %s ORDER BY revision DESC LIMIT %s",
-        [kind, record_id, before if before is not None else 2**62, limit],
+        "AND revision < %s AND (public OR %s) ORDER BY revision DESC LIMIT %s",
+        [kind, record_id, before if before is not None else 2**62, drafts, limit],
     )
     return [revision_of(row) for row in await cursor.fetchall()]
 
 
-async def revision(conn: Conn, kind: str, record_id: str, number: int) -> schemas.Revision | None:
+async def revision(
+    conn: Conn, kind: str, record_id: str, number: int, drafts: bool = False
+) -> schemas.Revision | None:
     cursor = await conn.execute(
-        f"SELECT {_COLUMNS} FROM revisions WHERE kind = %s AND record_id = %s AND revision = %s",
-        [kind, record_id, number],
+        f"SELECT {_COLUMNS} FROM revisions WHERE kind = %s AND record_id = %s AND revision = %s "
+        "AND (public OR %s)",
+        [kind, record_id, number, drafts],
     )
     row = await cursor.fetchone()
     return None if row is None else revision_of(row)

@@ -20,6 +20,7 @@ from service.vocabulary import (
     Operation,
     Precision,
     RecordKind,
+    ReviewStatus,
     Role,
     StatementMode,
     Verification,
@@ -96,6 +97,20 @@ class Figure(Shape, frozen=True, kw_only=True):
     hedge: Hedge
 
 
+class Review(Shape, frozen=True, kw_only=True):
+    """Where a fact stands in review. Public answers hold published facts only; a draft is
+    seen with an API key; a retracted fact is answered at its URL with why, by whom and
+    when, and in lists with `include=retracted`."""
+
+    status: ReviewStatus
+    reason: str | None
+    """Why the fact was retracted; null unless it was."""
+    by: str | None
+    """The key that last published or retracted it; null for a fact published by a load."""
+    at: dt.datetime | None
+    """When it was last published or retracted; null for a fact published by a load."""
+
+
 class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     id: str
     crisis_id: str
@@ -108,6 +123,7 @@ class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     note: str | None
     citations: list[Citation]
     actors: list[ActorRef]
+    review: Review
 
 
 class Statement(Fact, tag=FactKind.STATEMENT.value, frozen=True, kw_only=True):
@@ -391,3 +407,14 @@ class Delivery(Shape, frozen=True, kw_only=True):
 
 class DeliveryList(Shape, frozen=True, kw_only=True):
     items: list[Delivery]
+
+
+# ---------------------------------------------------------------- review
+
+
+class Retraction(Shape, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An editor's retraction of a published fact."""
+
+    reason: Annotated[str, Meta(max_length=1000)] | None = None
+    """Required: why the fact is withdrawn, shown with it at its URL (and the revision's
+    summary). A retraction without one is refused with 422 naming `reason`."""

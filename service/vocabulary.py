@@ -7,6 +7,7 @@ enums cannot drift apart.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class ActorKind(StrEnum):
@@ -142,6 +143,8 @@ class Operation(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    PUBLISHED = "published"  # an editor published a draft, or a retracted fact again
+    RETRACTED = "retracted"  # an editor withdrew a published fact, saying why
 
 
 class Role(StrEnum):
@@ -150,3 +153,47 @@ class Role(StrEnum):
     CURATOR = "curator"  # creates records and edits drafts
     EDITOR = "editor"  # also publishes and retracts
     ADMIN = "admin"  # also manages webhooks and keys
+
+
+class ReviewStatus(StrEnum):
+    """Where a fact stands in review: only published facts are in public answers."""
+
+    DRAFT = "draft"  # a curator's, seen only with an API key until an editor publishes it
+    PUBLISHED = "published"
+    RETRACTED = "retracted"  # withdrawn with a reason; still answered at its URL
+
+
+class Included(StrEnum):
+    """What a list may be asked to include beyond its published facts."""
+
+    RETRACTED = "retracted"
+
+
+class Visibility(NamedTuple):
+    """Which facts a reader sees: published ones; drafts too with an API key; retracted ones
+    too when asked (`include=retracted`)."""
+
+    drafts: bool = False
+    retracted: bool = False
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """The review statuses seen, in ReviewStatus's order."""
+        seen = {ReviewStatus.PUBLISHED, *([ReviewStatus.DRAFT] if self.drafts else [])}
+        if self.retracted:
+            seen.add(ReviewStatus.RETRACTED)
+        return tuple(s.value for s in ReviewStatus if s in seen)
+
+    @property
+    def bit(self) -> int:
+        """This reader's bit in `disputed_quantities.views`."""
+        return 1 << (2 * self.drafts + self.retracted)
+
+
+VISIBILITIES = tuple(
+    Visibility(drafts, retracted) for drafts in (False, True) for retracted in (False, True)
+)
+"""Every kind of reader: a dispute is found for each."""
+
+PUBLIC = Visibility()
+"""An anonymous reader's: published facts only."""

@@ -70,6 +70,27 @@ Connection = ASGIConnection[Any, Any, Any, Any]
 
 async def require_key(connection: Connection, route: BaseRouteHandler) -> None:
     """The guard of every route that writes."""
+    key = await checked_key(connection)
+    needed = Role(route.opt.get("role", Role.CURATOR))
+    if ROLES.index(key.role) < ROLES.index(needed):
+        raise Problem(
+            403,
+            f"The key {key.name!r} has the role {key.role.value}; this needs {needed.value}.",
+            kind="forbidden",
+        )
+    connection.state.key = key
+
+
+async def reader_key(connection: Connection) -> keys.Key | None:
+    """A read's key: None for an anonymous read; a key sent must be valid (401 otherwise),
+    as a write's must, since it changes what the read answers (drafts)."""
+    if "authorization" not in connection.headers:
+        return None
+    return await checked_key(connection)
+
+
+async def checked_key(connection: Connection) -> keys.Key:
+    """The request's valid key, counting a failure against its address (429 past the limit)."""
     failures: Failures = connection.app.state.auth_failures
     address = connection.client.host if connection.client else "unknown"
     wait = failures.blocked(address)
@@ -85,14 +106,7 @@ async def require_key(connection: Connection, route: BaseRouteHandler) -> None:
     except Problem:
         failures.add(address)
         raise
-    needed = Role(route.opt.get("role", Role.CURATOR))
-    if ROLES.index(key.role) < ROLES.index(needed):
-        raise Problem(
-            403,
-            f"The key {key.name!r} has the role {key.role.value}; this needs {needed.value}.",
-            kind="forbidden",
-        )
-    connection.state.key = key
+    return key
 
 
 async def _key(connection: Connection) -> keys.Key:

@@ -111,6 +111,11 @@ class ResponseCache:
         self.live = live
         self.version = version
 
+    def drop(self) -> None:
+        """A write this worker made has committed: its answers go at once, so that the
+        writer's next read sees the write before the notification comes."""
+        self.invalidate(self.live, self.version)
+
     def follow(self, live: bool, version: int | None) -> None:
         """The database listener's callback: any news drops every answer."""
         if live and self.live and version == self.version:

@@ -10,6 +10,7 @@ from litestar.params import Parameter
 
 from service import changes, schemas
 from service.api.params import CrisisId, Limit, fetch
+from service.api.readers import sees_drafts
 from service.errors import invalid_parameter
 from service.queries import BadCursor
 from service.vocabulary import RecordKind
@@ -73,7 +74,9 @@ async def list_changes(
     wait: Wait = 0,
 ) -> Response[schemas.ChangePage]:
     """Every change to every record in commit order — created, updated, deleted (then
-    `answer` is null) — each with the record's answer as of that change. Kept forever.
+    `answer` is null), published, retracted — each with the record's answer as of that
+    change. Kept forever. Changes to a draft fact are listed only for a request with an API
+    key; the public sees a fact from the change that published it.
     Follow `next_cursor`, given also when nothing is newer, to poll for what comes next."""
     try:
         after = changes.revision_of(since)
@@ -82,9 +85,10 @@ async def list_changes(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     news: News = request.app.state.news
+    drafts = await sees_drafts(request)
     while True:
         page = await fetch(
-            request, changes.page, after, limit, crisis, kind.value if kind else None
+            request, changes.page, after, limit, crisis, kind.value if kind else None, drafts
         )
         remaining = deadline - loop.time()
         if page.items or remaining <= 0:

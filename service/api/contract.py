@@ -40,7 +40,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.base import BaseSchemaObject
 
 from service.api.guards import MAX_QUERY_BYTES
-from service.engine.specs import NEW_FACTS, CitationSpec
+from service.engine.specs import NEW_FACTS, CitationSpec, ReviewSpec
 from service.errors import PROBLEM_JSON
 from service.migrations import head
 from service.settings import PROJECT_ROOT
@@ -144,6 +144,7 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
     rename_pages(app)
     examples = {**FIXED_EXAMPLES, **load_examples(examples_file)}
     strict_body(components.schemas.get("NewWebhook"))
+    strict_body(components.schemas.get("Retraction"), required=["reason"])
     for item in (schema.paths or {}).values():
         for method in ("get", "post", "patch", "delete"):
             operation = getattr(item, method)
@@ -170,7 +171,7 @@ WRITE_PROBLEMS = {
 def write_bodies(schemas: dict[str, Any]) -> None:
     """The facts curators post, as msgspec states their Structs: Litestar drops the
     constraints of list items (a fact's `actors` are slugs)."""
-    bodies: list[type[msgspec.Struct]] = [*NEW_FACTS.values(), CitationSpec]
+    bodies: list[type[msgspec.Struct]] = [*NEW_FACTS.values(), CitationSpec, ReviewSpec]
     _, generated = msgspec.json.schema_components(
         bodies, ref_template="#/components/schemas/{name}"
     )
@@ -180,7 +181,7 @@ def write_bodies(schemas: dict[str, Any]) -> None:
 
 def document_responses(operation: Operation, method: str = "get") -> None:
     responses = operation.responses or {}
-    ok = responses.get("201" if method == "post" else "200")
+    ok = responses.get("201" if method == "post" else "200") or responses.get("200")
     streamed = _streamed(operation)
     if streamed is not None and isinstance(ok, OpenAPIResponse):
         media, description = streamed
@@ -211,7 +212,7 @@ def document_responses(operation: Operation, method: str = "get") -> None:
             continue  # only facts leave tombstones that their URL answers
         if code in {"401", "403"} and not operation.security:
             continue  # reads are public
-        if code in WRITES_ONLY and code not in WRITE_PROBLEMS.get(method, set()):
+        if code in WRITES_ONLY and code not in _write_problems(operation, method):
             continue
         if code == "405" and method != "get":
             continue
@@ -233,6 +234,14 @@ def document_responses(operation: Operation, method: str = "get") -> None:
 WRITES_ONLY = {"409", "412", "415", "422", "428"}
 
 
+def _write_problems(operation: Operation, method: str) -> set[str]:
+    """A write's problems; with If-Match (a publication, a retraction) also 412 and 428."""
+    problems = WRITE_PROBLEMS.get(method, set())
+    if any(p.name == "If-Match" for p in _parameters(operation)):
+        problems = problems | {"412", "428"}
+    return problems
+
+
 def _streamed(operation: Operation) -> tuple[str, str] | None:
     """The media type and description of an export's answer; None for any other operation."""
     op_id = operation.operation_id or ""
@@ -241,11 +250,14 @@ def _streamed(operation: Operation) -> tuple[str, str] | None:
     return next((v for suffix, v in STREAMED.items() if op_id.endswith(suffix)), None)
 
 
-def strict_body(schema: Schema | Reference | None) -> None:
+def strict_body(schema: Schema | Reference | None, required: list[str] | None = None) -> None:
     """A request body with an unknown field is refused (msgspec's forbid_unknown_fields):
-    the contract says so, and generators do not invent fields."""
+    the contract says so, and generators do not invent fields. `required`: members the
+    server checks itself, to answer 422 naming them rather than a decoding error."""
     if isinstance(schema, Schema):
         schema.additional_properties = False
+        if required:
+            schema.required = required
 
 
 def _parameters(operation: Operation) -> list[Parameter]:

@@ -32,6 +32,7 @@ from service.api.params import (
     StatusFilter,
     VictimGroupFilter,
 )
+from service.api.readers import Include, visibility
 from service.errors import InvalidParam, Problem
 from service.export import listings, package, reading
 from service.export.formats import FORMATS, Csv, Ndjson
@@ -261,9 +262,11 @@ async def export_disputes(
     kind: Annotated[
         FactKind | None, Parameter(description="Only quantities measured by facts of this kind.")
     ] = None,
+    include: Include = None,
 ) -> Stream:
     """Every disputed quantity the filters let through, as `ListDisputes` filters them."""
-    return await stream(request, listings.disputes(crisis, kind))
+    seen = await visibility(request, include)
+    return await stream(request, listings.disputes(crisis, kind, seen))
 
 
 @get(

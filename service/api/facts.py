@@ -24,6 +24,7 @@ from service.api.params import (
     fetch,
     paged,
 )
+from service.api.readers import sees_drafts
 from service.errors import gone, not_found
 from service.queries import FactFilter
 from service.vocabulary import (
@@ -45,9 +46,10 @@ async def _list(
 async def _detail(
     request: Request[Any, Any, Any], kind: FactKind, fact_id: str, what: str
 ) -> Response[Any]:
-    fact = await fetch(request, queries.get_fact, kind, fact_id)
+    drafts = await sees_drafts(request)
+    fact = await fetch(request, queries.get_fact, kind, fact_id, drafts)
     if fact is None:
-        deleted = await fetch(request, queries.tombstone, kind.value, fact_id)
+        deleted = await fetch(request, queries.tombstone, kind.value, fact_id, drafts)
         if deleted is None:
             raise not_found(what, fact_id)
         when = deleted.deleted_at.date().isoformat()

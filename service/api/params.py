@@ -17,6 +17,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Parameter
 
 from service import schemas
+from service.api.readers import Include, visibility
 from service.errors import invalid_parameter
 from service.queries import Conn, FactFilter
 from service.vocabulary import (
@@ -318,7 +319,8 @@ def paged(
     return Response(page, headers=headers)
 
 
-def fact_filter(
+async def fact_filter(
+    request: Request[Any, Any, Any],
     crisis: CrisisId = None,
     actor: ActorId = None,
     source: SourceId = None,
@@ -327,8 +329,10 @@ def fact_filter(
     language: LanguageFilter = None,
     verification: VerificationFilter = None,
     key: QuantityKey = None,
+    include: Include = None,
 ) -> FactFilter:
-    """The filters every fact list shares, declared once for the handlers and the contract."""
+    """The filters every fact list shares, declared once for the handlers and the contract;
+    with the review statuses the reader sees."""
     first, last = check_dates(since, until)
     return FactFilter(
         crisis=crisis,
@@ -339,8 +343,9 @@ def fact_filter(
         language=language.value if language else None,
         verification=verification.value if verification else None,
         key=key,
+        visibility=await visibility(request, include),
     )
 
 
 Filters = NamedDependency[FactFilter]
-FILTER_DEPENDENCIES = {"filters": Provide(fact_filter, sync_to_thread=False)}
+FILTER_DEPENDENCIES = {"filters": Provide(fact_filter)}

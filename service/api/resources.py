@@ -20,6 +20,7 @@ from service.api.params import (
     fetch,
     paged,
 )
+from service.api.readers import Include, visibility
 from service.errors import not_found
 from service.vocabulary import FactKind, SearchType
 
@@ -110,9 +111,13 @@ async def list_disputes(
     key: QuantityKey = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    include: Include = None,
 ) -> Response[schemas.Page[schemas.Dispute]]:
-    """Every quantity that sources report differently, each source's figure side by side."""
-    page = await fetch(request, queries.list_disputes, crisis, kind, key, limit, cursor)
+    """Every quantity that sources report differently, each source's figure side by side:
+    among published facts, drafts too with an API key, retracted ones with
+    `include=retracted`."""
+    seen = await visibility(request, include)
+    page = await fetch(request, queries.list_disputes, crisis, kind, key, limit, cursor, seen)
     return paged(request, page)
 
 
@@ -138,8 +143,11 @@ async def search(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    include: Include = None,
 ) -> Response[schemas.Page[schemas.SearchHit]]:
-    """Sources and facts matching `q`, best first, with the matched words marked."""
+    """Sources and facts matching `q`, best first, with the matched words marked: published
+    facts, drafts too with an API key, retracted ones with `include=retracted`."""
     types = tuple(sorted({t.value for t in type})) if type else tuple(t.value for t in SearchType)
-    page = await fetch(request, queries.search, q, crisis, types, limit, cursor)
+    seen = await visibility(request, include)
+    page = await fetch(request, queries.search, q, crisis, types, limit, cursor, seen)
     return paged(request, page)

@@ -22,15 +22,17 @@ from litestar.params import Body, HeaderParameter, JSONBody, Parameter
 from litestar.types import Message, Scope
 
 from service import engine, history, idempotency, schemas
+from service.api import review
 from service.api.auth import SECURITY, require_key
 from service.api.params import PathId, fetch
+from service.api.readers import sees_drafts
 from service.engine import store
 from service.engine.rows import KINDS
 from service.engine.specs import NEW_FACTS, FactSpec, convert
 from service.engine.write import WRITE_LOCK
 from service.errors import InvalidParam, Problem, gone, not_found
 from service.queries.facts import GET_FACT, TOMBSTONE, fact_etag
-from service.vocabulary import FactKind, Role
+from service.vocabulary import FactKind, ReviewStatus, Role
 
 T = TypeVar("T")
 JSON = "application/json"
@@ -89,7 +91,9 @@ async def _write(
     """Run a write on a thread of its own: the write path is synchronous."""
     pool = request.app.state.change_pool
     try:
-        return await anyio.to_thread.run_sync(partial(_transaction, pool, work))
+        done = await anyio.to_thread.run_sync(partial(_transaction, pool, work))
+        request.app.state.answer_cache.drop()
+        return done
     except engine.FixtureError as exc:
         invalid = [InvalidParam("body", problem) for problem in exc.problems]
         raise Problem(422, "; ".join(exc.problems), kind="invalid-fact", invalid=invalid) from None
@@ -105,7 +109,7 @@ def _current(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Wri
 
 def _missing(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Problem:
     """404, or 410 with the deletion when the fact was deleted."""
-    row = conn.execute(TOMBSTONE, {"kind": kind.value, "id": fact_id}).fetchone()
+    row = conn.execute(TOMBSTONE, {"kind": kind.value, "id": fact_id, "drafts": True}).fetchone()
     if row is None:
         return not_found(kind.value, fact_id)
     return gone(kind.value, fact_id, row[0], row[1].date().isoformat(), row[2])
@@ -158,6 +162,7 @@ def _create(
     author: str,
     summary: str | None,
     retry: tuple[str, bytes] | None,
+    role: Role = Role.CURATOR,
 ) -> Written:
     if retry is not None:
         kept = idempotency.kept(conn, author, retry[0])
@@ -170,6 +175,7 @@ def _create(
         if kept is not None:
             return Written(kept.status, kept.etag, kept.location, kept.body)
     raw = msgspec.to_builtins(data)
+    raw["review"] = review.created(conn, data.review, author, role)
     crisis = raw.pop("crisis")
     taken = store.kind_of(conn.cursor(), data.id)
     if taken is not None:
@@ -217,6 +223,7 @@ def _edit(
     expect = {(kind.value, fact_id): expected}
     facts: list[tuple[str, FactSpec]] = []
     if change is not None:
+        review.editable(kind, fact_id, spec, change)
         merged = merge_patch(msgspec.to_builtins(spec), change)
         if merged.get("id") != fact_id or "crisis" in change:
             raise Problem(422, "A fact's id and crisis cannot change.", kind="invalid-fact")
@@ -235,6 +242,53 @@ def _edit(
     written = _current(conn, kind, fact_id)
     assert written is not None
     return written
+
+
+def _transition(
+    conn: psycopg.Connection[Any],
+    kind: FactKind,
+    fact_id: str,
+    to: ReviewStatus,
+    expected: int,
+    author: str,
+    reason: str | None,
+    summary: str | None,
+) -> Written:
+    """Publish or retract the fact, made against the revision `expected`: one revision."""
+    found = store.fact_spec(conn.cursor(), kind, fact_id)
+    if found is None:
+        raise _missing(conn, kind, fact_id)
+    at = conn.execute(
+        "SELECT revision FROM records WHERE kind = %s AND id = %s", [kind.value, fact_id]
+    ).fetchone()
+    if at is None or at[0] != expected:
+        raise _stale(conn, kind, fact_id)
+    crisis, spec = found
+    moved, operation = review.moved(kind, fact_id, spec, to, author, review.now(conn), reason)
+    key = (kind.value, fact_id)
+    engine.change(
+        conn, [(crisis, moved)], [], author, reason or summary, {key: expected}, {key: operation}
+    )
+    written = _current(conn, kind, fact_id)
+    assert written is not None
+    return written
+
+
+async def _move(
+    request: Request[Any, Any, Any],
+    kind: FactKind,
+    fact_id: str,
+    to: ReviewStatus,
+    if_match: str | None,
+    reason: str | None,
+    summary: str | None,
+) -> Response[Any]:
+    expected = _expected(if_match)
+    work = partial(
+        _transition, kind=kind, fact_id=fact_id, to=to, expected=expected,
+        author=request.state.key.name, reason=reason, summary=summary,
+    )  # fmt: skip
+    return (await _write(request, work)).response()
 
 
 def _deletion(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> bytes:
@@ -299,13 +353,17 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Any]:
         """Creates the fact from its fixture record: citations are quotes, placed in their
-        article by the server. Answers the fact as GET serves it."""
+        article by the server. It is a draft, seen only with an API key, unless an editor
+        sends `"review": {"status": "published"}`. Answers the fact as GET serves it."""
         retry = None
         if idempotency_key is not None:
             body = await request.body()
             retry = (idempotency_key, idempotency.fingerprint("POST", request.url.path, body))
-        author = request.state.key.name
-        work = partial(_create, kind=kind, data=data, author=author, summary=summary, retry=retry)
+        key = request.state.key
+        work = partial(
+            _create, kind=kind, data=data, author=key.name, summary=summary, retry=retry,
+            role=key.role,
+        )  # fmt: skip
         return (await _write(request, work)).response()
 
     async def edit(
@@ -317,7 +375,9 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         summary: Summary = None,
     ) -> Response[Any]:
         """Edits the fact with a JSON Merge Patch of its fixture record (null removes a
-        member); the change applies at once. Answers the fact as it is now."""
+        member); the change applies at once, also to a published fact (its review status
+        stays; `review` is changed by publishing or retracting, not here). A retracted fact
+        is not edited: publish it again first. Answers the fact as it is now."""
         return await _change(request, kind, fact_id, data, if_match, summary)
 
     async def remove(
@@ -333,6 +393,32 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
             raise Problem(422, "Say why in X-Edit-Summary: it is what the fact's URL will answer.")
         return await _change(request, kind, fact_id, None, if_match, summary)
 
+    async def publish(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        fact_id: PathId,
+        if_match: IfMatch = None,
+        summary: Summary = None,
+    ) -> Response[schemas.AnyFact]:
+        """An editor publishes a draft, or a retracted fact again: from then on it is in
+        public answers. Answers the fact as it is now; its history shows a `published`
+        revision."""
+        return await _move(request, kind, fact_id, ReviewStatus.PUBLISHED, if_match, None, summary)
+
+    async def retract(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        fact_id: PathId,
+        if_match: IfMatch = None,
+        data: JSONBody[schemas.Retraction | None] = None,
+    ) -> Response[schemas.AnyFact]:
+        """An editor withdraws a published fact, saying why (`reason`, required: 422
+        without). It leaves lists, disputes, search and the timeline (unless
+        `include=retracted`) and stays answered at its URL with its reason, who and when.
+        Answers the fact as it is now; its history shows a `retracted` revision."""
+        reason = review.reason_of(data)
+        return await _move(request, kind, fact_id, ReviewStatus.RETRACTED, if_match, reason, None)
+
     async def list_revisions(
         self: Controller,
         request: Request[Any, Any, Any],
@@ -342,8 +428,10 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
             int | None, Parameter(ge=1, description="Only revisions before this one.")
         ] = None,
     ) -> list[schemas.Revision]:
-        """Every change to the fact, newest first: who, when, why, and its answer then."""
-        found = await fetch(request, history.revisions, kind.value, fact_id, limit, before)
+        """Every change to the fact, newest first: who, when, why, and its answer then.
+        Changes made while it was a draft are listed only for a request with an API key."""
+        drafts = await sees_drafts(request)
+        found = await fetch(request, history.revisions, kind.value, fact_id, limit, before, drafts)
         if not found and before is None:
             raise not_found(kind.value, fact_id)
         return found
@@ -355,7 +443,8 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         number: Annotated[int, Parameter(ge=1, description="The revision's number.")],
     ) -> schemas.Revision:
         """One change to the fact, with its answer as of then."""
-        found = await fetch(request, history.revision, kind.value, fact_id, number)
+        drafts = await sees_drafts(request)
+        found = await fetch(request, history.revision, kind.value, fact_id, number, drafts)
         if found is None:
             raise not_found(f"revision of {kind.value} {fact_id!r}", str(number))
         return found
@@ -376,6 +465,16 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
             status_code=200,
             opt={"role": Role.EDITOR}, **secured,
         )(remove),
+        "publish": post(
+            "/{fact_id:str}/publication", operation_id=f"Publish{noun}",
+            summary=f"Publish {article} {kind.value}", status_code=200,
+            opt={"role": Role.EDITOR}, **secured,
+        )(publish),
+        "retract": post(
+            "/{fact_id:str}/retraction", operation_id=f"Retract{noun}",
+            summary=f"Retract {article} {kind.value}", status_code=200,
+            opt={"role": Role.EDITOR}, **secured,
+        )(retract),
         "list_revisions": get(
             "/{fact_id:str}/revisions", operation_id=f"List{noun}Revisions",
             summary=f"{article.title()} {kind.value}'s revisions",

@@ -26,6 +26,7 @@ from service.engine.diff import Applier, Outcome, Progress, Stale
 from service.engine.read import Bundle, FixtureError, read_bundle
 from service.engine.rows import INSERT_ORDER, Record
 from service.engine.specs import FactSpec
+from service.vocabulary import Operation
 
 __all__ = [
     "Bundle",
@@ -100,9 +101,11 @@ def change(
     author: str,
     message: str | None = None,
     expect: dict[tuple[str, str], int] | None = None,
+    operations: dict[tuple[str, str], Operation] | None = None,
 ) -> Outcome:
     """Apply a change set inside the caller's transaction: `facts` (crisis, spec) to create
-    or rewrite, `deleted` (kind, id) to delete, each record at the revision `expect` says.
+    or rewrite, `deleted` (kind, id) to delete, each record at the revision `expect` says;
+    `operations` names a rewrite that is a publication or a retraction.
 
     The facts are checked with the same rules and words as a load's, against the stored
     actors, places and articles they name; nothing else is read or compared. Raises
@@ -124,6 +127,7 @@ def change(
         only = [(record.row.kind, record.row.id) for record in found] + deleted
         applier = Applier(cursor, [], author, message, only=only, expect=expect)
         applier.names = names
+        applier.operations = operations or {}
         try:
             for record in found:
                 applier.take(record)

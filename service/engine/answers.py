@@ -115,6 +115,12 @@ def fact(record: r.FactRecord, names: Names) -> schemas.AnyFact:
             names.involved(a.actor_id, a.role)
             for a in sorted(record.actors, key=lambda a: (a.role, a.actor_id))
         ],
+        "review": schemas.Review(
+            status=row.review_status,
+            reason=row.review_reason,
+            by=row.reviewed_by,
+            at=row.reviewed_at,
+        ),
     }
     kind = FactKind(row.kind)
     if kind is FactKind.STATEMENT:

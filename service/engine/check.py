@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 from service.engine import rows as r
@@ -23,7 +24,7 @@ from service.engine.specs import (
     StatementSpec,
     parse_partial_date,
 )
-from service.vocabulary import TEXT_SEARCH_CONFIG, ActorRole, FactKind, Hedge
+from service.vocabulary import TEXT_SEARCH_CONFIG, ActorRole, FactKind, Hedge, ReviewStatus
 
 PASSAGE = 400
 """Characters in a passage of an article (`source_passages`): what a search snippet is cut
@@ -293,6 +294,7 @@ def fact_record(
     kind = KIND_OF[type(fact)]
     detail = _detail(fact, kind, name, involved, known, found)
     citations = _citations(fact, crisis_id, name, known, found)
+    review = _review(fact, name, found)
     if found:
         problems.extend(found)
         return None
@@ -313,6 +315,7 @@ def fact_record(
             quantity_key=fact.key,
             place_id=fact.place,
             note=fact.note,
+            **review,
         ),
         detail=detail,
         actors=[
@@ -325,6 +328,20 @@ def fact_record(
         config=TEXT_SEARCH_CONFIG[first_source.language],
         document=f"{content} {quotes} {fact.note or ''}",
     )
+
+
+def _review(fact: FactSpec, name: str, found: list[str]) -> dict[str, Any]:
+    """The fact's review columns: a fact without a review (a fixture's) is published. A
+    retraction says why; nothing else has a reason."""
+    review = fact.review
+    if review is not None and (review.status is ReviewStatus.RETRACTED) != bool(review.reason):
+        found.append(f"{name}: a retracted fact needs a reason, and only a retracted fact has one")
+    return {
+        "review_status": ReviewStatus.PUBLISHED.value if review is None else review.status.value,
+        "review_reason": None if review is None else review.reason,
+        "reviewed_by": None if review is None else review.by,
+        "reviewed_at": None if review is None or review.at is None else review.at.astimezone(UTC),
+    }
 
 
 def _detail(

@@ -22,7 +22,7 @@ from service.database import NOTIFY_CHANNEL
 from service.engine import answers, disputes
 from service.engine import rows as r
 from service.engine.write import CHUNK, WRITE_LOCK, Background, Cursor, Writer
-from service.vocabulary import Operation
+from service.vocabulary import Operation, ReviewStatus
 
 Progress = Callable[[int], None]
 """Called with how many more facts have been compared."""
@@ -59,6 +59,7 @@ class Revision(NamedTuple):
     answer: str | None
     author: str
     message: str | None
+    public: bool = True  # False for a change to a draft: seen only with a key
 
 
 class Current(NamedTuple):
@@ -98,7 +99,7 @@ class _Batch:
     updated: list[tuple[str, Any, tuple[str, list[Any]] | None]] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # facts whose old rows go first
     facts: list[r.FactRecord] = field(default_factory=list)
-    documents: list[tuple[str, str, str, bytes, int]] = field(default_factory=list)
+    documents: list[tuple[str, str, str, bytes, int, str]] = field(default_factory=list)
     log: list[Revision] = field(default_factory=list)
     current: list[Current] = field(default_factory=list)  # replacing what `records` holds
     fresh: list[Current] = field(default_factory=list)  # records never stored before
@@ -188,6 +189,7 @@ class Applier:
         self.fact_counts: dict[str, Counter[str]] = {}  # of crises and changed actors
         self.seen = 0
         self.protected: dict[tuple[str, str], tuple[str, int]] = {}  # see engine.apply
+        self.operations: dict[tuple[str, str], Operation] = {}  # a change that is not an edit
         self.undone: list[str] = []
 
     # ------------------------------------------------------------ classifying
@@ -201,6 +203,7 @@ class Applier:
             return None
         self.revision += 1
         operation = Operation.CREATED if old is None else Operation.UPDATED
+        operation = self.operations.get(key, operation)
         self.outcome.changes[key[0], operation.value] += 1
         self._undoes(key)
         return self.revision, operation.value, state
@@ -290,12 +293,15 @@ class Applier:
         revision, operation, state = change
         batch, row = self.batch, record.row
         batch.facts.append(record)
-        if operation == Operation.UPDATED:
+        if operation != Operation.CREATED:  # updated, published or retracted
             batch.replaced.append(row.id)
         batch.documents.append(
-            (row.id, row.kind, answer.decode(), answers.digest(answer), revision)
+            (row.id, row.kind, answer.decode(), answers.digest(answer), revision, row.review_status)
         )
-        batch.log.append(self._revision(record, revision, operation, answer))
+        public = row.review_status != ReviewStatus.DRAFT
+        batch.log.append(
+            self._revision(record, revision, operation, answer)._replace(public=public)
+        )
         self._record(record, revision, operation, state)
         if row.quantity_key is not None:
             self.keys.add((row.crisis_id, row.quantity_key))
@@ -379,6 +385,7 @@ class Applier:
         for (kind, record_id), (_, crisis) in sorted(self.stored.items()):
             gone.setdefault(kind, []).append((record_id, crisis))
         log, current = [], []
+        drafts = self._drafts([(k, i) for k, ids in gone.items() for i, _ in ids if k in r.KINDS])
         # Facts first: they refer to the rest.
         for kind in (*r.KINDS, "place", "actor", "source"):
             ids = [record_id for record_id, _ in gone.get(kind, [])]
@@ -400,11 +407,23 @@ class Applier:
                         answer=None,
                         author=self.author,
                         message=self.message,
+                        public=(kind, record_id) not in drafts,
                     )
                 )
                 current.append(Current(kind, record_id, crisis, self.revision, None))
         self.batch.log.extend(log)
         self.batch.current.extend(current)
+
+    def _drafts(self, facts: list[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these facts, about to be deleted, are drafts: their deletion is no more
+        public than they were. Read on a cursor of its own, before any of them is deleted."""
+        if not facts:
+            return set()
+        found = self.cursor.connection.execute(
+            "SELECT kind, id FROM facts WHERE id = ANY(%s) AND review_status = %s",
+            [[i for _, i in facts], ReviewStatus.DRAFT.value],
+        ).fetchall()
+        return {(kind, fact_id) for kind, fact_id in found}
 
     def _delete_facts(self, writer: Writer, ids: list[str]) -> None:
         self.keys.update(writer.delete_facts(ids))

@@ -20,7 +20,7 @@ from psycopg.rows import class_row
 from service import schemas
 from service.engine.answers import encode, partial_date
 from service.engine.write import Cursor
-from service.vocabulary import FactKind, Hedge, Language, Verification
+from service.vocabulary import VISIBILITIES, FactKind, Hedge, Language, Verification
 
 _FIGURES = """
 SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
@@ -31,7 +31,7 @@ SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
        c.source_id, c.quote, c.start_offset, c.end_offset,
        s.title AS source_title, s.outlet AS source_outlet, s.language AS source_language,
        s.published_on AS source_published_on,
-       s.published_precision AS source_published_precision
+       s.published_precision AS source_published_precision, f.review_status
 FROM facts f
 LEFT JOIN casualties ca ON ca.fact_id = f.id
 LEFT JOIN deployments de ON de.fact_id = f.id
@@ -75,6 +75,7 @@ class Figure:  # the columns _FIGURES selects, by name
     source_language: str
     source_published_on: Any
     source_published_precision: str
+    review_status: str
 
 
 def _lowest(f: Figure) -> Decimal:
@@ -178,6 +179,22 @@ def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
     return _insert(cursor, sql.SQL(_FIGURES).format(scope=scope), params, bulk=scope is _BY_CRISIS)
 
 
+def _per_reader(figures: list[Figure]) -> list[tuple[str, str, str, str, int]]:
+    """One key's dispute for each kind of reader (the figures they see), a row for each
+    different answer with the bits of the readers it is for (one row for most keys)."""
+    answers: dict[bytes, tuple[schemas.Dispute, int]] = {}
+    for reader in VISIBILITIES:
+        found = dispute([f for f in figures if f.review_status in reader.statuses])
+        if found is not None:
+            document = encode(found)
+            _, views = answers.get(document, (found, 0))
+            answers[document] = (found, views | reader.bit)
+    return [
+        (found.crisis_id, found.key, found.kind.value, document.decode(), views)
+        for document, (found, views) in answers.items()
+    ]
+
+
 def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: bool) -> int:
     rows = []
     # A bulk change's figures are read a batch at a time by a server-side cursor; a few
@@ -193,12 +210,10 @@ def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: b
     with opened as figures:
         figures.execute(query, params)
         for _, group in itertools.groupby(figures, key=lambda f: (f.crisis_id, f.quantity_key)):
-            found = dispute(list(group))
-            if found is not None:
-                rows.append((found.crisis_id, found.key, found.kind.value, encode(found).decode()))
+            rows.extend(_per_reader(list(group)))
     if rows:
         with cursor.copy(
-            "COPY disputed_quantities (crisis_id, quantity_key, kind, document) FROM STDIN"
+            "COPY disputed_quantities (crisis_id, quantity_key, kind, document, views) FROM STDIN"
         ) as copy:
             for row in rows:
                 copy.write_row(row)

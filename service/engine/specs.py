@@ -20,6 +20,7 @@ from service.vocabulary import (
     DeploymentStatus,
     Hedge,
     Language,
+    ReviewStatus,
     StatementMode,
     Verification,
     VictimGroup,
@@ -90,6 +91,16 @@ class CitationSpec(Spec, frozen=True, kw_only=True):
     occurrence: Annotated[int, Meta(ge=1)] | None = None  # which one, when the quote repeats
 
 
+class ReviewSpec(Spec, frozen=True, kw_only=True):
+    """Where a fact stands in review; a fact without one is published (as fixtures are).
+    `reason`, `by` and `at` are set by the server when an editor publishes or retracts."""
+
+    status: ReviewStatus
+    reason: Text | None = None  # why it was retracted
+    by: str | None = None  # the key that published or retracted it
+    at: Annotated[dt.datetime, Meta(tz=True)] | None = None  # when
+
+
 class FactSpec(Spec, frozen=True, kw_only=True):
     """Fields every kind of fact has."""
 
@@ -103,6 +114,7 @@ class FactSpec(Spec, frozen=True, kw_only=True):
     place: Slug | None = None
     actors: list[Slug] = []  # other actors the fact involves
     note: str | None = None
+    review: ReviewSpec | None = None  # none: published
 
 
 class StatementSpec(FactSpec, frozen=True, kw_only=True):

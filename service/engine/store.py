@@ -17,7 +17,7 @@ from service.engine.read import SourceText
 from service.engine.rows import KINDS, ActorRow, PlaceRow
 from service.engine.specs import FactSpec, SourceSpec, convert
 from service.engine.write import Cursor
-from service.vocabulary import FactKind, Precision
+from service.vocabulary import FactKind, Precision, ReviewStatus
 
 SPEC_OF = {kind: spec for spec, kind in KIND_OF.items()}
 
@@ -153,8 +153,21 @@ def fact_spec(cursor: Cursor, kind: FactKind, fact_id: str) -> tuple[str, FactSp
         "actors": [row.actor_id for row in mentioned],
         "note": fact.note,
         **_detail(kind, detail),
+        "review": _review(fact),
     }
     return fact.crisis_id, convert(raw, SPEC_OF[kind])
+
+
+def _review(fact: Any) -> dict[str, Any] | None:
+    """A stored fact's review as the fixtures write it: none for a fact a load published."""
+    if fact.review_status == ReviewStatus.PUBLISHED and fact.reviewed_by is None:
+        return None
+    return {
+        "status": fact.review_status,
+        "reason": fact.review_reason,
+        "by": fact.reviewed_by,
+        "at": fact.reviewed_at,
+    }
 
 
 def _citation(source: str, quote: str, start: int, text: str) -> dict[str, Any]:

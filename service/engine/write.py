@@ -130,13 +130,13 @@ class Writer:
         self.copy("fact_actors", [a for f in records for a in f.actors])
         self.copy("citations", [c for f in records for c in f.citations])
 
-    def documents(self, rows: Sequence[tuple[str, str, str, bytes, int]]) -> None:
-        """(fact id, kind, answer, digest, revision) of facts written, into fact_documents."""
+    def documents(self, rows: Sequence[tuple[str, str, str, bytes, int, str]]) -> None:
+        """(fact id, kind, answer, digest, revision, review status) of facts written, into
+        fact_documents."""
         if rows:
-            names = ("fact_id", "kind", "document", "digest", "revision")
-            self._copy(
-                "fact_documents", names, [TEXT_OID, TEXT_OID, TEXT_OID, BYTEA_OID, INT8_OID], rows
-            )
+            names = ("fact_id", "kind", "document", "digest", "revision", "review_status")
+            types = [TEXT_OID, TEXT_OID, TEXT_OID, BYTEA_OID, INT8_OID, TEXT_OID]
+            self._copy("fact_documents", names, types, rows)
 
     def delete_facts(self, ids: list[str]) -> list[tuple[str, str]]:
         """Delete facts and what hangs off them; their (crisis, quantity key)s, where set."""

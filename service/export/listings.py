@@ -24,8 +24,10 @@ from service.queries import (
     fact_conditions,
     given_params,
     kind_join,
+    reviewed,
+    viewed_by,
 )
-from service.vocabulary import FactKind
+from service.vocabulary import PUBLIC, FactKind, Visibility
 
 FACT_SHAPES: dict[FactKind, type[schemas.Fact]] = {
     FactKind.STATEMENT: schemas.Statement,
@@ -65,14 +67,16 @@ def facts(name: str, kind: FactKind, filters: FactFilter) -> Listing:
     params = filters.params()
     names = tuple(params)
     shape = FACT_SHAPES[kind]
+    statuses = filters.visibility.statuses
     if not names:  # one range of fact_documents (kind, fact_id), read as it lies
         query = sql.SQL(
             "SELECT convert_to(d.document, 'UTF8') FROM fact_documents d "
-            "WHERE d.kind = {} ORDER BY d.fact_id"
-        ).format(sql.Literal(kind.value))
+            "WHERE d.kind = {} AND {} ORDER BY d.fact_id"
+        ).format(sql.Literal(kind.value), reviewed("d", statuses).joined())
         return Listing(name, query, params, shape, kinds=(kind,))
     where = Where.of(sql.SQL("f.kind = {}").format(sql.Literal(kind.value)))
     where += fact_conditions(names, KIND_TABLE[kind][1])
+    where += reviewed("f", statuses)
     selected = sql.SQL("SELECT f.id FROM facts f{join} WHERE {where}").format(
         join=kind_join(kind, names), where=where.joined()
     )
@@ -84,6 +88,7 @@ def timeline(filters: FactFilter, kinds: tuple[FactKind, ...]) -> Listing:
     params: dict[str, Any] = filters.params()
     where = Where.of("f.occurred_on IS NOT NULL") + Where.of("f.kind = ANY(%(kinds)s)")
     where += fact_conditions(tuple(params), None)
+    where += reviewed("f", filters.visibility.statuses)
     params["kinds"] = [k.value for k in kinds]
     selected = sql.SQL("SELECT f.id, f.occurred_on FROM facts f WHERE {where}").format(
         where=where.joined()
@@ -119,9 +124,10 @@ def sources(crisis: str | None, language: str | None) -> Listing:
     return _keyset("sources", SOURCES, params, schemas.SourceSummary)
 
 
-def disputes(crisis: str | None, kind: str | None) -> Listing:
+def disputes(crisis: str | None, kind: str | None, visibility: Visibility = PUBLIC) -> Listing:
     params = given_params(crisis=crisis, kind=kind)
     where = Where(tuple(sql.SQL(DISPUTE_CONDITIONS[n]) for n in params))
+    where += viewed_by(visibility.bit)
     query = sql.SQL(
         "SELECT convert_to(d.document, 'UTF8') FROM disputed_quantities d WHERE {where} "
         "ORDER BY d.crisis_id, d.quantity_key"

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     Text,
     UniqueConstraint,
     text,
@@ -30,6 +31,7 @@ from service.vocabulary import (
     DeploymentStatus,
     FactKind,
     Language,
+    ReviewStatus,
     StatementMode,
     VictimGroup,
 )
@@ -198,6 +200,8 @@ class FactDocument(Base):
     digests instead of hashing the whole answer on every request."""
     revision: Mapped[int] = mapped_column(BigInteger)
     """The fact's current revision (`revisions`): the basis of its own ETag."""
+    review_status: Mapped[str] = mapped_column(Text, server_default=ReviewStatus.PUBLISHED.value)
+    """The fact's review status, beside its answer: a public page reads published ones."""
 
     __table_args__ = (
         ForeignKeyConstraint(["fact_id", "kind"], ["facts.id", "facts.kind"], ondelete="CASCADE"),
@@ -222,8 +226,15 @@ class DisputedQuantity(Base):
     """The dispute as /v1/disputes serves it, each source's figure with its citation
     (smallest first), built by the same load: a page reads 50 ready answers instead of
     joining ~200 facts and deciding each dispute's bounds per request."""
+    views: Mapped[int] = mapped_column(SmallInteger, primary_key=True, server_default="15")
+    """The readers this answer is for, one bit each (service.queries.Visibility): the public,
+    the public asking for retracted facts too, a key, a key asking for retracted facts."""
 
-    __table_args__ = (one_of("kind", FactKind), Index(None, "kind", "crisis_id", "quantity_key"))
+    __table_args__ = (
+        one_of("kind", FactKind),
+        CheckConstraint("views BETWEEN 1 AND 15", name="views_allowed"),
+        Index(None, "kind", "crisis_id", "quantity_key"),
+    )
 
 
 class DatasetVersion(Base):

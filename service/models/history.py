@@ -62,6 +62,8 @@ class Revision(Base):
     made_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")
     )
+    public: Mapped[bool] = mapped_column(server_default=text("true"))
+    """False for a change to a draft fact: only a request with a key sees it."""
 
     __table_args__ = (
         one_of("kind", RecordKind),

@@ -28,6 +28,7 @@ from service.vocabulary import (
     FactKind,
     Language,
     Precision,
+    ReviewStatus,
     Verification,
 )
 
@@ -186,9 +187,21 @@ class Fact(Base):
     place_id: Mapped[str | None] = mapped_column(ForeignKey("places.id"))
     note: Mapped[str | None] = mapped_column(Text)
     search: Mapped[str | None] = mapped_column(TSVECTOR)
+    review_status: Mapped[str] = mapped_column(Text, server_default=ReviewStatus.PUBLISHED.value)
+    """draft, published or retracted: only published facts are in public answers."""
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    """Why the fact was retracted (only then)."""
+    reviewed_by: Mapped[str | None] = mapped_column(Text)
+    """The key that last published or retracted the fact; none for a fixture's."""
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         UniqueConstraint("id", "kind"),
+        one_of("review_status", ReviewStatus),
+        CheckConstraint(
+            "(review_status = 'retracted') = (review_reason IS NOT NULL)",
+            name="reason_when_retracted",
+        ),
         one_of("kind", FactKind),
         one_of("verification", Verification),
         one_of("date_precision", Precision),

@@ -24,6 +24,7 @@ from service.queries.facts import (
     get_fact,
     kind_join,
     list_facts,
+    reviewed,
     timeline,
     tombstone,
 )
@@ -41,6 +42,7 @@ from service.queries.resources import (
     list_crises,
     list_disputes,
     list_sources,
+    viewed_by,
 )
 from service.queries.search import FACT_RANK_BOUND, mark_snippet, search
 from service.queries.system import dataset_version, schema_revision
@@ -76,6 +78,8 @@ __all__ = [
     "list_disputes",
     "list_facts",
     "list_sources",
+    "reviewed",
+    "viewed_by",
     "mark_snippet",
     "rendered",
     "schema_revision",

@@ -27,7 +27,7 @@ from service.queries.base import (
     rendered,
     stored_page,
 )
-from service.vocabulary import FactKind
+from service.vocabulary import PUBLIC, FactKind, ReviewStatus, Visibility
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,9 @@ class FactFilter:
     verification: str | None = None
     key: str | None = None
     kind_filters: dict[str, Any] = field(default_factory=dict)
+    visibility: Visibility = PUBLIC
+    """Which review statuses the reader sees: published facts, unless a key or
+    `include=retracted` says more."""
 
     def _shared(self) -> tuple[Any, ...]:
         """The filters every fact list has, in one order for `narrows` and `scope`."""
@@ -82,6 +85,8 @@ class FactFilter:
     def scope(self, name: str) -> str:
         """Cursors are bound to the list and its filters: a cursor from another list is refused."""
         parts = [name, *self._shared(), *sorted(self.kind_filters.items())]
+        if self.visibility != PUBLIC:
+            parts.append(self.visibility.statuses)
         digest = msgspec.json.encode(parts, enc_hook=str)
         return hashlib.blake2s(digest, digest_size=6).hexdigest()
 
@@ -116,6 +121,13 @@ def fact_conditions(
     return where
 
 
+def reviewed(alias: LiteralString, statuses: tuple[str, ...]) -> Where:
+    """Only facts (`alias`: facts or fact_documents) of these review statuses, written into
+    the SQL: each set of statuses is a statement of its own, planned for it."""
+    listed = sql.SQL(", ").join(map(sql.Literal, statuses))
+    return Where.of(sql.SQL("{}.review_status IN ({})").format(sql.Identifier(alias), listed))
+
+
 def decode_list(texts: list[str], item_type: Any) -> list[Any]:
     """Decode rows of JSON into Structs in one call: one `[...]` document, one decode."""
     if not texts:
@@ -132,11 +144,12 @@ _DOCUMENTS = sql.SQL(
 
 
 @functools.cache
-def _every_fact(kind: FactKind, paged: bool, rows: int) -> sql.SQL:
+def _every_fact(kind: FactKind, statuses: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
     """A page of every fact of the kind: one range of fact_documents (kind, fact_id), the
     answers read as they lie. The cursor is a subquery so that the plan does not depend on
     its value, which made PostgreSQL plan every page afresh."""
     where = Where.of(sql.SQL("d.kind = {}").format(sql.Literal(kind.value)))
+    where += reviewed("d", statuses)
     if paged:
         where += Where.of("d.fact_id > (SELECT %(after)s::text)")
     return rendered(
@@ -170,7 +183,9 @@ _DATES = ("since", "until")
 
 
 @functools.lru_cache(maxsize=1024)
-def _actor_page(kind: FactKind, names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
+def _actor_page(
+    kind: FactKind, names: tuple[str, ...], statuses: tuple[str, ...], paged: bool, rows: int
+) -> sql.SQL:
     """An actor's page of facts of the kind, with the other filters `names` and the cursor.
 
     The actor's facts of this kind are one index range in id order, with their dates: the
@@ -186,6 +201,7 @@ def _actor_page(kind: FactKind, names: tuple[str, ...], paged: bool, rows: int) 
     if paged:
         walk += Where.of("fa.fact_id > %(after)s")
     checked = fact_conditions([n for n in names if n not in {"actor", *_DATES}], alias)
+    checked += reviewed("f", statuses)
     probe: sql.Composable = sql.SQL("")
     if checked.clauses:  # kind filters come with their clauses
         probe = sql.SQL("""
@@ -202,10 +218,13 @@ def _actor_page(kind: FactKind, names: tuple[str, ...], paged: bool, rows: int) 
 
 
 @functools.lru_cache(maxsize=1024)
-def _filtered_page(kind: FactKind, names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
+def _filtered_page(
+    kind: FactKind, names: tuple[str, ...], statuses: tuple[str, ...], paged: bool, rows: int
+) -> sql.SQL:
     """A page of facts of the kind narrowed by the filters `names`, after the cursor."""
     where = Where.of(sql.SQL("f.kind = {}").format(sql.Literal(kind.value)))
     where += fact_conditions(names, KIND_TABLE[kind][1])
+    where += reviewed("f", statuses)
     if paged:
         where += Where.of("f.id > %(after)s")
     page = sql.SQL("SELECT f.id FROM facts f{join} WHERE {where} ORDER BY f.id {limit}").format(
@@ -229,13 +248,14 @@ async def list_facts(
     if cursor is not None:
         params["after"] = decode_cursor(scope, cursor, (str,))[0]
     prepare: bool | None = None
+    statuses = filters.visibility.statuses
     if filters.actor is not None:
-        query = _actor_page(kind, names, paged, limit + 1)
+        query = _actor_page(kind, names, statuses, paged, limit + 1)
     elif not names:
-        query = _every_fact(kind, paged, limit + 1)
+        query = _every_fact(kind, statuses, paged, limit + 1)
     else:
         # One plan cannot suit every value of every filter.
-        query, prepare = _filtered_page(kind, names, paged, limit + 1), False
+        query, prepare = _filtered_page(kind, names, statuses, paged, limit + 1), False
     rows = await fetch_rows(conn, query, params, binary=True, prepare=prepare)
     return _page(rows, limit, scope)
 
@@ -249,7 +269,7 @@ def _page(rows: list[tuple[Any, ...]], limit: int, scope: str) -> Stored[schemas
 GET_FACT = {
     kind: rendered(
         sql.SQL(
-            "SELECT convert_to(d.document, 'UTF8'), d.digest, d.revision "
+            "SELECT convert_to(d.document, 'UTF8'), d.digest, d.revision, d.review_status "
             "FROM fact_documents d "
             "WHERE d.fact_id = %(id)s AND d.kind = {}"
         ).format(sql.Literal(kind.value))
@@ -258,9 +278,13 @@ GET_FACT = {
 }
 
 
-async def get_fact(conn: Conn, kind: FactKind, fact_id: str) -> Stored[Any] | None:
+async def get_fact(
+    conn: Conn, kind: FactKind, fact_id: str, drafts: bool = False
+) -> Stored[Any] | None:
+    """One fact, whatever its review status but draft, which only `drafts` readers see: a
+    retracted fact is answered at its URL."""
     row = await (await conn.execute(GET_FACT[kind], {"id": fact_id}, binary=True)).fetchone()
-    if row is None:
+    if row is None or (row[3] == ReviewStatus.DRAFT and not drafts):
         return None
     return Stored(msgspec.Raw(row[0]), fact_etag(row[2], row[1]))
 
@@ -274,9 +298,11 @@ def fact_etag(revision: int, digest: bytes) -> str:
 TOMBSTONE = (
     "SELECT v.revision, v.made_at, v.message FROM records r "
     "JOIN revisions v ON v.revision = r.revision "
-    "WHERE r.kind = %(kind)s AND r.id = %(id)s AND r.state IS NULL"
+    "WHERE r.kind = %(kind)s AND r.id = %(id)s AND r.state IS NULL "
+    "AND (v.public OR %(drafts)s)"
 )
-"""The revision that deleted a record, when and why; no row while it exists."""
+"""The revision that deleted a record, when and why; no row while it exists, nor for a
+deleted draft unless the reader sees drafts."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,19 +314,25 @@ class Tombstone:
     message: str | None
 
 
-async def tombstone(conn: Conn, kind: str, record_id: str) -> Tombstone | None:
+async def tombstone(
+    conn: Conn, kind: str, record_id: str, drafts: bool = False
+) -> Tombstone | None:
     """The deletion of a record that no longer exists, if it ever did."""
-    row = await (await conn.execute(TOMBSTONE, {"kind": kind, "id": record_id})).fetchone()
+    params = {"kind": kind, "id": record_id, "drafts": drafts}
+    row = await (await conn.execute(TOMBSTONE, params)).fetchone()
     return None if row is None else Tombstone(int(row[0]), row[1], row[2])
 
 
 @functools.lru_cache(maxsize=1024)
-def _timeline_sql(names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
+def _timeline_sql(
+    names: tuple[str, ...], statuses: tuple[str, ...], paged: bool, rows: int
+) -> sql.SQL:
     """Dated facts of the kinds `%(kinds)s` narrowed by the filters `names`, after the
     cursor. The answers are joined to the page once it is picked, ordered and limited."""
     where = Where.of("f.occurred_on IS NOT NULL")
     where += Where.of("f.kind = ANY(%(kinds)s)")
     where += fact_conditions(names, None)
+    where += reviewed("f", statuses)
     if paged:
         where += Where.of("(f.occurred_on, f.id) > (%(day)s, %(after)s)")
     return rendered(
@@ -327,7 +359,7 @@ async def timeline(
     if cursor is not None:
         day, after = decode_cursor(scope, cursor, (dt.date, str))
         params["day"], params["after"] = dt.date.fromisoformat(day), after
-    query = _timeline_sql(names, paged, limit + 1)
+    query = _timeline_sql(names, filters.visibility.statuses, paged, limit + 1)
     prepare = False if filters.narrows else None
     rows = await fetch_rows(conn, query, params, binary=True, prepare=prepare)
     next_cursor = None

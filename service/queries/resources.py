@@ -23,6 +23,7 @@ from service.queries.base import (
     stored_list,
 )
 from service.queries.facts import FactFilter, decode_list
+from service.vocabulary import PUBLIC, Visibility
 
 
 def date_json(table: str, value: str, precision: str) -> sql.Composable:
@@ -206,6 +207,11 @@ async def get_actor(conn: Conn, actor_id: str) -> schemas.Actor | None:
     return await _one(conn, _GET_ACTOR, {"id": actor_id}, schemas.Actor)
 
 
+def viewed_by(reader: int) -> Where:
+    """Disputes as one kind of reader sees them (its bit in `disputed_quantities.views`)."""
+    return Where.of(sql.SQL("d.views & {} <> 0").format(sql.Literal(reader)))
+
+
 DISPUTE_CONDITIONS: dict[str, LiteralString] = {
     "crisis": "d.crisis_id = %(crisis)s",
     "kind": "d.kind = %(kind)s",
@@ -214,9 +220,11 @@ DISPUTE_CONDITIONS: dict[str, LiteralString] = {
 
 
 @functools.lru_cache(maxsize=64)
-def _disputes_sql(names: tuple[str, ...], paged: bool, rows: int) -> sql.SQL:
-    """A page of disputes narrowed by the filters `names`, after the cursor."""
+def _disputes_sql(names: tuple[str, ...], reader: int, paged: bool, rows: int) -> sql.SQL:
+    """A page of disputes narrowed by the filters `names`, as the reader (its bit in
+    `views`) sees them, after the cursor."""
     where = Where(tuple(sql.SQL(DISPUTE_CONDITIONS[name]) for name in names))
+    where += viewed_by(reader)
     if paged:
         where += Where.of("(d.crisis_id, d.quantity_key) > (%(after_crisis)s, %(after_key)s)")
     return rendered(
@@ -235,12 +243,15 @@ async def list_disputes(
     key: str | None,
     limit: int,
     cursor: str | None,
+    visibility: Visibility = PUBLIC,
 ) -> schemas.Page[schemas.Dispute]:
     """Disputes come from `disputed_quantities`, which each load fills with their answers: a
     page costs the same whatever the number of facts, and is sent as stored."""
-    scope = FactFilter(crisis=crisis, key=key, kind_filters={"kind": kind}).scope("disputes")
+    scope = FactFilter(
+        crisis=crisis, key=key, kind_filters={"kind": kind}, visibility=visibility
+    ).scope("disputes")
     params = given_params(crisis=crisis, kind=kind, key=key)
-    query = _disputes_sql(tuple(params), cursor is not None, limit + 1)
+    query = _disputes_sql(tuple(params), visibility.bit, cursor is not None, limit + 1)
     if cursor is not None:
         params["after_crisis"], params["after_key"] = decode_cursor(scope, cursor, (str, str))
     rows = await fetch_rows(conn, query, params, binary=True)

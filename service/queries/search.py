@@ -19,8 +19,8 @@ from service.queries.base import (
     limit_clause,
     rendered,
 )
-from service.queries.facts import FactFilter
-from service.vocabulary import FactKind
+from service.queries.facts import FactFilter, reviewed
+from service.vocabulary import PUBLIC, FactKind, Visibility
 
 FACT_CANDIDATES = 1000
 """Facts ranked per search: the first this many that match, in the order the index finds
@@ -203,11 +203,13 @@ def mark_snippet(window: str, word: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _search_sql(types: tuple[str, ...], by_crisis: bool, paged: bool, rows: int) -> sql.SQL:
-    """The search for these types, filters and page size, built once: only its values vary,
-    as parameters."""
+def _search_sql(
+    types: tuple[str, ...], by_crisis: bool, statuses: tuple[str, ...], paged: bool, rows: int
+) -> sql.SQL:
+    """The search for these types, filters, review statuses and page size, built once: only
+    its values vary, as parameters."""
     sources = Where.of("s.search @@ q.words")
-    facts = Where.of("f.search @@ q.query")
+    facts = Where.of("f.search @@ q.query") + reviewed("f", statuses)
     if "source" not in types:
         sources += Where.of("false")
     # The kinds are written into the SQL, one prepared statement per combination: as an
@@ -241,13 +243,17 @@ async def search(
     types: tuple[str, ...],
     limit: int,
     cursor: str | None,
+    visibility: Visibility = PUBLIC,
 ) -> schemas.Page[schemas.SearchHit]:
-    """Sources and facts matching `q` (English and French stemming), best first."""
+    """Sources and facts matching `q` (English and French stemming), best first; facts of
+    the review statuses `visibility` sees."""
     near = _near_forms(q)
     params: dict[str, Any] = {"q": q, **near}
     if crisis is not None:
         params["crisis"] = crisis
-    scope = FactFilter(crisis=crisis, kind_filters={"q": q, "types": types}).scope("search")
+    scope = FactFilter(
+        crisis=crisis, kind_filters={"q": q, "types": types}, visibility=visibility
+    ).scope("search")
     if cursor is not None:
         rank, after_type, after_id = decode_cursor(scope, cursor, (str, str, str))
         try:
@@ -255,7 +261,8 @@ async def search(
         except ValueError:
             raise BadCursor("not a cursor issued by this API") from None
         params["after_type"], params["after_id"] = after_type, after_id
-    query = _search_sql(types, crisis is not None, cursor is not None, limit + 1)
+    statuses = visibility.statuses
+    query = _search_sql(types, crisis is not None, statuses, cursor is not None, limit + 1)
     rows = await fetch_rows(conn, query, params)
     items = [
         schemas.SearchHit(
