@@ -21,6 +21,7 @@ from service import __version__
 from service.api import (
     auth,
     changes,
+    curation,
     docs,
     export,
     facts,
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         resources.get_actor,
         resources.list_disputes,
         resources.search,
+        *curation.HANDLERS,
         *export.HANDLERS,
         changes.list_changes,
         webhooks.WebhookController,

@@ -40,7 +40,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.base import BaseSchemaObject
 
 from service.api.guards import MAX_QUERY_BYTES
-from service.engine.specs import NEW_FACTS, CitationSpec
+from service.engine.specs import NEW_FACTS, CitationSpec, NewActor, NewSource
 from service.errors import PROBLEM_JSON
 from service.migrations import head
 from service.settings import PROJECT_ROOT
@@ -170,7 +170,7 @@ WRITE_PROBLEMS = {
 def write_bodies(schemas: dict[str, Any]) -> None:
     """The facts curators post, as msgspec states their Structs: Litestar drops the
     constraints of list items (a fact's `actors` are slugs)."""
-    bodies: list[type[msgspec.Struct]] = [*NEW_FACTS.values(), CitationSpec]
+    bodies: list[type[msgspec.Struct]] = [*NEW_FACTS.values(), CitationSpec, NewSource, NewActor]
     _, generated = msgspec.json.schema_components(
         bodies, ref_template="#/components/schemas/{name}"
     )

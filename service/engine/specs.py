@@ -208,3 +208,24 @@ NEW_FACTS: dict[str, type[FactSpec]] = {
     "arrest": NewArrest,
 }
 """What POST /v1/<kinds> takes, by fact kind."""
+
+
+class NewSource(Spec, frozen=True, kw_only=True):
+    """An article as a curator posts it: its fixture record and crisis, the text itself in
+    place of a file (an export writes it to `<id>.txt`)."""
+
+    id: Slug
+    crisis: Slug
+    title: Text
+    language: Language
+    published: PartialDateText
+    published_note: Text  # how the publication date was determined
+    outlet: str | None = None
+    url: str | None = None
+    text: Text
+
+
+class NewActor(ActorSpec, frozen=True, kw_only=True):
+    """An actor as a curator posts it: the fixture record and its crisis."""
+
+    crisis: Slug
