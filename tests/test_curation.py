@@ -123,7 +123,8 @@ class TestSources:
         quote = "5,800 people had been detained across the country"
         fact = post(client, tokens, "/v1/arrests", {
             "crisis": CRISIS, "id": f"arr-api-{secrets.token_hex(3)}", "confirmed": True,
-            "count": 5800, "hedge": "exact", "citations": [{"source": source["id"], "quote": quote}],
+            "count": 5800, "hedge": "exact",
+            "citations": [{"source": source["id"], "quote": quote}],
         }).json()  # fmt: skip
         (citation,) = fact["citations"]
         assert TEXT[citation["start"] : citation["end"]] == quote

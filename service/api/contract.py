@@ -40,7 +40,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.base import BaseSchemaObject
 
 from service.api.guards import MAX_QUERY_BYTES
-from service.engine.specs import NEW_FACTS, CitationSpec, NewActor, NewSource
+from service.engine.specs import NEW_FACTS, AliasSpec, CitationSpec, NewActor, NewSource
 from service.errors import PROBLEM_JSON
 from service.migrations import head
 from service.settings import PROJECT_ROOT
@@ -170,7 +170,13 @@ WRITE_PROBLEMS = {
 def write_bodies(schemas: dict[str, Any]) -> None:
     """The facts curators post, as msgspec states their Structs: Litestar drops the
     constraints of list items (a fact's `actors` are slugs)."""
-    bodies: list[type[msgspec.Struct]] = [*NEW_FACTS.values(), CitationSpec, NewSource, NewActor]
+    bodies: list[type[msgspec.Struct]] = [
+        *NEW_FACTS.values(),
+        CitationSpec,
+        NewSource,
+        NewActor,
+        AliasSpec,
+    ]
     _, generated = msgspec.json.schema_components(
         bodies, ref_template="#/components/schemas/{name}"
     )
@@ -363,6 +369,17 @@ def revision_example(fact_id: str, number: int, many: bool) -> Any:
     return [revision] if many else revision
 
 
+def record_revision_example(kind: str, record_id: str, number: int, many: str) -> Any:
+    """A revision of an article or an actor as a fresh load makes it (its answer abridged)."""
+    revision = {
+        **revision_example("cas-", number, many=False),
+        "kind": kind,
+        "record_id": record_id,
+        "answer": {"id": record_id, "crisis_id": "kazakhstan-2022"},
+    }
+    return [revision] if many else revision
+
+
 def load_examples(path: Path = EXAMPLES_FILE) -> dict[str, Any]:
     """The committed examples, by operationId; none when the file is absent."""
     if not path.is_file():
@@ -439,6 +456,14 @@ FIXED_EXAMPLES: dict[str, Any] = {
             ("Casualty", "cas-001-dozens-killed", 113),
             ("Deployment", "dep-000-kyrgyzstan-announced-150", 124),
             ("Arrest", "arr-000-almaty-province-village", 134),
+        )
+    },
+    **{
+        f"{verb}{noun}Revision{plural}": record_revision_example(kind, ident, number, plural)
+        for verb, plural in (("List", "s"), ("Get", ""))
+        for noun, kind, ident, number in (
+            ("Source", "source", "src-000-derniers-developpements", 2),
+            ("Actor", "actor", "karim-massimov", 7),
         )
     },
 }

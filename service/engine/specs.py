@@ -37,9 +37,15 @@ class Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every fixture record."""
 
 
-class Alias(Spec, frozen=True, kw_only=True):
+class AliasSpec(Spec, frozen=True, kw_only=True):
+    """Another spelling of a name, as the articles write it, and its language."""
+
     name: Text
     language: Language | None = None
+
+
+Alias = AliasSpec
+"""The name the fixture format had for it (synth uses it)."""
 
 
 class Coordinates(Spec, frozen=True, kw_only=True):
@@ -74,13 +80,13 @@ class ActorSpec(Spec, frozen=True, kw_only=True):
     kind: ActorKind
     name: Text
     role: str | None = None
-    aliases: list[Alias] = []
+    aliases: list[AliasSpec] = []
 
 
 class PlaceSpec(Spec, frozen=True, kw_only=True):
     id: Slug
     name: Text
-    aliases: list[Alias] = []
+    aliases: list[AliasSpec] = []
     coordinates: Coordinates | None = None
 
 
