@@ -302,6 +302,16 @@ class TestActors:
         }).json()  # fmt: skip
         read = client.get(f"/v1/actors/{actor['id']}")
         assert read.json()["fact_counts"] == {"statement": 1}
+        retitled = client.patch(
+            f"/v1/actors/{actor['id']}",
+            json={"role": "Spokesman"},
+            headers=as_curator(tokens, **MERGE, **{"If-Match": read.headers["etag"]}),
+        )
+        assert retitled.json()["fact_counts"] == {"statement": 1}, "an edit counts its facts"
+        read = client.get(f"/v1/actors/{actor['id']}")
+        assert read.json() == retitled.json()
+        (change,) = client.get(f"/v1/actors/{actor['id']}/revisions", params={"limit": 1}).json()
+        assert change["answer"] == retitled.json(), "the revision's answer is the actor's"
         renamed = client.patch(
             f"/v1/actors/{actor['id']}",
             json={"name": "Ruslan Abdiyev"},
@@ -312,7 +322,7 @@ class TestActors:
         statement = client.get(f"/v1/statements/{fact['id']}").json()
         assert statement["speaker"]["name"] == "Ruslan Abdiyev"
         history = client.get(f"/v1/statements/{fact['id']}/revisions").json()
-        assert [r["operation"] for r in history] == ["updated", "created"]
+        assert [r["operation"] for r in history] == ["updated", "created"], "once: on the rename"
         (change,) = client.get(f"/v1/actors/{actor['id']}/revisions", params={"limit": 1}).json()
         assert change["answer"] == renamed.json()
 
