@@ -209,6 +209,19 @@ class TestSources:
         answer = client.post("/v1/arrests", json=fact, headers=as_curator(tokens))
         assert answer.status_code == 422 and "a count needs a hedge" in answer.text
 
+    def test_a_nul_character_is_refused_in_a_fact_too(
+        self, client: TestClient[Litestar], tokens: dict[Role, str]
+    ) -> None:
+        """PostgreSQL text cannot hold one: it was a 500."""
+        source = post(client, tokens, "/v1/sources", new_source()).json()
+        fact = {
+            "crisis": CRISIS, "id": f"arr-api-{secrets.token_hex(3)}", "confirmed": True,
+            "count": 5800, "hedge": "exact", "note": "a\x00b",
+            "citations": [{"source": source["id"], "quote": "5,800 people"}],
+        }  # fmt: skip
+        answer = client.post("/v1/arrests", json=fact, headers=as_curator(tokens))
+        assert answer.status_code == 400 and "body.note" in answer.text
+
     def test_a_long_article_is_accepted(
         self, client: TestClient[Litestar], tokens: dict[Role, str]
     ) -> None:

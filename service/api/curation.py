@@ -19,6 +19,7 @@ from litestar.params import Body, HeaderParameter, JSONBody, Parameter
 
 from service import engine, history, idempotency, schemas
 from service.api.auth import SECURITY, require_key
+from service.api.bodies import plain_text
 from service.api.params import PathId, fetch
 from service.api.writes import (
     JSON,
@@ -105,24 +106,6 @@ async def _retry(request: Request[Any, Any, Any], key: str | None) -> tuple[str,
         return None
     body = await request.body()
     return key, idempotency.fingerprint("POST", request.url.path, body)
-
-
-def plain_text(value: Any, name: str = "body") -> None:
-    """Refuse a NUL character, which PostgreSQL text cannot hold (msgspec refuses half a
-    surrogate pair itself)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            plain_text(item, f"{name}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            plain_text(item, f"{name}[{index}]")
-    elif isinstance(value, str) and "\x00" in value:
-        raise Problem(
-            400,
-            f"Invalid body: `{name}` contains a NUL character.",
-            kind="invalid-body",
-            invalid=[InvalidParam(name, "contains a NUL character")],
-        )
 
 
 def _taken(conn: psycopg.Connection[Any], kind: str, record_id: str) -> None:

@@ -23,6 +23,7 @@ from litestar.types import Message, Scope
 
 from service import engine, history, idempotency, schemas
 from service.api.auth import SECURITY, require_key
+from service.api.bodies import plain_text
 from service.api.params import PathId, fetch
 from service.engine import store
 from service.engine.rows import KINDS
@@ -300,6 +301,7 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
     ) -> Response[Any]:
         """Creates the fact from its fixture record: citations are quotes, placed in their
         article by the server. Answers the fact as GET serves it."""
+        plain_text(msgspec.to_builtins(data))
         retry = None
         if idempotency_key is not None:
             body = await request.body()
@@ -318,6 +320,7 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
     ) -> Response[Any]:
         """Edits the fact with a JSON Merge Patch of its fixture record (null removes a
         member); the change applies at once. Answers the fact as it is now."""
+        plain_text(data)
         return await _change(request, kind, fact_id, data, if_match, summary)
 
     async def remove(
