@@ -131,6 +131,14 @@ class TestSources:
         assert TEXT[citation["start"] : citation["end"]] == quote
         assert citation["source"]["outlet"] == "Desk"
 
+    def test_a_posted_article_is_found_by_search(
+        self, client: TestClient[Litestar], tokens: dict[Role, str]
+    ) -> None:
+        word = f"zhanaozen{secrets.token_hex(3)}"
+        source = post(client, tokens, "/v1/sources", new_source(text=f"{TEXT} {word}\n")).json()
+        hits = client.get("/v1/search", params={"q": word}).json()["items"]
+        assert [(hit["type"], hit["id"]) for hit in hits] == [("source", source["id"])]
+
     def test_a_publication_date_says_its_precision(
         self, client: TestClient[Litestar], tokens: dict[Role, str]
     ) -> None:
