@@ -128,18 +128,20 @@ def _involving(
 ) -> tuple[list[FactRecord], Names]:
     """The facts that involve the actor, checked again to be rewritten with its new name."""
     found = cursor.execute(
-        "SELECT DISTINCT kind, fact_id FROM fact_actors WHERE actor_id = %s ORDER BY fact_id",
-        [actor_id],
+        "SELECT DISTINCT kind, fact_id FROM fact_actors WHERE actor_id = %s", [actor_id]
     ).fetchall()
     specs = []
-    for kind, fact_id in found:
-        try:
-            stored = store.fact_spec(cursor, FactKind(kind), fact_id)
-        except msgspec.ValidationError as exc:
-            problems.append(f"fact {fact_id!r}: stored, it breaks the fixture format ({exc})")
+    for kind in FactKind:
+        ids = sorted(fact_id for of, fact_id in found if of == kind.value)
+        if not ids:
             continue
-        if stored is not None:
-            specs.append(stored)
+        try:
+            specs += store.fact_specs(cursor, kind, ids)
+        except msgspec.ValidationError as exc:
+            problems.append(
+                f"a stored {kind.value} of actor {actor_id!r} breaks the fixture format "
+                f"({exc}); correct it in the fixtures and load them"
+            )
     known, names = store.context(cursor, [spec for _, spec in specs])
     records = []
     for crisis, spec in specs:
