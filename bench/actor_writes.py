@@ -80,14 +80,18 @@ def main() -> None:
     quiet_id = quiet[0] if quiet else busiest
 
     def edit_fact(conn: psycopg.Connection[Any], n: int) -> None:
-        crisis, spec = store.fact_spec(conn.cursor(), FactKind(kind), fact_id) or ("", None)
+        found = store.fact_spec(conn.cursor(), FactKind(kind), fact_id)
+        assert found is not None
+        crisis, spec = found
         changed = msgspec.structs.replace(spec, note=f"Edit {n}")
         engine.change(conn, [(crisis, changed)], [], "bench", None)
 
     def edit_actor(actor_id: str, field: str) -> Callable[[psycopg.Connection[Any], int], None]:
         def work(conn: psycopg.Connection[Any], n: int) -> None:
             with conn.cursor() as cursor:
-                crisis, spec = curated.actor_spec(cursor, actor_id) or ("", None)
+                found = curated.actor_spec(cursor, actor_id)
+                assert found is not None
+                crisis, spec = found
                 changed = msgspec.structs.replace(spec, **{field: f"{spec.name} ({n})"})
                 curated.write_actor(cursor, crisis, changed, "bench", None)
 
