@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate load test browser lint openapi bench clean
+.PHONY: help install run serve migrate load test browser lint lint-spec openapi bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check service tests bench alembic
 	$(BIN)/ruff format --check service tests bench alembic/env.py
 	$(BIN)/mypy
+
+lint-spec: ## lint openapi/v1.json with Spectral (spectral:oas) and Redocly (recommended); needs node and npm
+	npx --yes @stoplight/spectral-cli@6.16.3 lint --fail-severity=hint --ruleset openapi/spectral.yaml openapi/v1.json
+	npx --yes @redocly/cli@2.77.0 lint --config openapi/redocly.yaml openapi/v1.json
 
 openapi: $(STAMP) ## regenerate the committed contract openapi/v1.json
 	$(BIN)/crisis-facts openapi --output openapi/v1.json

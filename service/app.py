@@ -15,12 +15,13 @@ from litestar.datastructures import State
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
-from litestar.openapi.spec import Components, Tag
+from litestar.openapi.spec import Components, Contact, License, Tag
 
 from service import __version__
 from service.api import (
     auth,
     changes,
+    curation,
     docs,
     export,
     facts,
@@ -76,6 +77,15 @@ TAGS = [
 ]
 
 
+CONTACT = Contact(name="crisis-facts curators")
+LICENSE = License(
+    name="All rights reserved: no licence has been granted yet",
+    identifier="LicenseRef-All-Rights-Reserved",
+)
+"""What the contract says of who answers for it and on what terms; no licence has been
+chosen for the project or its data, so none is claimed."""
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="crisis-facts",
@@ -88,6 +98,8 @@ def openapi_config() -> OpenAPIConfig:
         render_plugins=[docs.swagger_plugin(), JsonRenderPlugin(path="/openapi.json")],
         use_handler_docstrings=True,
         components=Components(security_schemes=auth.SECURITY_SCHEMES),
+        contact=CONTACT,
+        license=LICENSE,
     )
 
 
@@ -152,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         resources.get_actor,
         resources.list_disputes,
         resources.search,
+        *curation.HANDLERS,
         *export.HANDLERS,
         changes.list_changes,
         webhooks.WebhookController,

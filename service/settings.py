@@ -98,6 +98,11 @@ class Settings:
         "Deliver webhooks to loopback, private and link-local addresses too (tests, a "
         "private network); off, only public addresses are called.",
     )
+    max_source_bytes: int = _doc(
+        1_048_576,
+        "Largest body of POST /v1/sources, which carries an article's full text; larger "
+        "ones get 413.",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

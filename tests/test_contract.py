@@ -242,8 +242,8 @@ def refused_by_design(case: schemathesis.Case[Any], response: schemathesis.Respo
     """Why a valid-by-schema request got a 4xx, by design: an opaque cursor the API did not
     issue; a date its pattern allows that the calendar does not (`2022-02-31`), or `until`
     before `since` (rules OpenAPI cannot state); a query string longer than the guard reads
-    (each parameter has a maximum length, not their sum); a write that breaks a rule of
-    the data."""
+    (each parameter has a maximum length, not their sum); a NUL character in a body,
+    which PostgreSQL text cannot hold; a write that breaks a rule of the data."""
     query = case.query or {}
     reasons = {"cursor"} if "cursor" in query else set()
     if case.operation.path == "/v1/changes" and "since" in query:
@@ -251,6 +251,10 @@ def refused_by_design(case: schemathesis.Case[Any], response: schemathesis.Respo
     if case.method == "POST" and response.status_code == 400:
         named = {p["name"] for p in response.json().get("invalid_params", [])}
         reasons |= named & {"url"}  # a URL naming no public host is refused
+    if case.method in {"POST", "PATCH"} and response.status_code == 400:
+        # PostgreSQL text cannot hold a NUL character (U+0000): refused wherever it is.
+        problems = response.json().get("invalid_params", [])
+        reasons |= {p["name"] for p in problems if p["reason"] == "contains a NUL character"}
     ranges: dict[str, tuple[dt.date, dt.date]] = {}
     for name in ("since", "until"):
         if isinstance(value := query.get(name), str):

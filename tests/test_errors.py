@@ -66,6 +66,8 @@ OPERATION_IDS = [
     "GetDataPackage",
     *(f"{verb}{noun}Revision{s}" for noun in ("Statement", "Casualty", "Deployment", "Arrest")
       for verb, s in (("List", "s"), ("Get", ""))),
+    *(f"{verb}{noun}Revision{s}" for noun in ("Source", "Actor")
+      for verb, s in (("List", "s"), ("Get", ""))),
     *(
         f"Export{name}{suffix}"
         for name in [

@@ -40,7 +40,14 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.base import BaseSchemaObject
 
 from service.api.guards import MAX_QUERY_BYTES
-from service.engine.specs import NEW_FACTS, CitationSpec, ReviewSpec
+from service.engine.specs import (
+    NEW_FACTS,
+    AliasSpec,
+    CitationSpec,
+    NewActor,
+    NewSource,
+    ReviewSpec,
+)
 from service.errors import PROBLEM_JSON
 from service.migrations import head
 from service.settings import PROJECT_ROOT
@@ -152,12 +159,15 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
                 continue
             plain_query_parameters(operation)
             document_responses(operation, method)
+            if operation.security is None:
+                operation.security = []  # public: declared so, not left unsaid (Redocly)
             example = examples.get(operation.operation_id or "")
             if example is not None:
                 add_example(operation, example)
         if item.get is not None and item.get.operation_id == "ListWebhookDeliveries":
             for parameter in _parameters(item.get):
-                parameter.example = _WEBHOOK["id"]
+                if parameter.param_in == ParamType.PATH:
+                    parameter.example = _WEBHOOK["id"]
 
 
 WRITE_PROBLEMS = {
@@ -171,7 +181,14 @@ WRITE_PROBLEMS = {
 def write_bodies(schemas: dict[str, Any]) -> None:
     """The facts curators post, as msgspec states their Structs: Litestar drops the
     constraints of list items (a fact's `actors` are slugs)."""
-    bodies: list[type[msgspec.Struct]] = [*NEW_FACTS.values(), CitationSpec, ReviewSpec]
+    bodies: list[type[msgspec.Struct]] = [
+        *NEW_FACTS.values(),
+        CitationSpec,
+        ReviewSpec,
+        NewSource,
+        NewActor,
+        AliasSpec,
+    ]
     _, generated = msgspec.json.schema_components(
         bodies, ref_template="#/components/schemas/{name}"
     )
@@ -375,6 +392,17 @@ def revision_example(fact_id: str, number: int, many: bool) -> Any:
     return [revision] if many else revision
 
 
+def record_revision_example(kind: str, record_id: str, number: int, many: str) -> Any:
+    """A revision of an article or an actor as a fresh load makes it (its answer abridged)."""
+    revision = {
+        **revision_example("cas-", number, many=False),
+        "kind": kind,
+        "record_id": record_id,
+        "answer": {"id": record_id, "crisis_id": "kazakhstan-2022"},
+    }
+    return [revision] if many else revision
+
+
 def load_examples(path: Path = EXAMPLES_FILE) -> dict[str, Any]:
     """The committed examples, by operationId; none when the file is absent."""
     if not path.is_file():
@@ -451,6 +479,14 @@ FIXED_EXAMPLES: dict[str, Any] = {
             ("Casualty", "cas-001-dozens-killed", 113),
             ("Deployment", "dep-000-kyrgyzstan-announced-150", 124),
             ("Arrest", "arr-000-almaty-province-village", 134),
+        )
+    },
+    **{
+        f"{verb}{noun}Revision{plural}": record_revision_example(kind, ident, number, plural)
+        for verb, plural in (("List", "s"), ("Get", ""))
+        for noun, kind, ident, number in (
+            ("Source", "source", "src-000-derniers-developpements", 2),
+            ("Actor", "actor", "karim-massimov", 7),
         )
     },
 }

@@ -105,6 +105,10 @@ async def security_headers(message: Message, scope: Scope) -> None:
         message["headers"] = headers
 
 
+SOURCES_PATH = "/v1/sources"
+"""Where an article is posted: its body may be as large as MAX_SOURCE_BYTES."""
+
+
 class GuardMiddleware(ASGIMiddleware):
     """Refuses unknown hosts, unreadable query strings and bodies over MAX_BODY_BYTES as
     problem+json before anything reads them; pins the docs page's inline code in its CSP."""
@@ -113,6 +117,7 @@ class GuardMiddleware(ASGIMiddleware):
 
     def __init__(self, settings: Settings) -> None:
         self.max_body_bytes = settings.max_body_bytes
+        self.max_source_bytes = settings.max_source_bytes
         self.hosts = settings.allowed_hosts
 
     def refusal(self, scope: HTTPScope) -> Problem | None:
@@ -123,10 +128,12 @@ class GuardMiddleware(ASGIMiddleware):
         if problem is not None:
             return problem
         length = headers.get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > self.max_body_bytes:
+        limit = self.max_body_bytes
+        if scope["path"] == SOURCES_PATH and scope["method"] == "POST":
+            limit = self.max_source_bytes  # an article's full text
+        if not length.isdigit() or int(length) > limit:
             return _refused(
-                413,
-                f"Request bodies are limited to {self.max_body_bytes} bytes; the API reads none.",
+                413, f"Request bodies are limited to {limit} bytes; the API reads none."
             )
         return None
 

@@ -22,6 +22,7 @@ from service.api.params import (
 )
 from service.api.readers import Include, visibility
 from service.errors import not_found
+from service.queries.revised import get_revised
 from service.vocabulary import FactKind, SearchType
 
 SEARCH_MAX_LENGTH = 200
@@ -65,12 +66,14 @@ async def list_sources(
     summary="Get a source",
     tags=["sources"],
 )
-async def get_source(request: Request[Any, Any, Any], source_id: PathId) -> schemas.Source:
+async def get_source(
+    request: Request[Any, Any, Any], source_id: PathId
+) -> Response[schemas.Source]:
     """One article with its full text: every citation's `start`/`end` index into `text`."""
-    source = await fetch(request, queries.get_source, source_id)
+    source = await fetch(request, get_revised, "source", source_id)
     if source is None:
         raise not_found("source", source_id)
-    return source
+    return Response(source.value, headers={"ETag": source.etag})
 
 
 @get("/v1/actors", operation_id="ListActors", summary="List actors", tags=["actors"])
@@ -88,12 +91,12 @@ async def list_actors(
 
 
 @get("/v1/actors/{actor_id:str}", operation_id="GetActor", summary="Get an actor", tags=["actors"])
-async def get_actor(request: Request[Any, Any, Any], actor_id: PathId) -> schemas.Actor:
+async def get_actor(request: Request[Any, Any, Any], actor_id: PathId) -> Response[schemas.Actor]:
     """One actor with aliases and how many facts of each kind involve it."""
-    actor = await fetch(request, queries.get_actor, actor_id)
+    actor = await fetch(request, get_revised, "actor", actor_id)
     if actor is None:
         raise not_found("actor", actor_id)
-    return actor
+    return Response(actor.value, headers={"ETag": actor.etag})
 
 
 @get(

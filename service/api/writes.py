@@ -24,6 +24,7 @@ from litestar.types import Message, Scope
 from service import engine, history, idempotency, schemas
 from service.api import review
 from service.api.auth import SECURITY, require_key
+from service.api.bodies import plain_text
 from service.api.params import PathId, fetch
 from service.api.readers import sees_drafts
 from service.engine import store
@@ -355,6 +356,7 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         """Creates the fact from its fixture record: citations are quotes, placed in their
         article by the server. It is a draft, seen only with an API key, unless an editor
         sends `"review": {"status": "published"}`. Answers the fact as GET serves it."""
+        plain_text(msgspec.to_builtins(data))
         retry = None
         if idempotency_key is not None:
             body = await request.body()
@@ -378,6 +380,7 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         member); the change applies at once, also to a published fact (its review status
         stays; `review` is changed by publishing or retracting, not here). A retracted fact
         is not edited: publish it again first. Answers the fact as it is now."""
+        plain_text(data)
         return await _change(request, kind, fact_id, data, if_match, summary)
 
     async def remove(

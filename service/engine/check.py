@@ -16,6 +16,7 @@ from typing import Any
 from service.engine import rows as r
 from service.engine.read import Bundle, CrisisBundle, SourceText
 from service.engine.specs import (
+    ActorSpec,
     ArrestSpec,
     CasualtySpec,
     DeploymentSpec,
@@ -87,6 +88,8 @@ def figure_problem(count: int | None, count_max: int | None, hedge: Hedge | None
         if count_max is not None or hedge is not None:
             return "count_max and hedge need a count"
         return None
+    if hedge is None:
+        return f"a count needs a hedge ({', '.join(h.value for h in Hedge)})"
     if (hedge == Hedge.RANGE) != (count_max is not None):
         return "a range needs count_max and count_max needs hedge 'range'"
     if count_max is not None and count_max < count:
@@ -165,36 +168,43 @@ def _crisis(cb: CrisisBundle, where: str, problems: list[str]) -> r.CrisisRecord
 
 def _sources(bundle: Bundle, known: Known, problems: list[str]) -> Iterator[r.SourceRecord]:
     for where, st in bundle.sources:
-        spec = st.spec
-        name = f"{where}: source {spec.id!r}"
-        if spec.id in known.sources:
+        name = f"{where}: source {st.spec.id!r}"
+        if st.spec.id in known.sources:
             problems.append(f"{name}: duplicate id")
             continue
-        if spec.crisis not in known.crises:
-            problems.append(f"{name}: unknown crisis {spec.crisis!r}")
-        known.sources[spec.id] = st
-        published = _date(spec.published, name, problems)
-        if published is None or spec.crisis not in known.crises:
-            continue
-        row = r.SourceRow(
-            id=spec.id,
-            crisis_id=spec.crisis,
-            file_name=spec.file,
-            title=spec.title,
-            outlet=spec.outlet,
-            url=spec.url,
-            language=spec.language.value,
-            published_on=published.value,
-            published_precision=published.precision,
-            published_note=spec.published_note,
-            text=st.text,
-            text_length=len(st.text),
-            sha256=hashlib.sha256(st.text.encode()).hexdigest(),
-        )
-        cut = [
-            r.PassageRow(source_id=spec.id, n=n, text=p) for n, p in enumerate(passages(st.text))
-        ]
-        yield r.SourceRecord(row, cut)
+        known.sources[st.spec.id] = st
+        record = source_record(st, name, known, problems)
+        if record is not None:
+            yield record
+
+
+def source_record(
+    st: SourceText, name: str, known: Known, problems: list[str]
+) -> r.SourceRecord | None:
+    """Check one article: its record, else None with its problems in `problems`."""
+    spec = st.spec
+    if spec.crisis not in known.crises:
+        problems.append(f"{name}: unknown crisis {spec.crisis!r}")
+    published = _date(spec.published, name, problems)
+    if published is None or spec.crisis not in known.crises:
+        return None
+    row = r.SourceRow(
+        id=spec.id,
+        crisis_id=spec.crisis,
+        file_name=spec.file,
+        title=spec.title,
+        outlet=spec.outlet,
+        url=spec.url,
+        language=spec.language.value,
+        published_on=published.value,
+        published_precision=published.precision,
+        published_note=spec.published_note,
+        text=st.text,
+        text_length=len(st.text),
+        sha256=hashlib.sha256(st.text.encode()).hexdigest(),
+    )
+    cut = [r.PassageRow(source_id=spec.id, n=n, text=p) for n, p in enumerate(passages(st.text))]
+    return r.SourceRecord(row, cut)
 
 
 def _actors(
@@ -208,36 +218,47 @@ def _actors(
             problems.append(f"{name}: duplicate id")
             continue
         known.actors[actor.id] = crisis_id
-        aliases = []
-        for alias in actor.aliases:
-            owner = spellings.get(alias.name)
-            if alias.name == actor.name or owner is not None:
-                problems.append(
-                    f"{name}: alias {alias.name!r} already names actor {owner or actor.id!r}"
-                )
-                continue
-            spellings[alias.name] = actor.id
-            language = alias.language.value if alias.language else None
-            aliases.append(
-                r.AliasRow(
-                    crisis_id=crisis_id, alias=alias.name, actor_id=actor.id, language=language
-                )
-            )
-        row = r.ActorRow(
-            id=actor.id,
-            crisis_id=crisis_id,
-            kind=actor.kind.value,
-            name=actor.name,
-            role=actor.role,
-        )
-        yield r.ActorRecord(row, aliases)
+        yield actor_record(actor, crisis_id, name, spellings, problems)
     for actor in cb.actors:
-        owner = spellings.get(actor.name)
-        if owner is not None and owner != actor.id:
+        problem = name_problem(actor.id, actor.name, spellings)
+        if problem is not None:
+            problems.append(f"{folder}/actors.yaml: actor {actor.id!r}: {problem}")
+
+
+def actor_record(
+    actor: ActorSpec, crisis_id: str, name: str, spellings: dict[str, str], problems: list[str]
+) -> r.ActorRecord:
+    """One actor's record; an alias that is its name or names another actor of the crisis
+    (`spellings`: alias -> actor, to which its own are added) is a problem."""
+    aliases = []
+    for alias in actor.aliases:
+        owner = spellings.get(alias.name)
+        if alias.name == actor.name or owner is not None:
             problems.append(
-                f"{folder}/actors.yaml: actor {actor.id!r}: its name {actor.name!r} "
-                f"is an alias of {owner!r}"
+                f"{name}: alias {alias.name!r} already names actor {owner or actor.id!r}"
             )
+            continue
+        spellings[alias.name] = actor.id
+        language = alias.language.value if alias.language else None
+        aliases.append(
+            r.AliasRow(crisis_id=crisis_id, alias=alias.name, actor_id=actor.id, language=language)
+        )
+    row = r.ActorRow(
+        id=actor.id,
+        crisis_id=crisis_id,
+        kind=actor.kind.value,
+        name=actor.name,
+        role=actor.role,
+    )
+    return r.ActorRecord(row, aliases)
+
+
+def name_problem(actor_id: str, actor_name: str, spellings: dict[str, str]) -> str | None:
+    """Why an actor's name cannot be its name: it is another actor's alias."""
+    owner = spellings.get(actor_name)
+    if owner is not None and owner != actor_id:
+        return f"its name {actor_name!r} is an alias of {owner!r}"
+    return None
 
 
 def _places(

@@ -38,9 +38,15 @@ class Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every fixture record."""
 
 
-class Alias(Spec, frozen=True, kw_only=True):
+class AliasSpec(Spec, frozen=True, kw_only=True):
+    """Another spelling of a name, as the articles write it, and its language."""
+
     name: Text
     language: Language | None = None
+
+
+Alias = AliasSpec
+"""The name the fixture format had for it (synth uses it)."""
 
 
 class Coordinates(Spec, frozen=True, kw_only=True):
@@ -75,13 +81,13 @@ class ActorSpec(Spec, frozen=True, kw_only=True):
     kind: ActorKind
     name: Text
     role: str | None = None
-    aliases: list[Alias] = []
+    aliases: list[AliasSpec] = []
 
 
 class PlaceSpec(Spec, frozen=True, kw_only=True):
     id: Slug
     name: Text
-    aliases: list[Alias] = []
+    aliases: list[AliasSpec] = []
     coordinates: Coordinates | None = None
 
 
@@ -220,3 +226,24 @@ NEW_FACTS: dict[str, type[FactSpec]] = {
     "arrest": NewArrest,
 }
 """What POST /v1/<kinds> takes, by fact kind."""
+
+
+class NewSource(Spec, frozen=True, kw_only=True):
+    """An article as a curator posts it: its fixture record and crisis, the text itself in
+    place of a file (an export writes it to `<id>.txt`)."""
+
+    id: Slug
+    crisis: Slug
+    title: Text
+    language: Language
+    published: PartialDateText
+    published_note: Text  # how the publication date was determined
+    outlet: str | None = None
+    url: str | None = None
+    text: Text
+
+
+class NewActor(ActorSpec, frozen=True, kw_only=True):
+    """An actor as a curator posts it: the fixture record and its crisis."""
+
+    crisis: Slug

@@ -119,43 +119,68 @@ def partial_text(value: Any, precision: str | None) -> str | None:
 def fact_spec(cursor: Cursor, kind: FactKind, fact_id: str) -> tuple[str, FactSpec] | None:
     """A stored fact as the spec that would write it again, and its crisis; None if there
     is no such fact of that kind."""
-    with cursor.connection.cursor(row_factory=namedtuple_row) as named:
-        fact: Any = named.execute(
-            "SELECT * FROM facts WHERE id = %s AND kind = %s", [fact_id, kind.value]
-        ).fetchone()
-        if fact is None:
-            return None
-        detail: Any = named.execute(
-            sql.SQL("SELECT * FROM {} WHERE fact_id = %s").format(
-                sql.Identifier(KINDS[kind].table)
-            ),
-            [fact_id],
-        ).fetchone()
-        mentioned: list[Any] = named.execute(
-            "SELECT actor_id FROM fact_actors WHERE fact_id = %s AND role = 'mentioned' "
-            "ORDER BY actor_id",
-            [fact_id],
+    found = fact_specs(cursor, kind, [fact_id])
+    return found[0] if found else None
+
+
+def fact_specs(cursor: Cursor, kind: FactKind, ids: list[str]) -> list[tuple[str, FactSpec]]:
+    """Stored facts of one kind as the specs that would write them again, with their crises,
+    in id order: a few set queries, however many facts (an actor's rename rewrites all of
+    its facts). Raises msgspec.ValidationError when one breaks the fixture format."""
+    with cursor.connection.cursor(row_factory=namedtuple_row) as rows:
+        named: Any = rows  # its rows are named by the columns each query reads
+        facts: list[Any] = named.execute(
+            "SELECT * FROM facts WHERE id = ANY(%s) AND kind = %s ORDER BY id", [ids, kind.value]
         ).fetchall()
-        citations: list[Any] = named.execute(
-            "SELECT c.source_id, c.quote, c.start_offset, s.text FROM citations c "
-            "JOIN sources s ON s.id = c.source_id WHERE c.fact_id = %s ORDER BY c.position",
-            [fact_id],
-        ).fetchall()
-    raw: dict[str, Any] = {
-        "id": fact.id,
-        "citations": [_citation(c.source_id, c.quote, c.start_offset, c.text) for c in citations],
-        "claimant": fact.claimant_id,
-        "verification": fact.verification,
-        "date": partial_text(fact.occurred_on, fact.date_precision),
-        "date_note": fact.date_note,
-        "key": fact.quantity_key,
-        "place": fact.place_id,
-        "actors": [row.actor_id for row in mentioned],
-        "note": fact.note,
-        **_detail(kind, detail),
-        "review": _review(fact),
-    }
-    return fact.crisis_id, convert(raw, SPEC_OF[kind])
+        details: dict[str, Any] = {
+            row.fact_id: row
+            for row in named.execute(
+                sql.SQL("SELECT * FROM {} WHERE fact_id = ANY(%s)").format(
+                    sql.Identifier(KINDS[kind].table)
+                ),
+                [ids],
+            )
+        }
+        mentioned: dict[str, list[str]] = {}
+        for row in named.execute(
+            "SELECT fact_id, actor_id FROM fact_actors WHERE fact_id = ANY(%s) "
+            "AND role = 'mentioned' ORDER BY fact_id, actor_id",
+            [ids],
+        ):
+            mentioned.setdefault(row.fact_id, []).append(row.actor_id)
+        citations: dict[str, list[Any]] = {}
+        for row in named.execute(
+            "SELECT fact_id, source_id, quote, start_offset FROM citations "
+            "WHERE fact_id = ANY(%s) ORDER BY fact_id, position",
+            [ids],
+        ):
+            citations.setdefault(row.fact_id, []).append(row)
+        cited = list({c.source_id for rows in citations.values() for c in rows})
+        texts = {
+            row.id: row.text
+            for row in named.execute("SELECT id, text FROM sources WHERE id = ANY(%s)", [cited])
+        }
+    found = []
+    for fact in facts:
+        raw: dict[str, Any] = {
+            "id": fact.id,
+            "citations": [
+                _citation(c.source_id, c.quote, c.start_offset, texts[c.source_id])
+                for c in citations.get(fact.id, [])
+            ],
+            "claimant": fact.claimant_id,
+            "verification": fact.verification,
+            "date": partial_text(fact.occurred_on, fact.date_precision),
+            "date_note": fact.date_note,
+            "key": fact.quantity_key,
+            "place": fact.place_id,
+            "actors": mentioned.get(fact.id, []),
+            "note": fact.note,
+            **_detail(kind, details[fact.id]),
+            "review": _review(fact),
+        }
+        found.append((fact.crisis_id, convert(raw, SPEC_OF[kind])))
+    return found
 
 
 def _review(fact: Any) -> dict[str, Any] | None:
