@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
 from service import schemas
-from service.engine.answers import encode, partial_date
+from service.engine.answers import UNSTAMPED, encode, partial_date
 from service.engine.write import Cursor
 from service.vocabulary import FactKind, Hedge, Language, Verification
 
@@ -117,6 +118,7 @@ def dispute(figures: list[Figure]) -> schemas.Dispute | None:
         # No upper bound when the highest figure is open-ended and is also the lowest.
         high=None if open_ended and top == low else top,
         conflicting=max(map(_lowest, figures)) > min(map(_highest, figures)),
+        **UNSTAMPED,
     )
 
 
@@ -158,9 +160,11 @@ BY_CRISIS_FROM = 1000
 """Keys touched from which a crisis's disputes are all found again in one pass."""
 
 
-def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
+def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]], changed: schemas.Changed) -> int:
     """Recompute the disputes of each (crisis, quantity key) in `keys`; return how many of
-    them are disputed now. A bulk change recomputes its crises whole."""
+    them are disputed now. A bulk change recomputes its crises whole. A dispute that now
+    shows something else says it `changed` with this change; one that shows the same keeps
+    the change it had."""
     pairs = sorted(set(keys))
     if not pairs:
         return 0
@@ -174,11 +178,40 @@ def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
             "(SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[]))"
         )
         scope = _BY_KEY
-    cursor.execute(sql.SQL("DELETE FROM disputed_quantities WHERE {}").format(where), params)
-    return _insert(cursor, sql.SQL(_FIGURES).format(scope=scope), params, bulk=scope is _BY_CRISIS)
+    deleted = cursor.execute(
+        sql.SQL(
+            "DELETE FROM disputed_quantities WHERE {} RETURNING crisis_id, quantity_key, document"
+        ).format(where),
+        params,
+    )
+    before = {(crisis, key): document for crisis, key, document in deleted}
+    query = sql.SQL(_FIGURES).format(scope=scope)
+    return _insert(cursor, query, params, bulk=scope is _BY_CRISIS, stamp=_Stamp(before, changed))
 
 
-def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: bool) -> int:
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    """The disputes as they were (their stored answers by crisis and key), and this change."""
+
+    before: dict[tuple[str, str], str]
+    changed: schemas.Changed
+
+    def __call__(self, found: schemas.Dispute) -> schemas.Dispute:
+        """`found` saying when it last changed: as it was, if it shows the same."""
+        old = self.before.get((found.crisis_id, found.key))
+        if old is not None:
+            was = _decode_dispute(old)
+            if msgspec.structs.replace(was, **UNSTAMPED) == found:
+                return was
+        return msgspec.structs.replace(found, changed=self.changed)
+
+
+_decode_dispute = msgspec.json.Decoder(schemas.Dispute).decode
+
+
+def _insert(
+    cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: bool, stamp: _Stamp
+) -> int:
     rows = []
     # A bulk change's figures are read a batch at a time by a server-side cursor; a few
     # keys' in one round trip (a server-side cursor cost 6-10 ms more for one key).
@@ -195,6 +228,7 @@ def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: b
         for _, group in itertools.groupby(figures, key=lambda f: (f.crisis_id, f.quantity_key)):
             found = dispute(list(group))
             if found is not None:
+                found = stamp(found)
                 rows.append((found.crisis_id, found.key, found.kind.value, encode(found).decode()))
     if rows:
         with cursor.copy(

@@ -52,6 +52,7 @@ _SCALARS: dict[type[inspect.Type], str] = {
     inspect.FloatType: "number",
     inspect.BoolType: "boolean",
     inspect.DateType: "date",
+    inspect.DateTimeType: "datetime",
 }
 
 
