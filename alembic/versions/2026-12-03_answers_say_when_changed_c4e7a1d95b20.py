@@ -14,7 +14,8 @@ down_revision: str | None = "3f9a6c2e8b41"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# A time as msgspec writes it into an answer: UTC, microseconds only when there are some.
+# A time as msgspec writes it into an answer: UTC, microseconds only when there are some
+# (`\\:` is a colon that SQLAlchemy's text() does not take for a bound parameter).
 _AT = (
     "to_char({t} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24\\:MI\\:SS') || "
     "CASE WHEN extract(microseconds FROM {t})::bigint % 1000000 = 0 THEN '' "
@@ -39,7 +40,8 @@ def upgrade() -> None:
         "WHERE d0.fact_id = d.fact_id"
     )
     op.execute(f"UPDATE fact_documents SET digest = {_DIGEST}")
-    # A dispute changed with the latest change of its facts.
+    # A dispute changed with the latest change of its facts (the write path stamps a dispute
+    # with the change that alters it, which may also be a fact leaving it: not known here).
     op.execute(
         f"UPDATE disputed_quantities q SET document = left(q.document, -1) || {_changed('l.rev')} "
         "FROM (SELECT f.crisis_id, f.quantity_key, max(d.revision) AS rev FROM facts f "
@@ -54,6 +56,6 @@ def downgrade() -> None:
     for table in ("fact_documents", "disputed_quantities"):
         op.execute(
             f"UPDATE {table} SET document = "
-            """regexp_replace(document, ',"changed":\\{[^}]*\\}}$', '}')"""
+            """regexp_replace(document, ',"changed":\\{[^}]*\\}', '')"""
         )
     op.execute(f"UPDATE fact_documents SET digest = {_DIGEST}")
