@@ -334,6 +334,8 @@ def latency(writes: int) -> None:
     """Writes paced 0-200 ms apart, so most changes find the worker idle and must wake it."""
     rng = random.Random(5)
     with hooked("bench_changes_latency") as (url, _, receiver, client, paths):
+        warm = patch_note(client, paths[0], "warming up")  # the worker is up and listening
+        assert until(lambda: warm in receiver.revisions(), 60), "the worker never delivered"
         made = []
         for n in range(writes):
             made.append(patch_note(client, paths[n % len(paths)], f"latency {n}"))
@@ -345,7 +347,16 @@ def latency(writes: int) -> None:
             for _, revision, arrived in receiver.received:
                 first.setdefault(revision, arrived)
         delays = [(first[r] - times[r]) * 1000 for r in made]
-    save("latency", {"writes": writes, "paced_ms": [0, 200], "made_to_receipt": summary(delays)})
+    slowest = sorted(zip(delays, range(writes), strict=True), reverse=True)[:5]
+    save(
+        "latency",
+        {
+            "writes": writes,
+            "paced_ms": [0, 200],
+            "made_to_receipt": summary(delays),
+            "slowest (ms, nth write)": [[round(d), n] for d, n in slowest],
+        },
+    )
 
 
 def outage(minutes: float, every: float) -> None:

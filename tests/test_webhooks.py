@@ -384,3 +384,12 @@ def test_retries_span_the_three_days_before_disabling() -> None:
     span = worker.DISABLE_AFTER.total_seconds()
     counts = [retried_after(span, rng)[1] for _ in range(200)]
     assert 20 <= min(counts) and max(counts) <= 80
+
+
+def test_a_change_heard_while_looking_for_work_is_not_slept_through() -> None:
+    wakeup = worker.Wakeup()
+    counted = wakeup.count()  # a sender thread starts looking for due work
+    wakeup.notify()  # a change commits before it finds none and goes to sleep
+    started = time.monotonic()
+    wakeup.wait(5.0, counted)
+    assert time.monotonic() - started < 1.0

@@ -219,18 +219,29 @@ def _record(conn: Conn, sub: Subscription, message_id: str, revision: int, out: 
 
 
 class Wakeup:
-    """Wakes idle worker threads when a change commits (LISTEN on the dataset channel)."""
+    """Wakes idle worker threads when a change commits (LISTEN on the dataset channel).
+
+    Notifications are counted: a thread waits only if none came since it last looked for
+    work, so a change committed while it was looking is not slept through (it was, for up
+    to IDLE_SECONDS)."""
 
     def __init__(self) -> None:
         self.condition = threading.Condition()
+        self.heard = 0
 
     def notify(self) -> None:
         with self.condition:
+            self.heard += 1
             self.condition.notify_all()
 
-    def wait(self, seconds: float) -> None:
+    def count(self) -> int:
         with self.condition:
-            self.condition.wait(seconds)
+            return self.heard
+
+    def wait(self, seconds: float, counted: int) -> None:
+        """Sleep until a notification after the `counted`-th, or `seconds` pass."""
+        with self.condition:
+            self.condition.wait_for(lambda: self.heard != counted, seconds)
 
 
 def work(url: str, settings: Settings, wakeup: Wakeup, stop: threading.Event) -> None:
@@ -242,8 +253,9 @@ def work(url: str, settings: Settings, wakeup: Wakeup, stop: threading.Event) ->
                 name = "crisis-facts-deliver"
                 with psycopg.connect(libpq_url(url), application_name=name) as conn:
                     while not stop.is_set():
+                        counted = wakeup.count()
                         if not deliver_one(conn, client, settings):
-                            wakeup.wait(IDLE_SECONDS)
+                            wakeup.wait(IDLE_SECONDS, counted)
             except psycopg.OperationalError as exc:
                 log.warning("delivery worker lost the database: %s", exc)
                 stop.wait(1.0)
