@@ -124,12 +124,20 @@ def _scenarios(url: str) -> dict[str, tuple[dict[str, Any], list[int]]]:
         "end (nothing newer: a poll)": ({}, [head] * 300),
         "middle, limit=200": ({"limit": 200}, around(head // 2)),
         "kind=casualty, middle": ({"kind": "casualty"}, around(head // 2)),
-        "kind=crisis (2 in the log), start": ({"kind": "crisis"}, [0] * 300),
+        "kind=crisis (rare), start": ({"kind": "crisis"}, [0] * 300),
         f"crisis={synth[0] if synth else '?'}, middle": (
             {"crisis": synth[0] if synth else "?"},
             around(head // 2),
         ),
-        "crisis=kazakhstan-2022 (141 at the start), middle": (
+        "synth crisis and kind=crisis (rare), start": (
+            {"crisis": synth[0] if synth else "?", "kind": "crisis"},
+            [0] * 300,
+        ),
+        "crisis=kazakhstan-2022 (none here) and kind=casualty, middle": (
+            {"crisis": "kazakhstan-2022", "kind": "casualty"},
+            around(head // 2),
+        ),
+        "crisis=kazakhstan-2022 (none here), middle": (
             {"crisis": "kazakhstan-2022"},
             around(head // 2),
         ),
@@ -178,7 +186,20 @@ def feed(facts: int, rebuild: bool) -> None:
                     "plan": plan,
                 }
                 print(label, summary(times), file=sys.stderr)
+            figures["reference: /v1/casualties pages of 50, same server"] = _casualties(client)
     save(f"feed-{facts}", figures)
+
+
+def _casualties(client: httpx.Client) -> dict[str, float]:
+    """Pages of stored fact answers, the product's other ready-JSON list: the same host's
+    cost of a 50-item page beside the feed's."""
+    times, cursor = [], None
+    for _ in range(300):
+        started = time.perf_counter()
+        page = client.get("/v1/casualties", params={"cursor": cursor} if cursor else {})
+        times.append((time.perf_counter() - started) * 1000)
+        cursor = page.json()["next_cursor"]
+    return summary(times)
 
 
 # ---------------------------------------------------------------- webhooks
