@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await app.state.export_pool.open(wait=False)
         app.state.auth_failures = auth.Failures(settings.auth_failures_per_minute)
         app.state.change_pool = make_change_pool(settings, url)  # opened by the first write
-        app.state.answer_cache = cache  # dropped by this worker's writes as they commit
+        app.state.answer_cache = cache
         app.state.listener = asyncio.create_task(follow_dataset(url, follow, pool))
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full passes, which otherwise walk it again and again under load.

@@ -111,6 +111,15 @@ class Review(Shape, frozen=True, kw_only=True):
     """When it was last published or retracted; null for a fact published by a load."""
 
 
+class Changed(Shape, frozen=True, kw_only=True):
+    """When a record last changed: the revision that changed it, which `GET /v1/changes`
+    lists (`since` a cursor before it), and when that change was made. An answer that shows
+    revision N holds every change up to N."""
+
+    revision: Annotated[int, Meta(ge=0, description="Its place in the change log.")]
+    at: dt.datetime
+
+
 class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     id: str
     crisis_id: str
@@ -124,6 +133,7 @@ class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     citations: list[Citation]
     actors: list[ActorRef]
     review: Review
+    changed: Changed
 
 
 class Statement(Fact, tag=FactKind.STATEMENT.value, frozen=True, kw_only=True):
@@ -169,6 +179,8 @@ class Crisis(Shape, frozen=True, kw_only=True):
     start: PartialDate
     end: PartialDate | None
     counts: dict[str, int]
+    changed: Changed
+    """This crisis's own last change; `counts` follow its facts as they are now."""
 
 
 class SourceSummary(Shape, frozen=True, kw_only=True):
@@ -183,6 +195,7 @@ class SourceSummary(Shape, frozen=True, kw_only=True):
     file_name: str
     sha256: str
     length: Count
+    changed: Changed
 
 
 class Source(SourceSummary, frozen=True, kw_only=True):
@@ -202,6 +215,8 @@ class Actor(Shape, frozen=True, kw_only=True):
     role: str | None
     aliases: list[Alias]
     fact_counts: dict[str, int]
+    changed: Changed
+    """This actor's own last change; `fact_counts` follow its facts as they are now."""
 
 
 class Coordinates(Shape, frozen=True, kw_only=True):
@@ -218,6 +233,7 @@ class Place(Shape, frozen=True, kw_only=True):
     name: str
     aliases: list[str]
     coordinates: Coordinates | None
+    changed: Changed
 
 
 class DisputeValue(Shape, frozen=True, kw_only=True):
@@ -245,6 +261,9 @@ class Dispute(Shape, frozen=True, kw_only=True):
     conflicting: bool
     """True when no single number satisfies every source's figure; False when they only
     differ in precision (4,266 is 'more than 4,000')."""
+    changed: Changed
+    """A dispute is derived from its facts: the last revision of the change that altered
+    what it shows (a figure, a source, a fact joining or leaving it)."""
 
 
 class SearchHit(Shape, frozen=True, kw_only=True):

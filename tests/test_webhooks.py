@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -359,3 +360,36 @@ def come_due(url: str, hook_id: str) -> None:
         conn.execute(
             "UPDATE webhook_subscriptions SET next_attempt_at = now() WHERE id = %s", [hook_id]
         )
+
+
+def retried_after(outage: float, rng: random.Random) -> tuple[float, int]:
+    """A receiver down from its first failure for `outage` seconds: how long after it is
+    back the next attempt comes, and how many attempts failed meanwhile."""
+    at, attempts = 0.0, 0
+    while at < outage:
+        attempts += 1
+        at += worker.backoff(at, rng)
+    return at - outage, attempts
+
+
+@pytest.mark.parametrize("outage", [60.0, 600.0, 3600.0, 86400.0])
+def test_a_receiver_back_is_retried_within_half_its_outage(outage: float) -> None:
+    rng = random.Random(7)
+    delays = [retried_after(outage, rng)[0] for _ in range(2000)]
+    assert max(delays) <= outage / 2
+
+
+def test_retries_span_the_three_days_before_disabling() -> None:
+    rng = random.Random(8)
+    span = worker.DISABLE_AFTER.total_seconds()
+    counts = [retried_after(span, rng)[1] for _ in range(200)]
+    assert 20 <= min(counts) and max(counts) <= 80
+
+
+def test_a_change_heard_while_looking_for_work_is_not_slept_through() -> None:
+    wakeup = worker.Wakeup()
+    counted = wakeup.count()  # a sender thread starts looking for due work
+    wakeup.notify()  # a change commits before it finds none and goes to sleep
+    started = time.monotonic()
+    wakeup.wait(5.0, counted)
+    assert time.monotonic() - started < 1.0

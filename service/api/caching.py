@@ -130,6 +130,8 @@ def _no_store(answer: Answer) -> bool:
     return any(n.lower() == b"cache-control" and b"no-store" in v for n, v in answer.headers)
 
 
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 PRIVATE = b"private, no-store"
 """The Cache-Control of an answer to a request made with an API key."""
 
@@ -156,6 +158,8 @@ class CachingMiddleware:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or _streamed(scope):
+            if scope["type"] == ScopeType.HTTP and scope["method"] in WRITES:
+                send = self._forgetting(send)
             await self.app(scope, receive, send)
             return
         request_headers = dict(scope["headers"])
@@ -191,6 +195,21 @@ class CachingMiddleware:
                 await send(message)
 
         await self.app(scope, receive, buffer)
+
+    def _forgetting(self, send: Any) -> Any:
+        """`send`, dropping every kept answer before a write's success is told: its client's
+        next read must show it, and this worker's NOTIFY comes a moment after the commit."""
+
+        async def forget(message: Any) -> None:
+            if (
+                self.cache is not None
+                and message["type"] == "http.response.start"
+                and message["status"] < 300
+            ):
+                self.cache.invalidate(self.cache.live, self.cache.version)
+            await send(message)
+
+        return forget
 
     def _answer(self, start: dict[str, Any], body: bytes, private: bool) -> Answer:
         status: int = start["status"]

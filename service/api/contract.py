@@ -375,6 +375,16 @@ def add_example(operation: Operation, example: Any) -> None:
             parameter.example = ident
 
 
+_TIMES = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
+LOAD_TIME = "2026-12-03T18:10:00Z"
+"""The time examples show for the load that made the fixtures' answers (`changed.at`)."""
+
+
+def timeless(text: str) -> str:
+    """An answer with every time in it as LOAD_TIME: a fresh load's answers say when it ran."""
+    return _TIMES.sub(LOAD_TIME, text)
+
+
 def revision_example(fact_id: str, number: int, many: bool) -> Any:
     """A revision of a curated fact as a fresh load makes it (its answer abridged)."""
     kind = {"stm": "statement", "cas": "casualty", "dep": "deployment", "arr": "arrest"}
@@ -386,7 +396,7 @@ def revision_example(fact_id: str, number: int, many: bool) -> Any:
         "operation": "created",
         "author": "load",
         "message": None,
-        "made_at": "2026-12-03T18:10:00Z",
+        "made_at": LOAD_TIME,
         "answer": {"id": fact_id, "kind": kind[fact_id[:3]], "crisis_id": "kazakhstan-2022"},
     }
     return [revision] if many else revision
@@ -497,7 +507,14 @@ which carry the time of the load that made them (the numbers are those of a fres
 def collect_examples(app: Litestar, get: Get, get_text: Callable[[str], str]) -> dict[str, Any]:
     """One real answer per data operation, fetched with `get(path, params)` (a test client
     over the loaded fixtures): the first item of each list, and that item for its detail;
-    an export's opening, fetched as text with `get_text(path)`."""
+    an export's opening, fetched as text with `get_text(path)`. Times are `timeless`."""
+
+    def read(path: str, params: dict[str, Any]) -> Any:
+        return json.loads(timeless(json.dumps(get(path, params))))
+
+    def read_text(path: str) -> str:
+        return timeless(get_text(path))
+
     examples: dict[str, Any] = {}
     first_ids: dict[str, str] = {}
     paths = app.openapi_schema.paths or {}
@@ -513,9 +530,9 @@ def collect_examples(app: Litestar, get: Get, get_text: Callable[[str], str]) ->
             continue
         op_id = operation.operation_id or path
         if "export" in (operation.tags or []):
-            examples[op_id] = opening(get_text(path)) if _streamed(operation) else get(path, {})
+            examples[op_id] = opening(read_text(path)) if _streamed(operation) else read(path, {})
             continue
-        page = get(path, {**EXAMPLE_QUERIES.get(op_id, {}), "limit": 1})
+        page = read(path, {**EXAMPLE_QUERIES.get(op_id, {}), "limit": 1})
         examples[op_id] = page
         if page["items"] and "id" in page["items"][0]:
             first_ids[path] = page["items"][0]["id"]
@@ -525,7 +542,7 @@ def collect_examples(app: Litestar, get: Get, get_text: Callable[[str], str]) ->
             continue
         parent = path.rsplit("/", 1)[0]
         if parent in first_ids and (operation.operation_id or "") not in FIXED_EXAMPLES:
-            examples[operation.operation_id or path] = get(f"{parent}/{first_ids[parent]}", {})
+            examples[operation.operation_id or path] = read(f"{parent}/{first_ids[parent]}", {})
     return examples
 
 

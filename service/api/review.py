@@ -14,6 +14,7 @@ import msgspec
 import psycopg
 
 from service.engine.specs import FactSpec, ReviewSpec
+from service.engine.write import change_time
 from service.errors import InvalidParam, Problem
 from service.vocabulary import FactKind, Operation, ReviewStatus, Role
 
@@ -21,11 +22,8 @@ ROLES = list(Role)
 
 
 def now(conn: psycopg.Connection[Any]) -> dt.datetime:
-    """The transaction's time: the same instant as the revision's `made_at`."""
-    row = conn.execute("SELECT now()").fetchone()
-    assert row is not None
-    moment: dt.datetime = row[0]
-    return moment
+    """The time of the write's changes: the same instant as the revision's `made_at`."""
+    return change_time(conn)
 
 
 def status_of(spec: FactSpec) -> ReviewStatus:

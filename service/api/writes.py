@@ -92,9 +92,7 @@ async def _write(
     """Run a write on a thread of its own: the write path is synchronous."""
     pool = request.app.state.change_pool
     try:
-        done = await anyio.to_thread.run_sync(partial(_transaction, pool, work))
-        request.app.state.answer_cache.drop()
-        return done
+        return await anyio.to_thread.run_sync(partial(_transaction, pool, work))
     except engine.FixtureError as exc:
         invalid = [InvalidParam("body", problem) for problem in exc.problems]
         raise Problem(422, "; ".join(exc.problems), kind="invalid-fact", invalid=invalid) from None

@@ -2,6 +2,7 @@
 
 The Structs the OpenAPI document shows are the only definition of an answer: a fact's
 stored answer, a dispute's, and every revision's are those Structs encoded by msgspec.
+They are built before their revision is known, and `stamped` with it once it is.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import datetime as dt
 import hashlib
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -19,6 +20,19 @@ from service.engine import rows as r
 from service.vocabulary import ActorRole, FactKind, Precision
 
 encode = msgspec.json.Encoder().encode
+
+UNSTAMPED: dict[str, Any] = {"changed": msgspec.UNSET}
+"""What an answer built before its revision is known has for `changed`: encoded, it is the
+answer without that member, which a record's stored state is compared by (a revision of its
+own would make every record differ from what is stored)."""
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def stamped(answer: S, revision: int, at: dt.datetime) -> S:
+    """`answer` saying when its record last changed: at `revision`, made `at`."""
+    changed = schemas.Changed(revision=revision, at=at)
+    return msgspec.structs.replace(answer, changed=changed)
 
 
 def digest(answer: bytes) -> bytes:
@@ -121,6 +135,7 @@ def fact(record: r.FactRecord, names: Names) -> schemas.AnyFact:
             by=row.reviewed_by,
             at=row.reviewed_at,
         ),
+        **UNSTAMPED,
     }
     kind = FactKind(row.kind)
     if kind is FactKind.STATEMENT:
@@ -174,6 +189,7 @@ def crisis(record: r.CrisisRecord, counts: Counter[str]) -> schemas.Crisis:
         start=start,
         end=partial_date(row.end_on, row.end_precision),
         counts=dict(sorted(counts.items())),
+        **UNSTAMPED,
     )
 
 
@@ -194,6 +210,7 @@ def source(record: r.SourceRecord) -> schemas.Source:
         sha256=row.sha256,
         length=row.text_length,
         text=row.text,
+        **UNSTAMPED,
     )
 
 
@@ -210,6 +227,7 @@ def actor(record: r.ActorRecord, fact_counts: Counter[str]) -> schemas.Actor:
             for a in sorted(record.aliases, key=lambda a: a.alias)
         ],
         fact_counts=dict(sorted(fact_counts.items())),
+        **UNSTAMPED,
     )
 
 
@@ -224,6 +242,7 @@ def place(record: r.PlaceRecord) -> schemas.Place:
         name=row.name,
         aliases=list(row.aliases),
         coordinates=coordinates,
+        **UNSTAMPED,
     )
 
 

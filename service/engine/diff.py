@@ -9,6 +9,7 @@ the caller's transaction, so readers see the data before or after, never a mix.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import threading
 from collections import Counter
@@ -16,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import msgspec
 from psycopg import sql
 
+from service import schemas
 from service.database import NOTIFY_CHANNEL
 from service.engine import answers, disputes
 from service.engine import rows as r
-from service.engine.write import CHUNK, WRITE_LOCK, Background, Cursor, Writer
+from service.engine.write import CHUNK, WRITE_LOCK, Background, Cursor, Writer, change_time
 from service.vocabulary import Operation, ReviewStatus
 
 Progress = Callable[[int], None]
@@ -49,7 +52,8 @@ class Outcome:
 
 
 class Revision(NamedTuple):
-    """A row of `revisions` (`made_at` is the transaction's time)."""
+    """A row of `revisions`: `made_at` is when the change took the write lock, so times
+    follow revisions, and each answer says it in `changed`."""
 
     revision: int
     kind: str
@@ -59,6 +63,7 @@ class Revision(NamedTuple):
     answer: str | None
     author: str
     message: str | None
+    made_at: dt.datetime
     public: bool = True  # False for a change to a draft: seen only with a key
 
 
@@ -149,7 +154,9 @@ class Applier:
         self.cursor, self.author, self.message, self.progress = cursor, author, message, progress
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         last = cursor.execute("SELECT coalesce(max(revision), 0) FROM revisions").fetchone()
-        self.revision = int(last[0]) if last else 0
+        assert last is not None
+        self.revision = int(last[0])
+        self.at: dt.datetime = change_time(cursor)  # the time of every change made
         if only is None:
             scope = sql.SQL("crisis_id = ANY(%(crises)s)")
         else:
@@ -243,7 +250,8 @@ class Applier:
         answer = (
             answers.source(record) if isinstance(record, r.SourceRecord) else answers.place(record)
         )
-        self.batch.log.append(self._revision(record, revision, operation, answers.encode(answer)))
+        stored = self._stamped(answer, revision)
+        self.batch.log.append(self._revision(record, revision, operation, stored))
         if len(self.batch.created.get("sources", ())) >= SOURCES_PER_BATCH:
             self._flush()
 
@@ -286,11 +294,12 @@ class Applier:
         if self.progress is not None and self.seen % 1000 == 0:
             self.progress(1000)
         self._count(record)
-        answer = answers.encode(answers.fact(record, self.names))
-        change = self._change(record, answer)
+        built = answers.fact(record, self.names)
+        change = self._change(record, answers.encode(built))
         if change is None:
             return
         revision, operation, state = change
+        answer = self._stamped(built, revision)
         batch, row = self.batch, record.row
         batch.facts.append(record)
         if operation != Operation.CREATED:  # updated, published or retracted
@@ -332,6 +341,10 @@ class Applier:
 
         self.background.put(job)
 
+    def _stamped(self, answer: msgspec.Struct, revision: int) -> bytes:
+        """The answer as stored and served: saying it changed at `revision`, now."""
+        return answers.encode(answers.stamped(answer, revision, self.at))
+
     def _revision(
         self, record: r.Record, revision: int, operation: str, answer: bytes | None
     ) -> Revision:
@@ -344,6 +357,7 @@ class Applier:
             answer=None if answer is None else answer.decode(),
             author=self.author,
             message=self.message,
+            made_at=self.at,
         )
 
     def _record(self, record: r.Record, revision: int, operation: str, state: bytes) -> None:
@@ -370,7 +384,8 @@ class Applier:
         if self.outcome.total >= CHUNK:
             # The planner must know what a bulk write wrote before the disputes are found.
             self.cursor.execute("ANALYZE " + ", ".join((*r.INSERT_ORDER, "fact_documents")))
-        disputes.refresh(self.cursor, self.keys)
+        changed = schemas.Changed(revision=self.revision, at=self.at)
+        disputes.refresh(self.cursor, self.keys, changed)
         self.outcome.rows = dict(self.writer.counts)
         if self.outcome.total:
             self.outcome.version = _bump_version(self.cursor)
@@ -407,6 +422,7 @@ class Applier:
                         answer=None,
                         author=self.author,
                         message=self.message,
+                        made_at=self.at,
                         public=(kind, record_id) not in drafts,
                     )
                 )
@@ -434,10 +450,12 @@ class Applier:
         for pending in self.pending:
             record = pending.record
             counts = self.fact_counts.get(record.row.id, Counter())
+            built: msgspec.Struct
             if isinstance(record, r.CrisisRecord):
-                answer = answers.encode(answers.crisis(record, counts))
+                built = answers.crisis(record, counts)
             else:
-                answer = answers.encode(answers.actor(record, counts))
+                built = answers.actor(record, counts)
+            answer = self._stamped(built, pending.revision)
             log.append(self._revision(record, pending.revision, pending.operation, answer))
         self.batch.log.extend(sorted(log))
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
 from service import schemas
-from service.engine.answers import encode, partial_date
+from service.engine.answers import UNSTAMPED, encode, partial_date
 from service.engine.write import Cursor
 from service.vocabulary import VISIBILITIES, FactKind, Hedge, Language, Verification
 
@@ -118,6 +119,7 @@ def dispute(figures: list[Figure]) -> schemas.Dispute | None:
         # No upper bound when the highest figure is open-ended and is also the lowest.
         high=None if open_ended and top == low else top,
         conflicting=max(map(_lowest, figures)) > min(map(_highest, figures)),
+        **UNSTAMPED,
     )
 
 
@@ -159,9 +161,11 @@ BY_CRISIS_FROM = 1000
 """Keys touched from which a crisis's disputes are all found again in one pass."""
 
 
-def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
+def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]], changed: schemas.Changed) -> int:
     """Recompute the disputes of each (crisis, quantity key) in `keys`; return how many of
-    them are disputed now. A bulk change recomputes its crises whole."""
+    them are disputed now. A bulk change recomputes its crises whole. A dispute that now
+    shows something else says it `changed` with this change; one that shows the same keeps
+    the change it had."""
     pairs = sorted(set(keys))
     if not pairs:
         return 0
@@ -175,17 +179,27 @@ def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
             "(SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[]))"
         )
         scope = _BY_KEY
-    cursor.execute(sql.SQL("DELETE FROM disputed_quantities WHERE {}").format(where), params)
-    return _insert(cursor, sql.SQL(_FIGURES).format(scope=scope), params, bulk=scope is _BY_CRISIS)
+    deleted = cursor.execute(
+        sql.SQL(
+            "DELETE FROM disputed_quantities WHERE {} RETURNING crisis_id, quantity_key, document"
+        ).format(where),
+        params,
+    )
+    before: dict[tuple[str, str], list[str]] = {}
+    for crisis, key, document in deleted:  # a row per kind of reader that sees it differently
+        before.setdefault((crisis, key), []).append(document)
+    query = sql.SQL(_FIGURES).format(scope=scope)
+    return _insert(cursor, query, params, bulk=scope is _BY_CRISIS, stamp=_Stamp(before, changed))
 
 
-def _per_reader(figures: list[Figure]) -> list[tuple[str, str, str, str, int]]:
+def _per_reader(figures: list[Figure], stamp: _Stamp) -> list[tuple[str, str, str, str, int]]:
     """One key's dispute for each kind of reader (the figures they see), a row for each
     different answer with the bits of the readers it is for (one row for most keys)."""
     answers: dict[bytes, tuple[schemas.Dispute, int]] = {}
     for reader in VISIBILITIES:
         found = dispute([f for f in figures if f.review_status in reader.statuses])
         if found is not None:
+            found = stamp(found)
             document = encode(found)
             _, views = answers.get(document, (found, 0))
             answers[document] = (found, views | reader.bit)
@@ -195,7 +209,29 @@ def _per_reader(figures: list[Figure]) -> list[tuple[str, str, str, str, int]]:
     ]
 
 
-def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: bool) -> int:
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    """The disputes as they were (their stored answers by crisis and key, one per different
+    view), and this change."""
+
+    before: dict[tuple[str, str], list[str]]
+    changed: schemas.Changed
+
+    def __call__(self, found: schemas.Dispute) -> schemas.Dispute:
+        """`found` saying when it last changed: as it was, if some reader saw the same."""
+        for old in self.before.get((found.crisis_id, found.key), []):
+            was = _decode_dispute(old)
+            if msgspec.structs.replace(was, **UNSTAMPED) == found:
+                return was
+        return msgspec.structs.replace(found, changed=self.changed)
+
+
+_decode_dispute = msgspec.json.Decoder(schemas.Dispute).decode
+
+
+def _insert(
+    cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: bool, stamp: _Stamp
+) -> int:
     rows = []
     # A bulk change's figures are read a batch at a time by a server-side cursor; a few
     # keys' in one round trip (a server-side cursor cost 6-10 ms more for one key).
@@ -210,7 +246,7 @@ def _insert(cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: b
     with opened as figures:
         figures.execute(query, params)
         for _, group in itertools.groupby(figures, key=lambda f: (f.crisis_id, f.quantity_key)):
-            rows.extend(_per_reader(list(group)))
+            rows.extend(_per_reader(list(group), stamp))
     if rows:
         with cursor.copy(
             "COPY disputed_quantities (crisis_id, quantity_key, kind, document, views) FROM STDIN"

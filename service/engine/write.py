@@ -6,6 +6,7 @@ deleted table by table (never left to cascades, which a bulk load turns off).
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,6 +30,22 @@ CHUNK = 20_000
 WRITE_LOCK = 727_001
 """pg_advisory_xact_lock key held by every writer from numbering its revisions to its
 commit: revisions are numbered in commit order, and two writers never interleave."""
+
+CHANGE_TIME = (
+    "SELECT coalesce(nullif(current_setting('crisis_facts.change_time', true), '')::timestamptz,"
+    " set_config('crisis_facts.change_time', clock_timestamp()::text, true)::timestamptz)"
+)
+"""The time of every change a transaction makes, read first under the write lock and kept
+for the transaction: times follow revisions, and a review's time is its revision's."""
+
+
+def change_time(conn: psycopg.Connection[Any] | Cursor) -> dt.datetime:
+    """The time of this transaction's changes (call it holding the write lock)."""
+    row = conn.execute(CHANGE_TIME).fetchone()
+    assert row is not None
+    moment: dt.datetime = row[0]
+    return moment.astimezone(dt.UTC)
+
 
 FACT_TABLES = ("fact_documents", "citations", "fact_actors", *(k.table for k in r.KINDS.values()))
 """What hangs off a fact, deleted before it."""

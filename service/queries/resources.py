@@ -37,6 +37,17 @@ def date_json(table: str, value: str, precision: str) -> sql.Composable:
     ).format(v=v, p=p)
 
 
+def changed_json(kind: LiteralString, record_id: LiteralString) -> sql.Composable:
+    """When a record last changed, as `schemas.Changed`: its current revision (`records`)
+    and that revision's time, in UTC as the write path writes it into stored answers."""
+    return sql.SQL(
+        "(SELECT json_build_object('revision', r.revision, 'at', "
+        "to_char(v.made_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) "
+        "FROM records r JOIN revisions v ON v.revision = r.revision "
+        "WHERE r.kind = {kind} AND r.id = {id})"
+    ).format(kind=sql.Literal(kind), id=sql.SQL(record_id))
+
+
 def given_params(**values: Any) -> dict[str, Any]:
     """The filters that are set, by the name of their parameter: the names are the shape."""
     return {name: value for name, value in values.items() if value is not None}
@@ -98,9 +109,11 @@ _CRISIS_JSON = sql.SQL("""json_build_object(
     'start', {start}, 'end', {end},
     'counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT kind, count(*) AS n FROM facts WHERE crisis_id = c.id GROUP BY kind) k),
-        '{{}}'))""").format(
+        '{{}}'),
+    'changed', {changed})""").format(
     start=date_json("c", "start_on", "start_precision"),
     end=date_json("c", "end_on", "end_precision"),
+    changed=changed_json("crisis", "c.id"),
 )
 
 
@@ -130,8 +143,9 @@ def _source_json(with_text: bool) -> sql.Composable:
         'id', s.id, 'crisis_id', s.crisis_id, 'title', s.title, 'outlet', s.outlet,
         'url', s.url, 'language', s.language, 'published', {published},
         'published_note', s.published_note, 'file_name', s.file_name, 'sha256', s.sha256,
-        'length', s.text_length{text})""").format(
+        'length', s.text_length, 'changed', {changed}{text})""").format(
         published=date_json("s", "published_on", "published_precision"),
+        changed=changed_json("source", "s.id"),
         text=sql.SQL(", 'text', s.text" if with_text else ""),
     )
 
@@ -169,7 +183,8 @@ _ACTOR_JSON = sql.SQL("""json_build_object(
                          FROM actor_aliases al WHERE al.actor_id = a.id), '[]'),
     'fact_counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT fa.kind, count(DISTINCT fa.fact_id) AS n
-        FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{}'))""")
+        FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{{}}'),
+    'changed', {changed})""").format(changed=changed_json("actor", "a.id"))
 ACTORS = Keyset(
     _ACTOR_JSON,
     "actors a",

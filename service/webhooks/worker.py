@@ -32,10 +32,11 @@ from service.webhooks.outbound import Refused, resolve
 log = logging.getLogger(__name__)
 
 FIRST_RETRY = 10.0
-"""Seconds before the first retry; each next one waits twice as long, up to MAX_RETRY."""
+"""Seconds before the first retry; later ones wait half as long as the subscription has been
+failing, up to MAX_RETRY."""
 MAX_RETRY = 6 * 3600.0
 DISABLE_AFTER = dt.timedelta(days=3)
-"""A subscription failing this long is disabled: retries span the whole of it (~20)."""
+"""A subscription failing this long is disabled: retries span the whole of it (30-60)."""
 EXCERPT = 200
 """Characters of a receiver's answer kept with the attempt."""
 MESSAGE_MAX = 2000
@@ -50,11 +51,13 @@ _encoder = msgspec.json.Encoder()
 _jitter = random.Random()
 
 
-def backoff(failures: int, rng: random.Random = _jitter) -> float:
-    """Seconds until the next attempt after `failures` failures in a row: exponential, with
-    jitter (half to all of it) so that receivers coming back are not hit by every sender at
-    once."""
-    ceiling = min(MAX_RETRY, FIRST_RETRY * 2.0 ** max(0, failures - 1))
+def backoff(failing_for: float, rng: random.Random = _jitter) -> float:
+    """Seconds until the next attempt of a subscription failing for `failing_for` seconds:
+    half that (FIRST_RETRY at least, MAX_RETRY at most), so attempts grow exponentially
+    (x1.25-1.5 each) and a receiver down for T is tried again at most T/2 after it is back;
+    doubling per failure instead left up to T. With jitter (half to all of it), so that
+    receivers coming back are not hit by every sender at once."""
+    ceiling = min(MAX_RETRY, max(FIRST_RETRY, failing_for / 2))
     return ceiling * rng.uniform(0.5, 1.0)
 
 
@@ -194,6 +197,9 @@ def _record(conn: Conn, sub: Subscription, message_id: str, revision: int, out: 
         )
         return
     failures = sub.failures + 1
+    failing_for = 0.0
+    if sub.failing_since is not None:
+        failing_for = (dt.datetime.now(dt.UTC) - sub.failing_since).total_seconds()
     conn.execute(
         "UPDATE webhook_subscriptions SET failures = %(failures)s, "
         "failing_since = coalesce(failing_since, now()), "
@@ -204,7 +210,7 @@ def _record(conn: Conn, sub: Subscription, message_id: str, revision: int, out: 
         "WHERE id = %(id)s",
         {
             "failures": failures,
-            "delay": backoff(failures),
+            "delay": backoff(failing_for),
             "limit": DISABLE_AFTER,
             "error": out.error,
             "id": sub.id,
@@ -213,18 +219,29 @@ def _record(conn: Conn, sub: Subscription, message_id: str, revision: int, out: 
 
 
 class Wakeup:
-    """Wakes idle worker threads when a change commits (LISTEN on the dataset channel)."""
+    """Wakes idle worker threads when a change commits (LISTEN on the dataset channel).
+
+    Notifications are counted: a thread waits only if none came since it last looked for
+    work, so a change committed while it was looking is not slept through (it was, for up
+    to IDLE_SECONDS)."""
 
     def __init__(self) -> None:
         self.condition = threading.Condition()
+        self.heard = 0
 
     def notify(self) -> None:
         with self.condition:
+            self.heard += 1
             self.condition.notify_all()
 
-    def wait(self, seconds: float) -> None:
+    def count(self) -> int:
         with self.condition:
-            self.condition.wait(seconds)
+            return self.heard
+
+    def wait(self, seconds: float, counted: int) -> None:
+        """Sleep until a notification after the `counted`-th, or `seconds` pass."""
+        with self.condition:
+            self.condition.wait_for(lambda: self.heard != counted, seconds)
 
 
 def work(url: str, settings: Settings, wakeup: Wakeup, stop: threading.Event) -> None:
@@ -236,8 +253,9 @@ def work(url: str, settings: Settings, wakeup: Wakeup, stop: threading.Event) ->
                 name = "crisis-facts-deliver"
                 with psycopg.connect(libpq_url(url), application_name=name) as conn:
                     while not stop.is_set():
+                        counted = wakeup.count()
                         if not deliver_one(conn, client, settings):
-                            wakeup.wait(IDLE_SECONDS)
+                            wakeup.wait(IDLE_SECONDS, counted)
             except psycopg.OperationalError as exc:
                 log.warning("delivery worker lost the database: %s", exc)
                 stop.wait(1.0)
