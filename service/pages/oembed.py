@@ -70,7 +70,7 @@ async def oembed(request: Request[Any, Any, Any]) -> Response[schemas.OEmbed]:
     answer = schemas.OEmbed(
         type="rich",
         version="1.0",
-        title=f"{dispute.label}: sources disagree",
+        title=f"{dispute.label} — sources disagree",
         provider_name="crisis-facts",
         provider_url=base + "/",
         html=iframe(base, dispute.path, dispute.label, width, height),

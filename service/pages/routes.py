@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.response import Template
 
 from service import __version__, schemas
@@ -88,7 +89,7 @@ async def home(request: Request[Any, Any, Any]) -> Template | Response[schemas.H
 
 
 @get("/crises/{crisis_id:str}", include_in_schema=False)
-async def crisis_page(request: Request[Any, Any, Any], crisis_id: str) -> Template:
+async def crisis_page(request: Request[Any, Any, Any], crisis_id: FromPath[str]) -> Template:
     """One crisis at a glance, at a URL of its own."""
     glance = await fetch(request, reading.glance, crisis_id)
     if glance is None:
@@ -97,7 +98,8 @@ async def crisis_page(request: Request[Any, Any, Any], crisis_id: str) -> Templa
 
 
 @get("/crises/{crisis_id:str}/disputes/{key:str}", include_in_schema=False)
-async def dispute_page(request: Request[Any, Any, Any], crisis_id: str, key: str) -> Template:
+async def dispute_page(request: Request[Any, Any, Any], crisis_id: FromPath[str], key: FromPath[str]
+) -> Template:
     """One disputed figure: each source's figure and words, and how to embed it."""
     dispute = await fetch(request, reading.dispute, crisis_id, key)
     if dispute is None:
@@ -115,7 +117,8 @@ async def dispute_page(request: Request[Any, Any, Any], crisis_id: str, key: str
 
 
 @get("/crises/{crisis_id:str}/disputes/{key:str}/embed", include_in_schema=False)
-async def dispute_embed(request: Request[Any, Any, Any], crisis_id: str, key: str) -> Template:
+async def dispute_embed(request: Request[Any, Any, Any], crisis_id: FromPath[str], key: FromPath[str]
+) -> Template:
     """The disputed figure alone, for an iframe on another site."""
     dispute = await fetch(request, reading.dispute, crisis_id, key)
     if dispute is None:
@@ -129,7 +132,7 @@ def iframe(base: str, path: str, title: str, width: int, height: int) -> str:
 
     return (
         f'<iframe src="{escape(base + path + "/embed")}" width="{width}" height="{height}" '
-        f'title="{escape(title)}: sources disagree" loading="lazy" '
+        f'title="{escape(title)} — sources disagree" loading="lazy" '
         'style="border:1px solid #767676" referrerpolicy="no-referrer"></iframe>'
     )
 
