@@ -69,7 +69,9 @@ async def figures(conn: Conn, crisis_id: str) -> tuple[list[Any], bool]:
     facts: list[Any] = []
     more = False
     for kind in views.FIGURE_KINDS:
-        page = (await queries.list_facts(conn, kind, FactFilter(crisis=crisis_id), PAGE_ITEMS, None)).value
+        page = (
+            await queries.list_facts(conn, kind, FactFilter(crisis=crisis_id), PAGE_ITEMS, None)
+        ).value
         facts += decoded(page.items, FACT_TYPES[kind])
         more = more or page.next_cursor is not None
     return facts, more
@@ -91,7 +93,7 @@ async def glance(conn: Conn, crisis_id: str) -> Glance | None:
     stored = await queries.timeline(
         conn, FactFilter(crisis=crisis_id), tuple(FactKind), PAGE_ITEMS, None
     )
-    dated = decoded(stored.value.items, schemas.AnyFact)  # type: ignore[arg-type]
+    dated: list[schemas.AnyFact] = decoded(stored.value.items, schemas.AnyFact)  # type: ignore[arg-type]
     return Glance(
         crisis=crisis,
         headlines=headlines,
@@ -112,5 +114,5 @@ async def dispute(conn: Conn, crisis_id: str, key: str) -> views.DisputeView | N
     if fact_type is not None:
         narrowed = FactFilter(crisis=crisis_id, key=key)
         page = (await queries.list_facts(conn, found[0].kind, narrowed, 1, None)).value
-        labels = {key: views.label_of(f) for f in decoded(page.items, fact_type)}
+        labels = {f.quantity_key: views.label_of(f) for f in decoded(page.items, fact_type)}
     return views.dispute_view(found[0], labels)

@@ -5,10 +5,12 @@ contract: a page ignores query parameters (shared links carry `utm_*` and the li
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
+from markupsafe import escape
 
 from service import __version__, schemas
 from service.api.params import fetch
@@ -98,7 +100,8 @@ async def crisis_page(request: Request[Any, Any, Any], crisis_id: FromPath[str])
 
 
 @get("/crises/{crisis_id:str}/disputes/{key:str}", include_in_schema=False)
-async def dispute_page(request: Request[Any, Any, Any], crisis_id: FromPath[str], key: FromPath[str]
+async def dispute_page(
+    request: Request[Any, Any, Any], crisis_id: FromPath[str], key: FromPath[str]
 ) -> Template:
     """One disputed figure: each source's figure and words, and how to embed it."""
     dispute = await fetch(request, reading.dispute, crisis_id, key)
@@ -117,7 +120,8 @@ async def dispute_page(request: Request[Any, Any, Any], crisis_id: FromPath[str]
 
 
 @get("/crises/{crisis_id:str}/disputes/{key:str}/embed", include_in_schema=False)
-async def dispute_embed(request: Request[Any, Any, Any], crisis_id: FromPath[str], key: FromPath[str]
+async def dispute_embed(
+    request: Request[Any, Any, Any], crisis_id: FromPath[str], key: FromPath[str]
 ) -> Template:
     """The disputed figure alone, for an iframe on another site."""
     dispute = await fetch(request, reading.dispute, crisis_id, key)
@@ -128,8 +132,6 @@ async def dispute_embed(request: Request[Any, Any, Any], crisis_id: FromPath[str
 
 def iframe(base: str, path: str, title: str, width: int, height: int) -> str:
     """The snippet another site pastes to show a disputed figure."""
-    from markupsafe import escape
-
     return (
         f'<iframe src="{escape(base + path + "/embed")}" width="{width}" height="{height}" '
         f'title="{escape(title)} — sources disagree" loading="lazy" '
@@ -138,6 +140,4 @@ def iframe(base: str, path: str, title: str, width: int, height: int) -> str:
 
 
 def oembed_url(base: str, path: str) -> str:
-    from urllib.parse import urlencode
-
     return f"{base}/oembed?{urlencode({'url': base + path, 'format': 'json'})}"

@@ -252,7 +252,8 @@ def summary_of(fact: schemas.AnyFact) -> str:
     if isinstance(fact, schemas.Statement):
         return fact.content
     if isinstance(fact, schemas.Casualty):
-        return f"{figure_text(fact.figure)} {humanized(fact.category)} ({humanized(fact.victim_group)})"
+        group = humanized(fact.victim_group)
+        return f"{figure_text(fact.figure)} {humanized(fact.category)} ({group})"
     if isinstance(fact, schemas.Deployment):
         size = f", {figure_text(fact.figure)} troops" if fact.figure else ""
         return f"{fact.sender.name}: deployment {fact.status.value}{size}"
