@@ -71,7 +71,33 @@ ActorId = Annotated[
     str | None,
     Parameter(
         max_length=120,
-        description="Only facts that involve this actor (its id), in any role.",
+        description="Only facts that involve this actor (its id), in any role (mentioned "
+        "included); `speaker`, `claimant` and `sender` each ask for one role.",
+        pattern=ID_PATTERN,
+    ),
+]
+
+SpeakerId = Annotated[
+    str | None,
+    Parameter(
+        max_length=120,
+        description="Only statements this actor (its id) made, not those naming them.",
+        pattern=ID_PATTERN,
+    ),
+]
+ClaimantId = Annotated[
+    str | None,
+    Parameter(
+        max_length=120,
+        description="Only facts this actor (its id) claims: who gives the figure or says so.",
+        pattern=ID_PATTERN,
+    ),
+]
+SenderId = Annotated[
+    str | None,
+    Parameter(
+        max_length=120,
+        description="Only deployments of troops this actor (its id) sends.",
         pattern=ID_PATTERN,
     ),
 ]
@@ -315,6 +341,7 @@ def fact_filter(
     language: LanguageFilter = None,
     verification: VerificationFilter = None,
     key: QuantityKey = None,
+    claimant: ClaimantId = None,
 ) -> FactFilter:
     """The filters every fact list shares, declared once for the handlers and the contract."""
     first, last = check_dates(since, until)
@@ -327,6 +354,7 @@ def fact_filter(
         language=language.value if language else None,
         verification=verification.value if verification else None,
         key=key,
+        claimant=claimant,
     )
 
 

@@ -8,6 +8,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from service import queries, schemas
+from service.api.existing import check_named
 from service.api.params import (
     CrisisId,
     Cursor,
@@ -53,6 +54,7 @@ async def list_sources(
 ) -> Response[schemas.Page[schemas.SourceSummary]]:
     """The articles facts are drawn from, with how each publication date was determined."""
     page = await fetch(request, queries.list_sources, crisis, language, limit, cursor)
+    await check_named(request, page.items, cursor, crisis=crisis)
     return paged(request, page)
 
 
@@ -90,6 +92,7 @@ async def list_actors(
 ) -> Response[schemas.Page[schemas.Actor]]:
     """People, organizations, states and groups, with every spelling the sources use."""
     page = await fetch(request, queries.list_actors, crisis, kind, name, limit, cursor)
+    await check_named(request, page.items, cursor, crisis=crisis)
     return paged(request, page)
 
 
@@ -120,6 +123,7 @@ async def list_disputes(
 ) -> Response[schemas.Page[schemas.Dispute]]:
     """Every quantity that sources report differently, each source's figure side by side."""
     page = await fetch(request, queries.list_disputes, crisis, kind, key, limit, cursor)
+    await check_named(request, page.items, cursor, crisis=crisis)
     return paged(request, page)
 
 
@@ -149,4 +153,5 @@ async def search(
     """Sources and facts matching `q`, best first, with the matched words marked."""
     types = tuple(sorted({t.value for t in type})) if type else tuple(t.value for t in SearchType)
     page = await fetch(request, queries.search, q, crisis, types, limit, cursor)
+    await check_named(request, page.items, cursor, crisis=crisis)
     return paged(request, page)

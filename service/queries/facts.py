@@ -43,6 +43,7 @@ class FactFilter:
     verification: str | None = None
     key: str | None = None
     kind_filters: dict[str, Any] = field(default_factory=dict)
+    claimant: str | None = None
 
     def _shared(self) -> tuple[Any, ...]:
         """The filters every fact list has, in one order for `narrows` and `scope`."""
@@ -55,6 +56,7 @@ class FactFilter:
             self.language,
             self.verification,
             self.key,
+            self.claimant,
         )
 
     @property
@@ -75,6 +77,7 @@ class FactFilter:
             "until": self.until,
             "verification": self.verification,
             "key": self.key,
+            "claimant": self.claimant,
             **{f"k_{column}": value for column, value in self.kind_filters.items()},
         }
         return {name: value for name, value in named.items() if value is not None}
@@ -96,6 +99,7 @@ _FACT_CONDITIONS: dict[str, LiteralString] = {
     "until": "{date} <= %(until)s",
     "verification": "f.verification = %(verification)s",
     "key": "f.quantity_key = %(key)s",
+    "claimant": "f.claimant_id = %(claimant)s",
 }
 """The condition on `f` each filter's parameter stands for; `{date}` is the fact's date."""
 
