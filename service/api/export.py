@@ -30,6 +30,7 @@ from service.api.params import (
     SpeakerId,
     StatusFilter,
     VictimGroupFilter,
+    in_role,
 )
 from service.errors import InvalidParam, Problem
 from service.export import listings, package, reading
@@ -181,7 +182,7 @@ async def export_statements(
     speaker: SpeakerId = None,
 ) -> Stream:
     """Every statement the filters let through, as `ListStatements` filters them."""
-    kind_filters = {"mode": mode, "channel": channel, "speaker_id": speaker}
+    kind_filters = {"mode": mode, "channel": channel, **in_role("speaker_id", speaker)}
     narrowed = replace(filters, kind_filters=kind_filters)
     return await stream(request, listings.facts("statements", FactKind.STATEMENT, narrowed))
 
@@ -206,7 +207,7 @@ async def export_deployments(
     sender: SenderId = None,
 ) -> Stream:
     """Every deployment the filters let through, as `ListDeployments` filters them."""
-    narrowed = replace(filters, kind_filters={"status": status, "sender_id": sender})
+    narrowed = replace(filters, kind_filters={"status": status, **in_role("sender_id", sender)})
     return await stream(request, listings.facts("deployments", FactKind.DEPLOYMENT, narrowed))
 
 

@@ -25,6 +25,7 @@ from service.api.params import (
     StatusFilter,
     VictimGroupFilter,
     fetch,
+    in_role,
     paged,
 )
 from service.errors import gone, not_found
@@ -88,7 +89,7 @@ class StatementController(Controller):
         speaker: SpeakerId = None,
     ) -> Response[schemas.Page[schemas.Statement]]:
         """Direct quotes and attributed reported speech, each with its speaker and citations."""
-        kind_filters = {"mode": mode, "channel": channel, "speaker_id": speaker}
+        kind_filters = {"mode": mode, "channel": channel, **in_role("speaker_id", speaker)}
         narrowed = replace(filters, kind_filters=kind_filters)
         return await _list(request, FactKind.STATEMENT, narrowed, limit, cursor)
 
@@ -145,7 +146,7 @@ class DeploymentController(Controller):
         sender: SenderId = None,
     ) -> Response[schemas.Page[schemas.Deployment]]:
         """Troop deployments: sender, size, framework and status at a date, one per source claim."""
-        narrowed = replace(filters, kind_filters={"status": status, "sender_id": sender})
+        narrowed = replace(filters, kind_filters={"status": status, **in_role("sender_id", sender)})
         return await _list(request, FactKind.DEPLOYMENT, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetDeployment", summary="Get a troop deployment")

@@ -101,6 +101,14 @@ SenderId = Annotated[
         pattern=ID_PATTERN,
     ),
 ]
+
+
+def in_role(column: str, actor: str | None) -> dict[str, str]:
+    """A kind filter of an actor in one role, present only when given: the filters of a
+    list make its cursors, and those issued before these filters existed stay valid."""
+    return {} if actor is None else {column: actor}
+
+
 SourceId = Annotated[
     str | None,
     Parameter(

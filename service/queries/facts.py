@@ -56,13 +56,12 @@ class FactFilter:
             self.language,
             self.verification,
             self.key,
-            self.claimant,
         )
 
     @property
     def narrows(self) -> bool:
         """True when any filter is set: such a page is planned for its own values."""
-        values = (*self._shared(), *self.kind_filters.values())
+        values = (*self._shared(), self.claimant, *self.kind_filters.values())
         return any(value is not None for value in values)
 
     def params(self) -> dict[str, Any]:
@@ -85,6 +84,8 @@ class FactFilter:
     def scope(self, name: str) -> str:
         """Cursors are bound to the list and its filters: a cursor from another list is refused."""
         parts = [name, *self._shared(), *sorted(self.kind_filters.items())]
+        if self.claimant is not None:  # added later: the cursors issued before stay valid
+            parts += ["claimant", self.claimant]
         digest = msgspec.json.encode(parts, enc_hook=str)
         return hashlib.blake2s(digest, digest_size=6).hexdigest()
 
