@@ -150,3 +150,9 @@ class Role(StrEnum):
     CURATOR = "curator"  # creates records and edits drafts
     EDITOR = "editor"  # also publishes and retracts
     ADMIN = "admin"  # also manages webhooks and keys
+
+
+class TimelineInclude(StrEnum):
+    """What the timeline may add to its dated facts."""
+
+    UNDATED = "undated"  # facts their source does not date, at its publication date

@@ -19,6 +19,8 @@ class Shown:
     disputes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     """Quantity key -> each side's (fact id, number), in the order shown."""
     timeline: list[str] = field(default_factory=list)
+    undated: list[str] = field(default_factory=list)
+    """The timeline's facts marked as not dated by their source."""
     quotes: list[tuple[str | None, str]] = field(default_factory=list)
     """Each quote's lang attribute and the source URL it cites."""
     ids: set[str] = field(default_factory=set)
@@ -61,6 +63,8 @@ class PageReader(HTMLParser):
                 shown.headline_keys.append(found["data-key"] or "")
         elif tag == "li" and found.get("data-fact") and self._inside("data-timeline"):
             shown.timeline.append(found["data-fact"] or "")
+            if "data-undated" in found:
+                shown.undated.append(found["data-fact"] or "")
         elif tag == "blockquote":
             shown.quotes.append((found.get("lang"), found.get("cite") or ""))
         if tag not in VOID:

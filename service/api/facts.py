@@ -32,6 +32,7 @@ from service.errors import gone, not_found
 from service.queries import FactFilter
 from service.vocabulary import (
     FactKind,
+    TimelineInclude,
 )
 
 
@@ -199,9 +200,19 @@ async def get_timeline(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    include: Annotated[
+        TimelineInclude | None,
+        Parameter(
+            description="`undated` adds the facts their sources do not date, each placed at "
+            "the publication date of the first article citing it (its `date` stays null: "
+            "that is the mark); `since` and `until` then compare that date too."
+        ),
+    ] = None,
 ) -> Response[schemas.Page[schemas.AnyFact]]:
-    """Every dated fact of every kind in date order (then id); each item says its `kind`."""
+    """Every dated fact of every kind in date order (then id); each item says its `kind`.
+    A fact its source does not date is left out unless `include=undated`."""
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
-    stored = await fetch(request, queries.timeline, filters, kinds, limit, cursor)
+    undated = include == TimelineInclude.UNDATED
+    stored = await fetch(request, queries.timeline, filters, kinds, limit, cursor, undated)
     await check_named(request, stored.value.items, cursor, **named_ids(filters))
     return paged(request, stored.value, stored.etag)

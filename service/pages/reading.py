@@ -46,8 +46,8 @@ class Glance:
     """True when a kind had more facts with figures than a page shows."""
 
     @property
-    def dated(self) -> int:
-        return len(self.timeline)
+    def undated(self) -> int:
+        return sum(1 for e in self.timeline if e.undated)
 
     @property
     def total(self) -> int:
@@ -91,7 +91,7 @@ async def glance(conn: Conn, crisis_id: str) -> Glance | None:
     headlines = views.headlines(facts, {d.key for d in found})
     labels = {h.key: h.label for h in headlines}
     stored = await queries.timeline(
-        conn, FactFilter(crisis=crisis_id), tuple(FactKind), PAGE_ITEMS, None
+        conn, FactFilter(crisis=crisis_id), tuple(FactKind), PAGE_ITEMS, None, undated=True
     )
     dated: list[schemas.AnyFact] = decoded(stored.value.items, schemas.AnyFact)  # type: ignore[arg-type]
     return Glance(

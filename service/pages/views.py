@@ -245,6 +245,8 @@ class Entry:
     summary: str
     summary_language: str | None
     quotes: list[Quote] = field(default_factory=list)
+    undated: bool = False
+    """Not dated by its source: placed at its article's publication date."""
 
 
 def summary_of(fact: schemas.AnyFact) -> str:
@@ -264,15 +266,17 @@ def summary_of(fact: schemas.AnyFact) -> str:
 
 
 def entry(fact: schemas.AnyFact) -> Entry:
-    assert fact.date is not None
+    """A timeline entry; an undated fact stands at its article's publication date, marked."""
+    placed = AsOf.of(fact.date, fact.citations[0])
     speaker = fact.speaker.name if isinstance(fact, schemas.Statement) else None
     return Entry(
         fact_id=fact.id,
         kind=speaker or KIND_OF[type(fact)].value,
         json_url=f"/v1/{KIND_PATH[KIND_OF[type(fact)]]}/{fact.id}",
-        date=date_text(fact.date),
-        date_iso=fact.date.value,
+        date=placed.text,
+        date_iso=placed.iso,
         summary=summary_of(fact),
         summary_language=fact.language.value if isinstance(fact, schemas.Statement) else None,
         quotes=[Quote.of(c) for c in fact.citations],
+        undated=placed.from_source,
     )
