@@ -43,6 +43,8 @@ from service.database import (
     server_url,
 )
 from service.errors import EXCEPTION_HANDLERS
+from service.pages import handlers as page_handlers
+from service.pages import template_config
 from service.settings import Settings
 from service.vocabulary import FactKind
 
@@ -173,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         system.openapi_document,
         system.current_key,
         docs.assets_router(),
+        *page_handlers(),
     ]
     guard = guards.GuardMiddleware(settings)
     # Litestar answers 404 and 405 before any middleware runs: the guard answers them too.
@@ -190,6 +193,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[open_pool],
         on_shutdown=[close_pool],
         openapi_config=openapi_config(),
+        template_config=template_config(),
         compression_config=CompressionConfig(
             backend="gzip", minimum_size=1024, exclude=[guards.DOCS_PATH]
         ),

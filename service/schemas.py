@@ -437,3 +437,29 @@ class Retraction(Shape, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(max_length=1000)] | None = None
     """Required: why the fact is withdrawn, shown with it at its URL (and the revision's
     summary). A retraction without one is refused with 422 naming `reason`."""
+
+
+# ---------------------------------------------------------------- the pages (service/pages)
+
+
+class Home(Shape, frozen=True, kw_only=True):
+    """What `/` answers a client that asks for JSON: where the API and its contract are
+    (a browser gets the landing page)."""
+
+    name: str
+    version: str
+    links: dict[str, str]
+
+
+class OEmbed(Shape, frozen=True, kw_only=True):
+    """An oEmbed 1.0 `rich` answer (oembed.com): the iframe that shows one disputed figure."""
+
+    type: str
+    version: str
+    title: str
+    provider_name: str
+    provider_url: str
+    html: str
+    width: int
+    height: int
+    cache_age: int

@@ -95,7 +95,7 @@ class TestListSources:
 
     def test_crisis_filter(self, client: Client) -> None:
         assert walk(client, "/v1/sources", crisis=CRISIS) == walk(client, "/v1/sources")
-        assert walk(client, "/v1/sources", crisis="no-such-crisis") == []
+        problem(client, "/v1/sources", 404, crisis="no-such-crisis")
 
     def test_unknown_language_is_refused(self, client: Client) -> None:
         invalid(client, "/v1/sources", "language", language="de")
@@ -153,7 +153,7 @@ class TestListActors:
         assert people == [a for a in everything if a["kind"] == "person"]
 
     def test_crisis_filter(self, client: Client) -> None:
-        assert walk(client, "/v1/actors", crisis="no-such-crisis") == []
+        problem(client, "/v1/actors", 404, crisis="no-such-crisis")
         assert walk(client, "/v1/actors", crisis=CRISIS) == walk(client, "/v1/actors")
 
     def test_unknown_kind_is_refused(self, client: Client) -> None:
@@ -268,7 +268,7 @@ class TestListDisputes:
         assert arrests == [d for d in everything if d["kind"] == "arrest"]
         assert "arrests.nationwide" in {d["key"] for d in arrests}
         assert walk(client, "/v1/disputes", kind="statement") == []
-        assert walk(client, "/v1/disputes", crisis="no-such-crisis") == []
+        problem(client, "/v1/disputes", 404, crisis="no-such-crisis")
 
     def test_unknown_kind_is_refused(self, client: Client) -> None:
         invalid(client, "/v1/disputes", "kind", kind="rumour")

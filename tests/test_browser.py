@@ -1,6 +1,7 @@
-"""The docs page in a real browser with no network beyond loopback (issue 23): its assets
-come from the service, so it shows every operation offline. Headless Chromium comes from
-Debian's `chromium` package, which `make test` installs when it is missing."""
+"""The docs page and the landing page in a real browser with no network beyond loopback
+(issue 23): their assets come from the service, so they show what they should offline.
+Headless Chromium comes from Debian's `chromium` package, which `make test` installs when it
+is missing."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from service import engine as write_path
 from service.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, loaded_database
+from tests.pagereading import read_page
 from tests.test_reliability import Served
 
 OFFLINE = "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
@@ -70,4 +74,42 @@ def test_the_docs_page_shows_every_operation_offline(served: Served, tmp_path: P
     assert shown == set(contract["paths"]), dom[-2000:]
     screenshot = tmp_path / "docs.png"
     browse(served.base + "/docs", f"--screenshot={screenshot}")
+    assert screenshot.stat().st_size > 10_000
+
+
+def api(served: Served, path: str, **params: str) -> list[dict[str, Any]]:
+    """Every item of an API list, as a client reads it."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = {**params, "limit": "200", **({"cursor": cursor} if cursor else {})}
+        page = httpx.get(served.base + path, params=query, timeout=10).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def test_the_landing_page_shows_the_apis_figures_offline(served: Served, tmp_path: Path) -> None:
+    """The page as Chromium renders it, with no network but loopback: the figures it shows
+    are the API's, each disputed figure with every source's number, the timeline in order."""
+    shown = read_page(browse(served.base + "/", "--dump-dom"))
+    (crisis,) = api(served, "/v1/crises")
+    figures = {
+        fact["id"]: fact["figure"]["count"]
+        for path in ("/v1/casualties", "/v1/arrests", "/v1/deployments")
+        for fact in api(served, path, crisis=crisis["id"])
+        if fact["figure"] is not None
+    }
+    assert figures and {f: n for f, n in shown.figures.items() if f in figures} == figures
+    disputes = {
+        d["key"]: [(v["fact_id"], v["figure"]["count"]) for v in d["values"]]
+        for d in api(served, "/v1/disputes", crisis=crisis["id"])
+    }
+    assert disputes and shown.disputes == disputes
+    placed = api(served, "/v1/timeline", crisis=crisis["id"], include="undated")
+    timeline = [fact["id"] for fact in placed]
+    assert timeline and shown.timeline == timeline
+    screenshot = tmp_path / "landing.png"
+    browse(served.base + "/", f"--screenshot={screenshot}")
     assert screenshot.stat().st_size > 10_000

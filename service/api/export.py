@@ -29,8 +29,11 @@ from service.api.params import (
     Filters,
     LanguageFilter,
     ModeFilter,
+    SenderId,
+    SpeakerId,
     StatusFilter,
     VictimGroupFilter,
+    in_role,
 )
 from service.api.readers import Include, visibility
 from service.errors import InvalidParam, Problem
@@ -181,9 +184,11 @@ async def export_statements(
     filters: Filters,
     mode: ModeFilter = None,
     channel: ChannelFilter = None,
+    speaker: SpeakerId = None,
 ) -> Stream:
     """Every statement the filters let through, as `ListStatements` filters them."""
-    narrowed = replace(filters, kind_filters={"mode": mode, "channel": channel})
+    kind_filters = {"mode": mode, "channel": channel, **in_role("speaker_id", speaker)}
+    narrowed = replace(filters, kind_filters=kind_filters)
     return await stream(request, listings.facts("statements", FactKind.STATEMENT, narrowed))
 
 
@@ -204,9 +209,10 @@ async def export_deployments(
     request: Request[Any, Any, Any],
     filters: Filters,
     status: StatusFilter = None,
+    sender: SenderId = None,
 ) -> Stream:
     """Every deployment the filters let through, as `ListDeployments` filters them."""
-    narrowed = replace(filters, kind_filters={"status": status})
+    narrowed = replace(filters, kind_filters={"status": status, **in_role("sender_id", sender)})
     return await stream(request, listings.facts("deployments", FactKind.DEPLOYMENT, narrowed))
 
 

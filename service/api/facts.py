@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
 
 from service import queries, schemas
+from service.api.existing import check_named
 from service.api.params import (
     FILTER_DEPENDENCIES,
     CategoryFilter,
@@ -19,9 +20,12 @@ from service.api.params import (
     Limit,
     ModeFilter,
     PathId,
+    SenderId,
+    SpeakerId,
     StatusFilter,
     VictimGroupFilter,
     fetch,
+    in_role,
     paged,
 )
 from service.api.readers import sees_drafts
@@ -40,7 +44,20 @@ async def _list(
     cursor: str | None,
 ) -> Response[Any]:
     stored = await fetch(request, queries.list_facts, kind, filters, limit, cursor)
+    await check_named(request, stored.value.items, cursor, **named_ids(filters))
     return paged(request, stored.value, stored.etag)
+
+
+def named_ids(filters: FactFilter) -> dict[str, str | None]:
+    """The ids a fact list's filters name, by parameter."""
+    return {
+        "crisis": filters.crisis,
+        "actor": filters.actor,
+        "source": filters.source,
+        "claimant": filters.claimant,
+        "speaker": filters.kind_filters.get("speaker_id"),
+        "sender": filters.kind_filters.get("sender_id"),
+    }
 
 
 async def _detail(
@@ -71,9 +88,11 @@ class StatementController(Controller):
         channel: ChannelFilter = None,
         limit: Limit = 50,
         cursor: Cursor = None,
+        speaker: SpeakerId = None,
     ) -> Response[schemas.Page[schemas.Statement]]:
         """Direct quotes and attributed reported speech, each with its speaker and citations."""
-        narrowed = replace(filters, kind_filters={"mode": mode, "channel": channel})
+        kind_filters = {"mode": mode, "channel": channel, **in_role("speaker_id", speaker)}
+        narrowed = replace(filters, kind_filters=kind_filters)
         return await _list(request, FactKind.STATEMENT, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetStatement", summary="Get a statement")
@@ -126,9 +145,10 @@ class DeploymentController(Controller):
         status: StatusFilter = None,
         limit: Limit = 50,
         cursor: Cursor = None,
+        sender: SenderId = None,
     ) -> Response[schemas.Page[schemas.Deployment]]:
         """Troop deployments: sender, size, framework and status at a date, one per source claim."""
-        narrowed = replace(filters, kind_filters={"status": status})
+        narrowed = replace(filters, kind_filters={"status": status, **in_role("sender_id", sender)})
         return await _list(request, FactKind.DEPLOYMENT, narrowed, limit, cursor)
 
     @get("/{fact_id:str}", operation_id="GetDeployment", summary="Get a troop deployment")
@@ -181,8 +201,18 @@ async def get_timeline(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
+    undated: Annotated[
+        bool,
+        Parameter(
+            description="`true` adds the facts their sources do not date, each placed at "
+            "the publication date of the first article citing it (its `date` stays null: "
+            "that is the mark); `since` and `until` then compare that date too."
+        ),
+    ] = False,
 ) -> Response[schemas.Page[schemas.AnyFact]]:
-    """Every dated fact of every kind in date order (then id); each item says its `kind`."""
+    """Every dated fact of every kind in date order (then id); each item says its `kind`.
+    A fact its source does not date is left out unless `undated=true`."""
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
-    stored = await fetch(request, queries.timeline, filters, kinds, limit, cursor)
+    stored = await fetch(request, queries.timeline, filters, kinds, limit, cursor, undated)
+    await check_named(request, stored.value.items, cursor, **named_ids(filters))
     return paged(request, stored.value, stored.etag)

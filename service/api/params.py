@@ -73,10 +73,44 @@ ActorId = Annotated[
     str | None,
     Parameter(
         max_length=120,
-        description="Only facts that involve this actor (its id), in any role.",
+        description="Only facts that involve this actor (its id), in any role (mentioned "
+        "included); `speaker`, `claimant` and `sender` each ask for one role.",
         pattern=ID_PATTERN,
     ),
 ]
+
+SpeakerId = Annotated[
+    str | None,
+    Parameter(
+        max_length=120,
+        description="Only statements this actor (its id) made, not those naming them.",
+        pattern=ID_PATTERN,
+    ),
+]
+ClaimantId = Annotated[
+    str | None,
+    Parameter(
+        max_length=120,
+        description="Only facts this actor (its id) claims: who gives the figure or says so.",
+        pattern=ID_PATTERN,
+    ),
+]
+SenderId = Annotated[
+    str | None,
+    Parameter(
+        max_length=120,
+        description="Only deployments of troops this actor (its id) sends.",
+        pattern=ID_PATTERN,
+    ),
+]
+
+
+def in_role(column: str, actor: str | None) -> dict[str, str]:
+    """A kind filter of an actor in one role, present only when given: the filters of a
+    list make its cursors, and those issued before these filters existed stay valid."""
+    return {} if actor is None else {column: actor}
+
+
 SourceId = Annotated[
     str | None,
     Parameter(
@@ -330,6 +364,7 @@ async def fact_filter(
     verification: VerificationFilter = None,
     key: QuantityKey = None,
     include: Include = None,
+    claimant: ClaimantId = None,
 ) -> FactFilter:
     """The filters every fact list shares, declared once for the handlers and the contract;
     with the review statuses the reader sees."""
@@ -344,6 +379,7 @@ async def fact_filter(
         verification=verification.value if verification else None,
         key=key,
         visibility=await visibility(request, include),
+        claimant=claimant,
     )
 
 

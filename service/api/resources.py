@@ -8,6 +8,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from service import queries, schemas
+from service.api.existing import check_named
 from service.api.params import (
     ActorKindFilter,
     ActorName,
@@ -57,6 +58,7 @@ async def list_sources(
 ) -> Response[schemas.Page[schemas.SourceSummary]]:
     """The articles facts are drawn from, with how each publication date was determined."""
     page = await fetch(request, queries.list_sources, crisis, language, limit, cursor)
+    await check_named(request, page.items, cursor, crisis=crisis)
     return paged(request, page)
 
 
@@ -87,6 +89,7 @@ async def list_actors(
 ) -> Response[schemas.Page[schemas.Actor]]:
     """People, organizations, states and groups, with every spelling the sources use."""
     page = await fetch(request, queries.list_actors, crisis, kind, name, limit, cursor)
+    await check_named(request, page.items, cursor, crisis=crisis)
     return paged(request, page)
 
 
@@ -121,6 +124,7 @@ async def list_disputes(
     `include=retracted`."""
     seen = await visibility(request, include)
     page = await fetch(request, queries.list_disputes, crisis, kind, key, limit, cursor, seen)
+    await check_named(request, page.items, cursor, crisis=crisis)
     return paged(request, page)
 
 
@@ -153,4 +157,5 @@ async def search(
     types = tuple(sorted({t.value for t in type})) if type else tuple(t.value for t in SearchType)
     seen = await visibility(request, include)
     page = await fetch(request, queries.search, q, crisis, types, limit, cursor, seen)
+    await check_named(request, page.items, cursor, crisis=crisis)
     return paged(request, page)

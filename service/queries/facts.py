@@ -46,6 +46,7 @@ class FactFilter:
     visibility: Visibility = PUBLIC
     """Which review statuses the reader sees: published facts, unless a key or
     `include=retracted` says more."""
+    claimant: str | None = None
 
     def _shared(self) -> tuple[Any, ...]:
         """The filters every fact list has, in one order for `narrows` and `scope`."""
@@ -63,7 +64,7 @@ class FactFilter:
     @property
     def narrows(self) -> bool:
         """True when any filter is set: such a page is planned for its own values."""
-        values = (*self._shared(), *self.kind_filters.values())
+        values = (*self._shared(), self.claimant, *self.kind_filters.values())
         return any(value is not None for value in values)
 
     def params(self) -> dict[str, Any]:
@@ -78,6 +79,7 @@ class FactFilter:
             "until": self.until,
             "verification": self.verification,
             "key": self.key,
+            "claimant": self.claimant,
             **{f"k_{column}": value for column, value in self.kind_filters.items()},
         }
         return {name: value for name, value in named.items() if value is not None}
@@ -87,6 +89,8 @@ class FactFilter:
         parts = [name, *self._shared(), *sorted(self.kind_filters.items())]
         if self.visibility != PUBLIC:
             parts.append(self.visibility.statuses)
+        if self.claimant is not None:  # added later: the cursors issued before stay valid
+            parts += ["claimant", self.claimant]
         digest = msgspec.json.encode(parts, enc_hook=str)
         return hashlib.blake2s(digest, digest_size=6).hexdigest()
 
@@ -101,6 +105,7 @@ _FACT_CONDITIONS: dict[str, LiteralString] = {
     "until": "{date} <= %(until)s",
     "verification": "f.verification = %(verification)s",
     "key": "f.quantity_key = %(key)s",
+    "claimant": "f.claimant_id = %(claimant)s",
 }
 """The condition on `f` each filter's parameter stands for; `{date}` is the fact's date."""
 
@@ -323,44 +328,61 @@ async def tombstone(
     return None if row is None else Tombstone(int(row[0]), row[1], row[2])
 
 
+PLACED_ON: LiteralString = (
+    "coalesce(f.occurred_on, (SELECT min(s.published_on) FROM citations c "
+    "JOIN sources s ON s.id = c.source_id WHERE c.fact_id = f.id))"
+)
+"""Where a fact stands on a timeline that includes undated facts: its date, else the
+publication date of the first article citing it (the first day of a month or year)."""
+
+
 @functools.lru_cache(maxsize=1024)
 def _timeline_sql(
-    names: tuple[str, ...], statuses: tuple[str, ...], paged: bool, rows: int
+    names: tuple[str, ...], statuses: tuple[str, ...], paged: bool, rows: int, undated: bool
 ) -> sql.SQL:
-    """Dated facts of the kinds `%(kinds)s` narrowed by the filters `names`, after the
-    cursor. The answers are joined to the page once it is picked, ordered and limited."""
-    where = Where.of("f.occurred_on IS NOT NULL")
+    """Dated facts (`undated`: every fact, placed) of the kinds `%(kinds)s` narrowed by the
+    filters `names`, after the cursor. The answers are joined to the page once it is
+    picked, ordered and limited."""
+    date: LiteralString = PLACED_ON if undated else "f.occurred_on"
+    where = Where.of(sql.SQL("{} IS NOT NULL").format(sql.SQL(date)))
     where += Where.of("f.kind = ANY(%(kinds)s)")
-    where += fact_conditions(names, None)
+    where += fact_conditions(names, None, date=date)
     where += reviewed("f", statuses)
     if paged:
-        where += Where.of("(f.occurred_on, f.id) > (%(day)s, %(after)s)")
+        where += Where.of(sql.SQL("({}, f.id) > (%(day)s, %(after)s)").format(sql.SQL(date)))
     return rendered(
         sql.SQL("""
         WITH page AS MATERIALIZED (
-            SELECT f.id, f.occurred_on FROM facts f WHERE {where}
-            ORDER BY f.occurred_on, f.id {limit}
+            SELECT f.id, {date} AS occurred_on FROM facts f WHERE {where}
+            ORDER BY {date}, f.id {limit}
         )
         SELECT convert_to(d.document, 'UTF8'), d.digest, page.*
         FROM page JOIN fact_documents d ON d.fact_id = page.id
         ORDER BY page.occurred_on, page.id
-    """).format(where=where.joined(), limit=limit_clause(rows))
+    """).format(date=sql.SQL(date), where=where.joined(), limit=limit_clause(rows))
     )
 
 
 async def timeline(
-    conn: Conn, filters: FactFilter, kinds: tuple[FactKind, ...], limit: int, cursor: str | None
+    conn: Conn,
+    filters: FactFilter,
+    kinds: tuple[FactKind, ...],
+    limit: int,
+    cursor: str | None,
+    undated: bool = False,
 ) -> Stored[schemas.Page[Any]]:
-    """Dated facts of every kind in date order (then id), for dashboards."""
-    scope = filters.scope("timeline:" + ",".join(k.value for k in kinds))
+    """Dated facts of every kind in date order (then id), for dashboards; `undated` adds
+    the facts their sources do not date, each at its article's publication date."""
+    placed = ",undated" if undated else ""
+    scope = filters.scope("timeline:" + ",".join(k.value for k in kinds) + placed)
     params = filters.params()
     names, paged = tuple(params), cursor is not None
     params["kinds"] = [k.value for k in kinds]
     if cursor is not None:
         day, after = decode_cursor(scope, cursor, (dt.date, str))
         params["day"], params["after"] = dt.date.fromisoformat(day), after
-    query = _timeline_sql(names, filters.visibility.statuses, paged, limit + 1)
-    prepare = False if filters.narrows else None
+    query = _timeline_sql(names, filters.visibility.statuses, paged, limit + 1, undated)
+    prepare = False if filters.narrows or undated else None
     rows = await fetch_rows(conn, query, params, binary=True, prepare=prepare)
     next_cursor = None
     if len(rows) > limit:

@@ -39,6 +39,8 @@ pi²/6 = 0.12 in an article. A page that such articles fill skips the facts' loo
 holds PostgreSQL to it; bench/RESULTS.md has what that saves)."""
 
 WINDOW = 160
+TITLE_LENGTH = 160
+"""A fact's title is its first TITLE_LENGTH characters, to a whole word."""
 WINDOW_BEFORE = 60
 """An article's snippet is marked in the WINDOW characters of its passage that start
 WINDOW_BEFORE before the word: `ts_headline` parses and stems all it is given."""
@@ -98,7 +100,7 @@ hits AS (
     {limit}
 )
 SELECT h.type, h.id, h.rank,
-       coalesce(s.title, left(coalesce(st.content, fc.quotes), 160)),
+       coalesce(s.title, left(coalesce(st.content, fc.quotes), {title_cut})),
        CASE WHEN NOT (q.one_word AND s_text.typed IS NOT NULL) THEN
        ts_headline({config},
                    coalesce(s_text.typed, s_text.excerpt, fc.quotes), q.query,
@@ -152,6 +154,7 @@ _SEARCH_CONSTANTS = {
     "fact_rank_bound": sql.Literal(FACT_RANK_BOUND),
     "window_before": sql.Literal(WINDOW_BEFORE),
     "window": sql.Literal(WINDOW),
+    "title_cut": sql.Literal(TITLE_LENGTH + 1),  # one more: whole_words sees a title was cut
     "config": _config(sql.SQL("coalesce(s.language, fs.language)")),
 }
 
@@ -236,6 +239,16 @@ def _search_sql(
     return rendered(query)
 
 
+def whole_words(text: str | None) -> str | None:
+    """A fact's title (its words or quotes) cut after a whole word, with an ellipsis: a title
+    cut mid-word ("vaincr") reads as a typo."""
+    if text is None or len(text) <= TITLE_LENGTH:
+        return text
+    cut = text[:TITLE_LENGTH]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > TITLE_LENGTH // 2 else cut).rstrip(" ,;:.…") + "…"
+
+
 async def search(
     conn: Conn,
     q: str,
@@ -269,7 +282,7 @@ async def search(
             type=r[0],
             id=r[1],
             rank=r[2],
-            title=r[3] or r[1],
+            title=(r[3] if r[0] == "source" else whole_words(r[3])) or r[1],
             snippet=(r[4] or "") if r[5] is None else mark_snippet(r[5], near["near"]),
             href=_HREF[r[0]] + r[1],
         )
