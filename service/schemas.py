@@ -96,6 +96,31 @@ class Figure(Shape, frozen=True, kw_only=True):
     hedge: Hedge
 
 
+class Translation(Shape, frozen=True, kw_only=True):
+    """A curator's translation of a record's text, served beside the original, which stays
+    the evidence and the citation."""
+
+    of: str
+    """What it translates: `quote` (the quote of citation number `citation`), `content` (a
+    statement's words) or `title` (a source's)."""
+    citation: Annotated[int, Meta(ge=1)] | None
+    language: Language
+    text: str
+    translator: str
+    reviewed: bool
+    """False until a second person has checked it against the original."""
+
+
+class Correction(Shape, frozen=True, kw_only=True):
+    """A public correction notice: when the record was corrected, what changed, why, and
+    the changed members as they were before (null: not set)."""
+
+    date: DateText
+    summary: str
+    reason: str
+    previous: dict[str, Any]
+
+
 class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     id: str
     crisis_id: str
@@ -108,6 +133,8 @@ class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     note: str | None
     citations: list[Citation]
     actors: list[ActorRef]
+    translations: list[Translation]
+    corrections: list[Correction]
 
 
 class Statement(Fact, tag=FactKind.STATEMENT.value, frozen=True, kw_only=True):
@@ -153,6 +180,7 @@ class Crisis(Shape, frozen=True, kw_only=True):
     start: PartialDate
     end: PartialDate | None
     counts: dict[str, int]
+    corrections: list[Correction]
 
 
 class SourceSummary(Shape, frozen=True, kw_only=True):
@@ -167,6 +195,7 @@ class SourceSummary(Shape, frozen=True, kw_only=True):
     file_name: str
     sha256: str
     length: Count
+    translations: list[Translation]
 
 
 class Source(SourceSummary, frozen=True, kw_only=True):
@@ -186,6 +215,7 @@ class Actor(Shape, frozen=True, kw_only=True):
     role: str | None
     aliases: list[Alias]
     fact_counts: dict[str, int]
+    corrections: list[Correction]
 
 
 class Coordinates(Shape, frozen=True, kw_only=True):

@@ -21,6 +21,16 @@ from service.vocabulary import ActorRole, FactKind, Precision
 encode = msgspec.json.Encoder().encode
 
 
+def stored_translations(text: str) -> list[schemas.Translation]:
+    """A record's translations as its row keeps them (JSON in the answer's shape)."""
+    return msgspec.json.decode(text, type=list[schemas.Translation])
+
+
+def stored_corrections(text: str) -> list[schemas.Correction]:
+    """A record's correction notices as its row keeps them."""
+    return msgspec.json.decode(text, type=list[schemas.Correction])
+
+
 def digest(answer: bytes) -> bytes:
     """What `fact_documents.digest` holds: 16 bytes of the answer's SHA-256."""
     return hashlib.sha256(answer).digest()[:16]
@@ -115,6 +125,8 @@ def fact(record: r.FactRecord, names: Names) -> schemas.AnyFact:
             names.involved(a.actor_id, a.role)
             for a in sorted(record.actors, key=lambda a: (a.role, a.actor_id))
         ],
+        "translations": stored_translations(row.translations),
+        "corrections": stored_corrections(row.corrections),
     }
     kind = FactKind(row.kind)
     if kind is FactKind.STATEMENT:
@@ -168,6 +180,7 @@ def crisis(record: r.CrisisRecord, counts: Counter[str]) -> schemas.Crisis:
         start=start,
         end=partial_date(row.end_on, row.end_precision),
         counts=dict(sorted(counts.items())),
+        corrections=stored_corrections(row.corrections),
     )
 
 
@@ -187,6 +200,7 @@ def source(record: r.SourceRecord) -> schemas.Source:
         file_name=row.file_name,
         sha256=row.sha256,
         length=row.text_length,
+        translations=stored_translations(row.translations),
         text=row.text,
     )
 
@@ -204,6 +218,7 @@ def actor(record: r.ActorRecord, fact_counts: Counter[str]) -> schemas.Actor:
             for a in sorted(record.aliases, key=lambda a: a.alias)
         ],
         fact_counts=dict(sorted(fact_counts.items())),
+        corrections=stored_corrections(row.corrections),
     )
 
 

@@ -46,6 +46,8 @@ class Crisis(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")
     )
+    corrections: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Public correction notices, a JSON list of service.schemas.Correction."""
 
     __table_args__ = (
         one_of("start_precision", Precision),
@@ -82,6 +84,8 @@ class Source(Base):
             persisted=True,
         ),
     )
+    translations: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Curators' translations, a JSON list of service.schemas.Translation."""
 
     __table_args__ = (
         UniqueConstraint("id", "text_length"),
@@ -118,6 +122,8 @@ class Actor(Base):
     kind: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str | None] = mapped_column(Text)
+    corrections: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Public correction notices, a JSON list of service.schemas.Correction."""
 
     __table_args__ = (
         UniqueConstraint("crisis_id", "id"),
@@ -186,6 +192,10 @@ class Fact(Base):
     place_id: Mapped[str | None] = mapped_column(ForeignKey("places.id"))
     note: Mapped[str | None] = mapped_column(Text)
     search: Mapped[str | None] = mapped_column(TSVECTOR)
+    translations: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Curators' translations, a JSON list of service.schemas.Translation."""
+    corrections: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Public correction notices, a JSON list of service.schemas.Correction."""
 
     __table_args__ = (
         UniqueConstraint("id", "kind"),

@@ -97,7 +97,8 @@ _CRISIS_JSON = sql.SQL("""json_build_object(
     'start', {start}, 'end', {end},
     'counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT kind, count(*) AS n FROM facts WHERE crisis_id = c.id GROUP BY kind) k),
-        '{{}}'))""").format(
+        '{{}}'),
+    'corrections', c.corrections::json)""").format(
     start=date_json("c", "start_on", "start_precision"),
     end=date_json("c", "end_on", "end_precision"),
 )
@@ -129,7 +130,7 @@ def _source_json(with_text: bool) -> sql.Composable:
         'id', s.id, 'crisis_id', s.crisis_id, 'title', s.title, 'outlet', s.outlet,
         'url', s.url, 'language', s.language, 'published', {published},
         'published_note', s.published_note, 'file_name', s.file_name, 'sha256', s.sha256,
-        'length', s.text_length{text})""").format(
+        'length', s.text_length, 'translations', s.translations::json{text})""").format(
         published=date_json("s", "published_on", "published_precision"),
         text=sql.SQL(", 'text', s.text" if with_text else ""),
     )
@@ -168,7 +169,8 @@ _ACTOR_JSON = sql.SQL("""json_build_object(
                          FROM actor_aliases al WHERE al.actor_id = a.id), '[]'),
     'fact_counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT fa.kind, count(DISTINCT fa.fact_id) AS n
-        FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{}'))""")
+        FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{}'),
+    'corrections', a.corrections::json)""")
 ACTORS = Keyset(
     _ACTOR_JSON,
     "actors a",
