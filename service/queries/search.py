@@ -9,6 +9,7 @@ from typing import Any
 from psycopg import sql
 
 from service import schemas
+from service.queries import names
 from service.queries.base import (
     BadCursor,
     Conn,
@@ -63,8 +64,9 @@ WITH q AS (
                     THEN regexp_replace(query::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
                     ELSE query END AS words
         FROM (SELECT english || french AS query, english, french
-              FROM websearch_to_tsquery('english', %(q)s) english,
-                   websearch_to_tsquery('french', %(q)s) french) q
+              FROM (SELECT websearch_to_tsquery('english', %(q)s){english_names} AS english,
+                           websearch_to_tsquery('french', %(q)s){french_names} AS french) t
+        ) q
     ) q
 ),
 articles AS (
@@ -202,10 +204,22 @@ def mark_snippet(window: str, word: str) -> str:
     return window
 
 
+def _names(config: str, groups: int) -> sql.Composable:
+    """`&&` each group of names (`%(g0)s`, ...): one of its names must match."""
+    return sql.SQL("").join(
+        sql.SQL(" && websearch_to_tsquery({}, {})").format(
+            sql.Literal(config), sql.Placeholder(f"g{n}")
+        )
+        for n in range(groups)
+    )
+
+
 @functools.lru_cache(maxsize=1024)
-def _search_sql(types: tuple[str, ...], by_crisis: bool, paged: bool, rows: int) -> sql.SQL:
-    """The search for these types, filters and page size, built once: only its values vary,
-    as parameters."""
+def _search_sql(
+    types: tuple[str, ...], by_crisis: bool, paged: bool, rows: int, groups: int = 0
+) -> sql.SQL:
+    """The search for these types, filters, page size and number of names widened
+    (service.queries.names), built once: only its values vary, as parameters."""
     sources = Where.of("s.search @@ q.words")
     facts = Where.of("f.search @@ q.query")
     if "source" not in types:
@@ -229,6 +243,8 @@ def _search_sql(types: tuple[str, ...], by_crisis: bool, paged: bool, rows: int)
         after=after.joined(),
         page=sql.Literal(rows),
         limit=limit_clause(rows),
+        english_names=_names("english", groups),
+        french_names=_names("french", groups),
         **_SEARCH_CONSTANTS,
     )
     return rendered(query)
@@ -242,9 +258,12 @@ async def search(
     limit: int,
     cursor: str | None,
 ) -> schemas.Page[schemas.SearchHit]:
-    """Sources and facts matching `q` (English and French stemming), best first."""
+    """Sources and facts matching `q` (English and French stemming, an actor's or place's
+    every name for the one it is called by), best first."""
     near = _near_forms(q)
-    params: dict[str, Any] = {"q": q, **near}
+    expanded = await names.expand(conn, q, crisis)
+    params: dict[str, Any] = {"q": expanded.rest, **near}
+    params.update({f"g{n}": group for n, group in enumerate(expanded.groups)})
     if crisis is not None:
         params["crisis"] = crisis
     scope = FactFilter(crisis=crisis, kind_filters={"q": q, "types": types}).scope("search")
@@ -255,7 +274,9 @@ async def search(
         except ValueError:
             raise BadCursor("not a cursor issued by this API") from None
         params["after_type"], params["after_id"] = after_type, after_id
-    query = _search_sql(types, crisis is not None, cursor is not None, limit + 1)
+    query = _search_sql(
+        types, crisis is not None, cursor is not None, limit + 1, len(expanded.groups)
+    )
     rows = await fetch_rows(conn, query, params)
     items = [
         schemas.SearchHit(
