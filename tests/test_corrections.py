@@ -388,3 +388,78 @@ def test_an_excluded_name_excludes_its_other_names(client: Client) -> None:
     # matches "alliance" read as English, where l’Arménie is not 'arméni')
     excluded = search_ids(client, "alliance -Armenia")
     assert excluded and excluded == search_ids(client, "alliance -Arménie")
+
+
+# ---------------------------------------------------------------- the loader's rules
+
+
+def add_translation(root: Path, fact_id: str, translation: Item) -> None:
+    """Give fact `fact_id` of the copy under `root` one more translation."""
+    for name in FACT_FILES:
+        path = root / "facts" / CRISIS / name
+        records = yaml.safe_load(path.read_text("utf-8"))
+        for record in records:
+            if record["id"] == fact_id:
+                record.setdefault("translations", []).append(translation)
+                path.write_text(yaml.safe_dump(records, allow_unicode=True), "utf-8")
+                return
+    raise LookupError(fact_id)
+
+
+ENGLISH = {"language": "en", "text": "Seven soldiers were killed.", "translator": "curators"}
+
+
+@pytest.mark.parametrize(
+    ("fact_id", "translation", "reason"),
+    [
+        (
+            "cas-002-soldiers-killed",
+            {**ENGLISH, "citation": 3},
+            "translation 3: names no quote or statement of the record (no citation 3)",
+        ),
+        (
+            "cas-002-soldiers-killed",
+            {**ENGLISH, "citation": None},
+            "translation 3: names no quote or statement of the record (no content)",
+        ),
+        (
+            "cas-002-soldiers-killed",
+            {**ENGLISH, "language": "fr", "citation": 2},
+            "translation 3: in fr, the language of the original",
+        ),
+        (
+            "cas-002-soldiers-killed",
+            {**ENGLISH, "citation": 1},
+            "translation 3: a second en translation of its text",
+        ),
+        (
+            "stm-004-xi-praises-strong-measures",
+            {**ENGLISH, "citation": None},
+            "translation 1: in en, the language of the original",
+        ),
+    ],
+)
+def test_the_loader_refuses_a_bad_translation(
+    tmp_path: Path, fact_id: str, translation: Item, reason: str
+) -> None:
+    root = copy_fixtures(tmp_path)
+    add_translation(root, fact_id, {k: v for k, v in translation.items() if v is not None})
+    with pytest.raises(write_path.FixtureError) as refused:
+        write_path.records(write_path.read_bundle(root))
+    problem = refused.value.problems[0]  # (a refused fact may leave its actors unused)
+    assert problem.startswith(f"fixtures/facts/{CRISIS}/")
+    assert f"fact {fact_id!r}: {reason}" in problem
+
+
+def test_a_notice_names_only_members_of_its_record(tmp_path: Path) -> None:
+    root = copy_fixtures(tmp_path)
+    path = root / "facts" / CRISIS / "casualties.yaml"
+    records = yaml.safe_load(path.read_text("utf-8"))
+    records[0]["corrections"][0]["previous"]["colour"] = "red"
+    path.write_text(yaml.safe_dump(records, allow_unicode=True), "utf-8")
+    with pytest.raises(write_path.FixtureError) as refused:
+        write_path.records(write_path.read_bundle(root))
+    assert refused.value.problems == [
+        f"fixtures/facts/{CRISIS}/casualties.yaml: fact {records[0]['id']!r}: correction 1: "
+        "previous names no member of the record: ['colour']"
+    ]
