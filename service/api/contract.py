@@ -40,7 +40,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.base import BaseSchemaObject
 
 from service.api.guards import MAX_QUERY_BYTES
-from service.engine.specs import NEW_FACTS, CitationSpec
+from service.engine.specs import NEW_FACTS, CitationSpec, CorrectionSpec, TranslationSpec
 from service.errors import PROBLEM_JSON
 from service.migrations import head
 from service.settings import PROJECT_ROOT
@@ -170,7 +170,12 @@ WRITE_PROBLEMS = {
 def write_bodies(schemas: dict[str, Any]) -> None:
     """The facts curators post, as msgspec states their Structs: Litestar drops the
     constraints of list items (a fact's `actors` are slugs)."""
-    bodies: list[type[msgspec.Struct]] = [*NEW_FACTS.values(), CitationSpec]
+    bodies: list[type[msgspec.Struct]] = [
+        *NEW_FACTS.values(),
+        CitationSpec,
+        TranslationSpec,
+        CorrectionSpec,
+    ]
     _, generated = msgspec.json.schema_components(
         bodies, ref_template="#/components/schemas/{name}"
     )
@@ -435,10 +440,10 @@ FIXED_EXAMPLES: dict[str, Any] = {
         f"{verb}{noun}Revision{plural}": revision_example(fact_id, number, many=bool(plural))
         for verb, plural in (("List", "s"), ("Get", ""))
         for noun, fact_id, number in (
-            ("Statement", "stm-000-wang-supports-csto-force", 68),
-            ("Casualty", "cas-001-dozens-killed", 113),
-            ("Deployment", "dep-000-kyrgyzstan-announced-150", 124),
-            ("Arrest", "arr-000-almaty-province-village", 134),
+            ("Statement", "stm-000-wang-supports-csto-force", 74),
+            ("Casualty", "cas-001-dozens-killed", 119),
+            ("Deployment", "dep-000-kyrgyzstan-announced-150", 130),
+            ("Arrest", "arr-000-almaty-province-village", 140),
         )
     },
 }
