@@ -34,6 +34,7 @@ FRENCH_SOURCES = {
     "src-002-conseil-securite-kazakh",
     "src-003-evz",
 }
+FORCES = "kz-security-forces"
 ROLE_FIELDS = ("claimant", "speaker", "sender", "framework", "authorised_by", "person")
 
 
@@ -81,9 +82,9 @@ class TestClaimants:
             for path in ("/v1/casualties", "/v1/arrests", "/v1/statements")
             for fact in walk(client, path, actor="kz-security-forces")
         ]
-        claimed = [f["id"] for f in involved if (f["claimant"] or {}).get("id") == "kz-security-forces"]
+        claimed = [f["id"] for f in involved if (f["claimant"] or {}).get("id") == FORCES]
         assert claimed == []
-        spoken = [f["id"] for f in involved if f.get("speaker", {}).get("id") == "kz-security-forces"]
+        spoken = [f["id"] for f in involved if f.get("speaker", {}).get("id") == FORCES]
         assert spoken == ["stm-002-security-forces-20000-estimate"]
 
     def test_the_reports_are_the_security_councils_review(self, client: Client) -> None:
@@ -303,10 +304,10 @@ def test_the_diff_load_revises_exactly_the_corrected_records(
 
 def test_every_french_text_has_an_english_translation(client: Client) -> None:
     translated = 0
-    for path, record in fact_records():
+    for path, _ in fact_records():
         answer = ok(client, path)
         english = {(t["of"], t["citation"]): t for t in answer["translations"]}
-        wanted = {
+        wanted: set[tuple[str, int | None]] = {
             ("quote", n)
             for n, c in enumerate(answer["citations"], 1)
             if c["source"]["language"] == "fr"
@@ -369,9 +370,7 @@ def test_an_english_search_finds_a_french_only_fact(client: Client, q: str, fact
         ("Armenia alliance", "Arménie alliance"),
     ],
 )
-def test_a_name_finds_what_its_other_names_find(
-    client: Client, english: str, french: str
-) -> None:
+def test_a_name_finds_what_its_other_names_find(client: Client, english: str, french: str) -> None:
     found = search_ids(client, english)
     assert found, english
     assert found == search_ids(client, french)

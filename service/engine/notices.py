@@ -96,4 +96,3 @@ def fact_originals(
     if isinstance(fact, StatementSpec):
         originals[None] = ("content", fact.language.value)
     return originals
-

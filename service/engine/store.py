@@ -163,9 +163,7 @@ def fact_spec(cursor: Cursor, kind: FactKind, fact_id: str) -> tuple[str, FactSp
 
 def translation_specs(stored: str) -> list[dict[str, Any]]:
     """Stored translations as the fixtures write them."""
-    return [
-        {k: v for k, v in item.items() if k != "of"} for item in msgspec.json.decode(stored)
-    ]
+    return [{k: v for k, v in item.items() if k != "of"} for item in msgspec.json.decode(stored)]
 
 
 def correction_specs(stored: str) -> list[dict[str, Any]]:

@@ -27,9 +27,9 @@ def fold(text: str) -> str:
 
 def _sql_fold(value: str) -> sql.Composable:
     """`fold` in SQL, runs of spaces made one (what `strpos` looks for between spaces)."""
-    return sql.SQL(
-        "regexp_replace(translate(lower({}), {}, {}), '[^a-z0-9]+', ' ', 'g')"
-    ).format(sql.SQL(value), sql.Literal(_ACCENTED), sql.Literal(_PLAIN))
+    return sql.SQL("regexp_replace(translate(lower({}), {}, {}), '[^a-z0-9]+', ' ', 'g')").format(
+        sql.SQL(value), sql.Literal(_ACCENTED), sql.Literal(_PLAIN)
+    )
 
 
 _NAMES_SQL = rendered(
