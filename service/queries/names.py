@@ -4,11 +4,11 @@ known by also finds what its other names find ("Armenia" finds "Arménie")."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import sql
 
-from service.queries.base import Conn, fetch_rows, rendered
+from service.queries.base import Conn, fetch_rows
 
 _ACCENTED = "àâäáãåçéèêëíìîïñóòôöõúùûüýÿÀÂÄÁÃÅÇÉÈÊËÍÌÎÏÑÓÒÔÖÕÚÙÛÜÝ"
 _PLAIN = "aaaaaaceeeeiiiinooooouuuuyyaaaaaaceeeeiiiinooooouuuuy"
@@ -25,16 +25,8 @@ def fold(text: str) -> str:
     return "".join(c.lower() if c.isascii() and c.isalnum() else " " for c in plain)
 
 
-def _sql_fold(value: str) -> sql.Composable:
-    """`fold` in SQL, runs of spaces made one (what `strpos` looks for between spaces)."""
-    return sql.SQL("regexp_replace(translate(lower({}), {}, {}), '[^a-z0-9]+', ' ', 'g')").format(
-        sql.SQL(value), sql.Literal(_ACCENTED), sql.Literal(_PLAIN)
-    )
-
-
-_NAMES_SQL = rendered(
-    sql.SQL("""
-WITH names AS (
+_NAMES_SQL = sql.SQL("""
+SELECT (SELECT version FROM dataset_version), entity, name FROM (
     SELECT 'actor:' || a.id AS entity, a.name FROM actors a
     WHERE %(crisis)s::text IS NULL OR a.crisis_id = %(crisis)s
     UNION ALL
@@ -43,17 +35,42 @@ WITH names AS (
     UNION ALL
     SELECT 'place:' || p.id, n FROM places p, unnest(array_prepend(p.name, p.aliases)) n
     WHERE %(crisis)s::text IS NULL OR p.crisis_id = %(crisis)s
-), found AS (
-    SELECT entity, name,
-           strpos(' ' || {query} || ' ', ' ' || trim({name}) || ' ') > 0 AS named
-    FROM names
-)
-SELECT entity, array_agg(DISTINCT name), array_agg(DISTINCT name) FILTER (WHERE named)
-FROM found GROUP BY entity HAVING bool_or(named) ORDER BY entity
-""").format(query=_sql_fold("%(q)s"), name=_sql_fold("name"))
-)
-"""Each actor or place one of whose names the query holds as whole words: all its names,
-and those the query holds."""
+) names
+WHERE %(version)s::bigint IS DISTINCT FROM (SELECT version FROM dataset_version)
+""")
+"""Every name of every actor and place (of a crisis), unless the dataset is still at the
+version the caller read them at."""
+
+
+@dataclass
+class _Names:
+    """The names of one scope as of one dataset version, folded once."""
+
+    version: int | None = None
+    by_entity: dict[str, list[str]] = field(default_factory=dict)
+    folded: dict[str, set[str]] = field(default_factory=dict)  # folded name -> entities
+    longest: int = 0  # words in the longest name
+
+
+_known: dict[tuple[str, int, str, str | None], _Names] = {}
+"""Per database and crisis (None: all), what the last search read: read again when a change
+has made a new dataset version, so a search costs a one-row query, not a scan of every name."""
+
+
+async def _names(conn: Conn, crisis: str | None) -> _Names:
+    scope = (conn.info.host, conn.info.port, conn.info.dbname, crisis)
+    known = _known.get(scope, _Names())
+    rows = await fetch_rows(conn, _NAMES_SQL, {"crisis": crisis, "version": known.version})
+    if not rows:
+        return known
+    fresh = _Names(version=rows[0][0])
+    for _, entity, name in rows:
+        fresh.by_entity.setdefault(entity, []).append(name)
+        words = fold(name).split()
+        fresh.folded.setdefault(" ".join(words), set()).add(entity)
+        fresh.longest = max(fresh.longest, len(words))
+    _known[scope] = fresh
+    return fresh
 
 
 @dataclass(frozen=True)
@@ -68,13 +85,20 @@ class Expanded:
 async def expand(conn: Conn, q: str, crisis: str | None) -> Expanded:
     """`q` with each actor or place it names widened to all their names (an excluded one,
     `-Armenia`, excludes them all). A query with a quoted phrase is searched as typed."""
-    if '"' in q or not q.strip():
+    words = fold(q).split()
+    if '"' in q or not words:
         return Expanded(q, ())
-    rows = await fetch_rows(conn, _NAMES_SQL, {"q": q, "crisis": crisis})
-    rest, groups = q, []
-    for _entity, names, named in rows[:MAX_GROUPS]:
-        spans = [span for name in named if (span := _find(rest, name)) is not None]
-        if not spans:
+    known = await _names(conn, crisis)
+    runs = {
+        " ".join(words[start:end])
+        for start in range(len(words))
+        for end in range(start + 1, min(len(words), start + known.longest) + 1)
+    }
+    entities = sorted({e for run in runs for e in known.folded.get(run, ())})
+    rest, groups = q, list[str]()
+    for names in (known.by_entity[entity] for entity in entities):
+        spans = [span for name in names if (span := _find(rest, name)) is not None]
+        if not spans or len(groups) == MAX_GROUPS:
             continue
         start, end = max(spans, key=lambda span: span[1] - span[0])
         quoted = [f'"{name.replace(chr(34), " ")}"' for name in sorted(names)]
