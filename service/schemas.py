@@ -120,6 +120,31 @@ class Changed(Shape, frozen=True, kw_only=True):
     at: dt.datetime
 
 
+class Translation(Shape, frozen=True, kw_only=True):
+    """A curator's translation of a record's text, served beside the original, which stays
+    the evidence and the citation."""
+
+    of: str
+    """What it translates: `quote` (the quote of citation number `citation`), `content` (a
+    statement's words) or `title` (a source's)."""
+    citation: Annotated[int, Meta(ge=1)] | None
+    language: Language
+    text: str
+    translator: str
+    reviewed: bool
+    """False until a second person has checked it against the original."""
+
+
+class Correction(Shape, frozen=True, kw_only=True):
+    """A public correction notice: when the record was corrected, what changed, why, and
+    the changed members as they were before (null: not set)."""
+
+    date: DateText
+    summary: str
+    reason: str
+    previous: dict[str, Any]
+
+
 class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     id: str
     crisis_id: str
@@ -133,6 +158,8 @@ class Fact(Shape, frozen=True, kw_only=True, tag_field="kind"):
     citations: list[Citation]
     actors: list[ActorRef]
     review: Review
+    translations: list[Translation]
+    corrections: list[Correction]
     changed: Changed
 
 
@@ -179,6 +206,7 @@ class Crisis(Shape, frozen=True, kw_only=True):
     start: PartialDate
     end: PartialDate | None
     counts: dict[str, int]
+    corrections: list[Correction]
     changed: Changed
     """This crisis's own last change; `counts` follow its facts as they are now."""
 
@@ -195,6 +223,7 @@ class SourceSummary(Shape, frozen=True, kw_only=True):
     file_name: str
     sha256: str
     length: Count
+    translations: list[Translation]
     changed: Changed
 
 
@@ -215,6 +244,7 @@ class Actor(Shape, frozen=True, kw_only=True):
     role: str | None
     aliases: list[Alias]
     fact_counts: dict[str, int]
+    corrections: list[Correction]
     changed: Changed
     """This actor's own last change; `fact_counts` follow its facts as they are now."""
 

@@ -61,6 +61,23 @@ def new_casualty(**changes: Any) -> dict[str, Any]:
     return record
 
 
+TRANSLATION = {
+    "citation": 1,
+    "language": "fr",
+    "text": "la police faisant aussi état de 18 tués et 748 blessés dans ses rangs",
+    "translator": "night-desk",
+}
+
+
+def test_a_fact_is_posted_with_its_translation(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    fact = create(client, tokens, translations=[TRANSLATION]).json()
+    assert fact["translations"] == [{"of": "quote", "reviewed": False, **TRANSLATION}]
+    read = client.get(f"/v1/casualties/{fact['id']}", headers=as_(tokens, Role.CURATOR))
+    assert read.json()["translations"] == fact["translations"]
+
+
 def create(client: TestClient[Litestar], tokens: dict[Role, str], **changes: Any) -> Any:
     answer = client.post(
         "/v1/casualties",
@@ -182,8 +199,27 @@ def test_a_retried_post_replays_and_a_reused_key_is_refused(
         (new_casualty(count="many"), 400, "count"),
         ({k: v for k, v in new_casualty().items() if k != "category"}, 400, "category"),
         (new_casualty(crisis="nowhere"), 422, "unknown crisis 'nowhere'"),
+        (
+            new_casualty(translations=[{**TRANSLATION, "language": "en"}]),
+            422,
+            "translation 1: in en, the language of the original",
+        ),
+        (
+            new_casualty(translations=[{**TRANSLATION, "citation": 2}]),
+            422,
+            "translation 1: names no quote or statement of the record (no citation 2)",
+        ),
     ],
-    ids=["quote", "actor", "unknown-field", "wrong-type", "missing-field", "crisis"],
+    ids=[
+        "quote",
+        "actor",
+        "unknown-field",
+        "wrong-type",
+        "missing-field",
+        "crisis",
+        "translation-language",
+        "translation-of-nothing",
+    ],
 )
 def test_a_bad_fact_is_refused_naming_why(
     client: TestClient[Litestar], tokens: dict[Role, str], body: Any, status: int, named: str

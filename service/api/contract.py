@@ -44,9 +44,11 @@ from service.engine.specs import (
     NEW_FACTS,
     AliasSpec,
     CitationSpec,
+    CorrectionSpec,
     NewActor,
     NewSource,
     ReviewSpec,
+    TranslationSpec,
 )
 from service.errors import PROBLEM_JSON
 from service.migrations import head
@@ -188,6 +190,8 @@ def write_bodies(schemas: dict[str, Any]) -> None:
         NewSource,
         NewActor,
         AliasSpec,
+        TranslationSpec,
+        CorrectionSpec,
     ]
     _, generated = msgspec.json.schema_components(
         bodies, ref_template="#/components/schemas/{name}"
@@ -485,10 +489,10 @@ FIXED_EXAMPLES: dict[str, Any] = {
         f"{verb}{noun}Revision{plural}": revision_example(fact_id, number, many=bool(plural))
         for verb, plural in (("List", "s"), ("Get", ""))
         for noun, fact_id, number in (
-            ("Statement", "stm-000-wang-supports-csto-force", 68),
-            ("Casualty", "cas-001-dozens-killed", 113),
-            ("Deployment", "dep-000-kyrgyzstan-announced-150", 124),
-            ("Arrest", "arr-000-almaty-province-village", 134),
+            ("Statement", "stm-000-wang-supports-csto-force", 74),
+            ("Casualty", "cas-001-dozens-killed", 119),
+            ("Deployment", "dep-000-kyrgyzstan-announced-150", 130),
+            ("Arrest", "arr-000-almaty-province-village", 140),
         )
     },
     **{

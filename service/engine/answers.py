@@ -35,6 +35,16 @@ def stamped(answer: S, revision: int, at: dt.datetime) -> S:
     return msgspec.structs.replace(answer, changed=changed)
 
 
+def stored_translations(text: str) -> list[schemas.Translation]:
+    """A record's translations as its row keeps them (JSON in the answer's shape)."""
+    return msgspec.json.decode(text, type=list[schemas.Translation])
+
+
+def stored_corrections(text: str) -> list[schemas.Correction]:
+    """A record's correction notices as its row keeps them."""
+    return msgspec.json.decode(text, type=list[schemas.Correction])
+
+
 def digest(answer: bytes) -> bytes:
     """What `fact_documents.digest` holds: 16 bytes of the answer's SHA-256."""
     return hashlib.sha256(answer).digest()[:16]
@@ -136,6 +146,8 @@ def fact(record: r.FactRecord, names: Names) -> schemas.AnyFact:
             at=row.reviewed_at,
         ),
         **UNSTAMPED,
+        "translations": stored_translations(row.translations),
+        "corrections": stored_corrections(row.corrections),
     }
     kind = FactKind(row.kind)
     if kind is FactKind.STATEMENT:
@@ -190,6 +202,7 @@ def crisis(record: r.CrisisRecord, counts: Counter[str]) -> schemas.Crisis:
         end=partial_date(row.end_on, row.end_precision),
         counts=dict(sorted(counts.items())),
         **UNSTAMPED,
+        corrections=stored_corrections(row.corrections),
     )
 
 
@@ -209,6 +222,7 @@ def source(record: r.SourceRecord) -> schemas.Source:
         file_name=row.file_name,
         sha256=row.sha256,
         length=row.text_length,
+        translations=stored_translations(row.translations),
         text=row.text,
         **UNSTAMPED,
     )
@@ -228,6 +242,7 @@ def actor(record: r.ActorRecord, fact_counts: Counter[str]) -> schemas.Actor:
         ],
         fact_counts=dict(sorted(fact_counts.items())),
         **UNSTAMPED,
+        corrections=stored_corrections(row.corrections),
     )
 
 

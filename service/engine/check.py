@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+from service.engine import notices
 from service.engine import rows as r
 from service.engine.read import Bundle, CrisisBundle, SourceText
 from service.engine.specs import (
     ActorSpec,
     ArrestSpec,
     CasualtySpec,
+    CrisisSpec,
     DeploymentSpec,
     FactSpec,
     PartialDate,
@@ -162,6 +164,7 @@ def _crisis(cb: CrisisBundle, where: str, problems: list[str]) -> r.CrisisRecord
             start_precision=start.precision,
             end_on=end.value if end else None,
             end_precision=end.precision if end else None,
+            corrections=notices.corrections(crisis.corrections, CrisisSpec, where, problems),
         )
     )
 
@@ -202,6 +205,9 @@ def source_record(
         text=st.text,
         text_length=len(st.text),
         sha256=hashlib.sha256(st.text.encode()).hexdigest(),
+        translations=notices.translations(
+            spec.translations, {None: ("title", spec.language.value)}, name, problems
+        ),
     )
     cut = [r.PassageRow(source_id=spec.id, n=n, text=p) for n, p in enumerate(passages(st.text))]
     return r.SourceRecord(row, cut)
@@ -249,6 +255,7 @@ def actor_record(
         kind=actor.kind.value,
         name=actor.name,
         role=actor.role,
+        corrections=notices.corrections(actor.corrections, ActorSpec, name, problems),
     )
     return r.ActorRecord(row, aliases)
 
@@ -316,6 +323,13 @@ def fact_record(
     detail = _detail(fact, kind, name, involved, known, found)
     citations = _citations(fact, crisis_id, name, known, found)
     review = _review(fact, name, found)
+    languages = [str(known.sources[c.source_id].spec.language) for c in citations]
+    originals = notices.fact_originals(fact, languages)
+    if len(citations) < len(fact.citations):  # a bad citation is already a problem
+        originals = {k: v for k, v in originals.items() if k is None}
+        originals.update({n: ("quote", "") for n in range(1, len(fact.citations) + 1)})
+    translated = notices.translations(fact.translations, originals, name, found)
+    corrected = notices.corrections(fact.corrections, type(fact), name, found)
     if found:
         problems.extend(found)
         return None
@@ -337,6 +351,8 @@ def fact_record(
             place_id=fact.place,
             note=fact.note,
             **review,
+            translations=translated,
+            corrections=corrected,
         ),
         detail=detail,
         actors=[

@@ -75,6 +75,7 @@ def export(cursor: Cursor, crisis_id: str, root: Path) -> dict[str, int]:
             "country": crisis.country,
             "start": store.partial_text(crisis.start_on, crisis.start_precision),
             "end": store.partial_text(crisis.end_on, crisis.end_precision),
+            "corrections": store.correction_specs(crisis.corrections),
         }, CrisisSpec)))  # fmt: skip
         sources = [_source(row, root) for row in named.execute(
             "SELECT * FROM sources WHERE crisis_id = %s ORDER BY id", [crisis_id]
@@ -111,6 +112,7 @@ def _source(row: Any, root: Path) -> dict[str, Any]:
         "language": row.language,
         "published": store.partial_text(row.published_on, row.published_precision),
         "published_note": row.published_note, "outlet": row.outlet, "url": row.url,
+        "translations": store.translation_specs(row.translations),
     }, SourceSpec))  # fmt: skip
 
 
@@ -121,6 +123,7 @@ def _actor(named: Any, row: Any) -> dict[str, Any]:
     return plain(convert({
         "id": row.id, "kind": row.kind, "name": row.name, "role": row.role,
         "aliases": [{"name": a.alias, "language": a.language} for a in aliases],
+        "corrections": store.correction_specs(row.corrections),
     }, ActorSpec))  # fmt: skip
 
 

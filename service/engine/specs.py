@@ -38,6 +38,31 @@ class Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """Base of every fixture record."""
 
 
+DayText = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")]
+
+
+class TranslationSpec(Spec, frozen=True, kw_only=True):
+    """A curator's translation of a text of the record it sits in: a fact's cited quote
+    (`citation`, 1-based), else a statement's content or a source's title. The original
+    stays the evidence; a translation is never cited."""
+
+    language: Language
+    text: Text
+    translator: Text  # who made it: "curators" for the project's own
+    reviewed: bool = False  # checked against the original by a second person
+    citation: Annotated[int, Meta(ge=1)] | None = None
+
+
+class CorrectionSpec(Spec, frozen=True, kw_only=True):
+    """A public correction notice: when the record was corrected, what changed and why.
+    `previous` holds the changed members as they were (null: the member was not set)."""
+
+    date: DayText
+    summary: Text
+    reason: Text
+    previous: dict[str, Any] = {}
+
+
 class AliasSpec(Spec, frozen=True, kw_only=True):
     """Another spelling of a name, as the articles write it, and its language."""
 
@@ -62,6 +87,7 @@ class CrisisSpec(Spec, frozen=True, kw_only=True):
     country: Text
     start: PartialDateText
     end: PartialDateText | None = None
+    corrections: list[CorrectionSpec] = []
 
 
 class SourceSpec(Spec, frozen=True, kw_only=True):
@@ -74,6 +100,7 @@ class SourceSpec(Spec, frozen=True, kw_only=True):
     published_note: Text  # how the publication date was determined
     outlet: str | None = None
     url: str | None = None
+    translations: list[TranslationSpec] = []  # of the title
 
 
 class ActorSpec(Spec, frozen=True, kw_only=True):
@@ -82,6 +109,7 @@ class ActorSpec(Spec, frozen=True, kw_only=True):
     name: Text
     role: str | None = None
     aliases: list[AliasSpec] = []
+    corrections: list[CorrectionSpec] = []
 
 
 class PlaceSpec(Spec, frozen=True, kw_only=True):
@@ -121,6 +149,8 @@ class FactSpec(Spec, frozen=True, kw_only=True):
     actors: list[Slug] = []  # other actors the fact involves
     note: str | None = None
     review: ReviewSpec | None = None  # none: published
+    translations: list[TranslationSpec] = []
+    corrections: list[CorrectionSpec] = []
 
 
 class StatementSpec(FactSpec, frozen=True, kw_only=True):

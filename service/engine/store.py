@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from psycopg import sql
 from psycopg.rows import namedtuple_row
 
@@ -46,7 +47,8 @@ def context(cursor: Cursor, facts: list[FactSpec]) -> tuple[Known, Names]:
     with cursor.connection.cursor(row_factory=namedtuple_row) as named:
         row: Any
         for row in named.execute(
-            "SELECT id, crisis_id, kind, name, role FROM actors WHERE id = ANY(%s)", [list(actors)]
+            "SELECT id, crisis_id, kind, name, role, corrections FROM actors WHERE id = ANY(%s)",
+            [list(actors)],
         ):
             known.actors[row.id] = row.crisis_id
             names.actor(ActorRow(**row._asdict()))
@@ -178,6 +180,8 @@ def fact_specs(cursor: Cursor, kind: FactKind, ids: list[str]) -> list[tuple[str
             "note": fact.note,
             **_detail(kind, details[fact.id]),
             "review": _review(fact),
+            "translations": translation_specs(fact.translations),
+            "corrections": correction_specs(fact.corrections),
         }
         found.append((fact.crisis_id, convert(raw, SPEC_OF[kind])))
     return found
@@ -193,6 +197,17 @@ def _review(fact: Any) -> dict[str, Any] | None:
         "by": fact.reviewed_by,
         "at": fact.reviewed_at,
     }
+
+
+def translation_specs(stored: str) -> list[dict[str, Any]]:
+    """Stored translations as the fixtures write them."""
+    return [{k: v for k, v in item.items() if k != "of"} for item in msgspec.json.decode(stored)]
+
+
+def correction_specs(stored: str) -> list[dict[str, Any]]:
+    """Stored correction notices as the fixtures write them."""
+    found: list[dict[str, Any]] = msgspec.json.decode(stored)
+    return found
 
 
 def _citation(source: str, quote: str, start: int, text: str) -> dict[str, Any]:

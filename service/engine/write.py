@@ -50,6 +50,13 @@ def change_time(conn: psycopg.Connection[Any] | Cursor) -> dt.datetime:
 FACT_TABLES = ("fact_documents", "citations", "fact_actors", *(k.table for k in r.KINDS.values()))
 """What hangs off a fact, deleted before it."""
 
+ENGLISH_VECTOR = sql.SQL(
+    "to_tsvector('english', coalesce((SELECT string_agg(t->>'text', ' ') "
+    "FROM json_array_elements(translations::json) t WHERE t->>'language' = 'en'), ''))"
+)
+"""A fact's English translations, stemmed as English, in its search vector: an English
+search finds a French fact (the original stays what is cited)."""
+
 OWNED = {
     "source": (("source_passages", "source_id"), ("sources", "id")),
     "actor": (("actor_aliases", "actor_id"), ("actors", "id")),
@@ -137,8 +144,9 @@ class Writer:
         self.cursor.execute(
             sql.SQL(
                 "INSERT INTO facts ({listed}, search) "
-                "SELECT {listed}, to_tsvector(config::regconfig, document) FROM loading_facts"
-            ).format(listed=listed)
+                "SELECT {listed}, to_tsvector(config::regconfig, document) || {english} "
+                "FROM loading_facts"
+            ).format(listed=listed, english=ENGLISH_VECTOR)
         )
         self.cursor.execute("TRUNCATE loading_facts")
         self.counts["facts"] = self.counts.get("facts", 0) + len(staged)

@@ -47,6 +47,8 @@ class Crisis(Base):
     loaded_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("now()")
     )
+    corrections: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Public correction notices, a JSON list of service.schemas.Correction."""
 
     __table_args__ = (
         one_of("start_precision", Precision),
@@ -83,6 +85,8 @@ class Source(Base):
             persisted=True,
         ),
     )
+    translations: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Curators' translations, a JSON list of service.schemas.Translation."""
 
     __table_args__ = (
         UniqueConstraint("id", "text_length"),
@@ -119,6 +123,8 @@ class Actor(Base):
     kind: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(Text)
     role: Mapped[str | None] = mapped_column(Text)
+    corrections: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Public correction notices, a JSON list of service.schemas.Correction."""
 
     __table_args__ = (
         UniqueConstraint("crisis_id", "id"),
@@ -194,6 +200,10 @@ class Fact(Base):
     reviewed_by: Mapped[str | None] = mapped_column(Text)
     """The key that last published or retracted the fact; none for a fixture's."""
     reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    translations: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Curators' translations, a JSON list of service.schemas.Translation."""
+    corrections: Mapped[str] = mapped_column(Text, server_default="[]")
+    """Public correction notices, a JSON list of service.schemas.Correction."""
 
     __table_args__ = (
         UniqueConstraint("id", "kind"),

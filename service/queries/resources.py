@@ -110,7 +110,7 @@ _CRISIS_JSON = sql.SQL("""json_build_object(
     'counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT kind, count(*) AS n FROM facts WHERE crisis_id = c.id GROUP BY kind) k),
         '{{}}'),
-    'changed', {changed})""").format(
+    'corrections', c.corrections::json, 'changed', {changed})""").format(
     start=date_json("c", "start_on", "start_precision"),
     end=date_json("c", "end_on", "end_precision"),
     changed=changed_json("crisis", "c.id"),
@@ -143,7 +143,8 @@ def _source_json(with_text: bool) -> sql.Composable:
         'id', s.id, 'crisis_id', s.crisis_id, 'title', s.title, 'outlet', s.outlet,
         'url', s.url, 'language', s.language, 'published', {published},
         'published_note', s.published_note, 'file_name', s.file_name, 'sha256', s.sha256,
-        'length', s.text_length, 'changed', {changed}{text})""").format(
+        'length', s.text_length, 'translations', s.translations::json,
+        'changed', {changed}{text})""").format(
         published=date_json("s", "published_on", "published_precision"),
         changed=changed_json("source", "s.id"),
         text=sql.SQL(", 'text', s.text" if with_text else ""),
@@ -184,7 +185,9 @@ _ACTOR_JSON = sql.SQL("""json_build_object(
     'fact_counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT fa.kind, count(DISTINCT fa.fact_id) AS n
         FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{{}}'),
-    'changed', {changed})""").format(changed=changed_json("actor", "a.id"))
+    'corrections', a.corrections::json, 'changed', {changed})""").format(
+    changed=changed_json("actor", "a.id")
+)
 ACTORS = Keyset(
     _ACTOR_JSON,
     "actors a",

@@ -9,6 +9,7 @@ from typing import Any
 from psycopg import sql
 
 from service import schemas
+from service.queries import names
 from service.queries.base import (
     BadCursor,
     Conn,
@@ -65,8 +66,9 @@ WITH q AS (
                     THEN regexp_replace(query::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
                     ELSE query END AS words
         FROM (SELECT english || french AS query, english, french
-              FROM websearch_to_tsquery('english', %(q)s) english,
-                   websearch_to_tsquery('french', %(q)s) french) q
+              FROM (SELECT websearch_to_tsquery('english', %(q)s){english_names} AS english,
+                           websearch_to_tsquery('french', %(q)s){french_names} AS french) t
+        ) q
     ) q
 ),
 articles AS (
@@ -205,12 +207,27 @@ def mark_snippet(window: str, word: str) -> str:
     return window
 
 
+def _names(config: str, groups: int) -> sql.Composable:
+    """`&&` each group of names (`%(g0)s`, ...): one of its names must match."""
+    return sql.SQL("").join(
+        sql.SQL(" && websearch_to_tsquery({}, {})").format(
+            sql.Literal(config), sql.Placeholder(f"g{n}")
+        )
+        for n in range(groups)
+    )
+
+
 @functools.lru_cache(maxsize=1024)
 def _search_sql(
-    types: tuple[str, ...], by_crisis: bool, statuses: tuple[str, ...], paged: bool, rows: int
+    types: tuple[str, ...],
+    by_crisis: bool,
+    statuses: tuple[str, ...],
+    paged: bool,
+    rows: int,
+    groups: int = 0,
 ) -> sql.SQL:
-    """The search for these types, filters, review statuses and page size, built once: only
-    its values vary, as parameters."""
+    """The search for these types, filters, review statuses, page size and number of names
+    widened (service.queries.names), built once: only its values vary, as parameters."""
     sources = Where.of("s.search @@ q.words")
     facts = Where.of("f.search @@ q.query") + reviewed("f", statuses)
     if "source" not in types:
@@ -234,6 +251,8 @@ def _search_sql(
         after=after.joined(),
         page=sql.Literal(rows),
         limit=limit_clause(rows),
+        english_names=_names("english", groups),
+        french_names=_names("french", groups),
         **_SEARCH_CONSTANTS,
     )
     return rendered(query)
@@ -258,10 +277,13 @@ async def search(
     cursor: str | None,
     visibility: Visibility = PUBLIC,
 ) -> schemas.Page[schemas.SearchHit]:
-    """Sources and facts matching `q` (English and French stemming), best first; facts of
-    the review statuses `visibility` sees."""
+    """Sources and facts matching `q` (English and French stemming, an actor's or place's
+    every name for the one it is called by), best first; facts of the review statuses
+    `visibility` sees."""
     near = _near_forms(q)
-    params: dict[str, Any] = {"q": q, **near}
+    expanded = await names.expand(conn, q, crisis)
+    params: dict[str, Any] = {"q": expanded.rest, **near}
+    params.update({f"g{n}": group for n, group in enumerate(expanded.groups)})
     if crisis is not None:
         params["crisis"] = crisis
     scope = FactFilter(
@@ -274,8 +296,14 @@ async def search(
         except ValueError:
             raise BadCursor("not a cursor issued by this API") from None
         params["after_type"], params["after_id"] = after_type, after_id
-    statuses = visibility.statuses
-    query = _search_sql(types, crisis is not None, statuses, cursor is not None, limit + 1)
+    query = _search_sql(
+        types,
+        crisis is not None,
+        visibility.statuses,
+        cursor is not None,
+        limit + 1,
+        len(expanded.groups),
+    )
     rows = await fetch_rows(conn, query, params)
     items = [
         schemas.SearchHit(
