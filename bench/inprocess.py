@@ -7,10 +7,12 @@ builds it, or reused), with the answer cache off.
 
 wrk's figures move by 20-40% with the machine within an hour; this isolates what a change
 to the request path costs the worker, the share of a cold page that is Python. It prints
-CPU microseconds per request; with `--instructions` it runs itself twice under valgrind's
-callgrind instead (N and N + 500 requests, the same start-up) and prints the difference
-over 500, instructions per request: they repeat within about 3% (how often a read finds
-PostgreSQL's answer already there varies), where CPU time moves by 10-20% with the host.
+CPU microseconds per request; with `--instructions` it runs itself under valgrind's
+callgrind instead, instrumenting only the N measured requests (switched on after the
+warm-up; less what switching costs, counted in a run of no request), and prints
+instructions per request: they repeat within about 3% (how often a read finds PostgreSQL's
+answer already there varies), where CPU time moves by 10-20% with the host (and by 2-3x
+on a host shared with other work).
 
 `--scenario bare` is bench.bare's route on the same cold pages; `--against-bare` serves the
 product's cold pages and the bare route's in one process, blocks of requests alternating,
@@ -48,8 +50,6 @@ NEVER = 10**9
 never refuses (the load is one client address)."""
 
 WARMUP = 300
-EXTRA = 500
-"""Requests the second callgrind run makes beyond the first."""
 
 
 class _Page(msgspec.Struct):
@@ -127,7 +127,7 @@ async def _block(app: Litestar, paths: list[str], requests: int) -> float:
     start = time.process_time()
     for i in range(requests):
         await _get(app, paths[i % len(paths)])
-    return (time.process_time() - start) / requests
+    return (time.process_time() - start) / max(1, requests)
 
 
 async def _against_bare(settings: Settings, pages: int, requests: int, rounds: int) -> None:
@@ -152,24 +152,43 @@ async def _against_bare(settings: Settings, pages: int, requests: int, rounds: i
     print(f"bare/product CPU a page: median {statistics.median(ratios):.3f} of {rounds} rounds")
 
 
-def _instructions(argv: list[str], requests: int) -> int:
-    """Instructions callgrind counted for a whole run of this module with `requests`."""
+def _instructions(argv: list[str]) -> int:
+    """Instructions callgrind counted in one run of this module: instrumentation starts off
+    (the start-up runs several times faster) and is on only around the measured block,
+    switched with callgrind_control."""
     command = [
         "valgrind",
         "--tool=callgrind",
+        "--instr-atstart=no",
         "--callgrind-out-file=/dev/null",
         sys.executable,
         "-m",
         "bench.inprocess",
         *argv,
-        "--requests",
-        str(requests),
+        "--under-callgrind",
     ]
     run = subprocess.run(command, capture_output=True, text=True, check=True)
     found = re.search(r"Collected : (\d+)", run.stderr)
     if found is None:
         raise SystemExit(f"callgrind printed no count:\n{run.stderr[-2000:]}")
     return int(found.group(1))
+
+
+def _instrument(on: bool) -> None:
+    state = "on" if on else "off"
+    command = ["callgrind_control", f"--instr={state}", str(os.getpid())]
+    subprocess.run(command, check=True, capture_output=True)
+
+
+async def _counted(settings: Settings, scenario: str, pages: int, requests: int) -> None:
+    """Under callgrind: warm up, then instrument `requests` requests only."""
+    app = _app(settings, scenario)
+    async with app.lifespan():
+        paths = await _paths(app, scenario, pages)
+        await _block(app, paths, WARMUP)
+        _instrument(True)
+        await _block(app, paths, requests)
+        _instrument(False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,13 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     top.add_argument(
         "--rate-limit", type=int, default=0, help=f"per minute (0: off; {NEVER}: on, never met)"
     )
+    top.add_argument("--under-callgrind", action="store_true", help=argparse.SUPPRESS)
     args = top.parse_args(argv)
     if args.instructions:
         kept = ["--size", args.size, "--scenario", args.scenario, "--pages", str(args.pages)]
-        kept += ["--rate-limit", str(args.rate_limit)]
-        first = _instructions(kept, args.requests)
-        second = _instructions(kept, args.requests + EXTRA)
-        each = (second - first) / EXTRA
+        kept += ["--rate-limit", str(args.rate_limit), "--requests", str(args.requests)]
+        # A run of no request counts what switching instrumentation on and off costs.
+        each = (_instructions(kept) - _instructions([*kept, "--requests", "0"])) / args.requests
         print(f"{args.size} {args.scenario}: {each:,.0f} instructions a request")
         return 0
     server = os.environ.get("DATABASE_URL") or start_embedded(Settings.from_env().data_dir)
@@ -198,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env().replace(
         database_url=dataset.url, rate_limit_per_minute=args.rate_limit, answer_cache_entries=0
     )
+    if args.under_callgrind:
+        uvloop.run(_counted(settings, args.scenario, args.pages, args.requests))
+        return 0
     if args.against_bare:
         uvloop.run(_against_bare(settings, args.pages, args.requests // 4, args.rounds))
         return 0
