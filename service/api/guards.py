@@ -4,6 +4,7 @@ and the headers that keep a browser from misreading an answer."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import urllib.parse
@@ -40,6 +41,7 @@ _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S
 _INLINE_STYLE = re.compile(rb"<style[^>]*>(.*?)</style>", re.S | re.I)
 
 
+@functools.lru_cache(maxsize=64)
 def host_allowed(host: bytes, allowed: tuple[str, ...]) -> bool:
     """Host header without its port against the allowed names; `*` and `*.domain` match."""
     name = host.decode("latin-1").strip().lower()
@@ -63,6 +65,8 @@ def query_problem(query: bytes, raw_path: bytes) -> Problem | None:
             414, f"The query string is {len(query)} bytes; at most {MAX_QUERY_BYTES} are read."
         )
     for part in (query, raw_path):
+        if part.isascii() and b"%" not in part and b"\x00" not in part:
+            continue  # text as it is: nothing to decode (the usual case)
         decoded = urllib.parse.unquote_to_bytes(part.replace(b"+", b" "))
         try:
             text = decoded.decode("utf-8")
