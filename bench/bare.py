@@ -198,9 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     server = os.environ.get("DATABASE_URL") or start_embedded(defaults.data_dir)
     dataset, _ = datasets.prepare(with_database(server, "postgres"), args.size, False)
-    busy = run.wait_quiet(0.15, 120, print)
+    busy = run.wait_quiet(0.15, 20, print)
     pairs = side_by_side(dataset, config, args.pages, args.rate_limit)
-    ratio = run.rps_ratio([(b, a) for a, b in pairs])
+    ratio = run.rps_ratio(pairs)
     for bare_run, product_run in pairs:
         print(f"  bare {bare_run.rps:7.0f}/s  product {product_run.rps:7.0f}/s")
     print(f"{args.size}: product/bare pages per second, median of the pairs' {ratio:.3f}")
