@@ -39,8 +39,8 @@ RECIPE = (
     "alembic/versions",
     "fixtures",
     "service/engine",
-    "service/models.py",
-    "service/synth.py",
+    "service/models",
+    "service/synth",
 )
 CLI = str(Path(sys.executable).parent / "crisis-facts")
 

@@ -31,7 +31,7 @@ from service.api import (
     webhooks,
     writes,
 )
-from service.api.caching import CachingMiddleware, ResponseCache
+from service.api.caching import Caching, ResponseCache
 from service.api.contract import document
 from service.api.params import strict_query
 from service.database import (
@@ -177,7 +177,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         docs.assets_router(),
         *page_handlers(),
     ]
-    guard = guards.GuardMiddleware(settings)
+    guard = guards.GuardMiddleware(settings, Caching.of(settings, cache))
     # Litestar answers 404 and 405 before any middleware runs: the guard answers them too.
     # (CORS preflights, answered before routing too, go unguarded: they carry no data.)
     exception_handlers: dict[int | type[Exception], Any] = {
@@ -206,11 +206,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         if settings.cors_origins
         else None,
-        middleware=[
-            guard,
-            *([limit.middleware] if (limit := guards.rate_limit(settings)) else []),
-            CachingMiddleware.define(settings, cache),
-        ],
+        middleware=[guard],
         state=State({"settings": settings, "news": news}),
         debug=False,
     )

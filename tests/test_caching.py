@@ -128,6 +128,29 @@ def test_a_committed_load_replaces_cached_answers(
     assert {**restored, "changed": None} == {**first.json(), "changed": None}
 
 
+def test_answers_from_the_cache_count_against_the_rate_limit(
+    settings: Settings, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The limiter and the cache are stages of one middleware: an answer kept in memory, or
+    a 304, is counted and carries the RateLimit headers like one built afresh."""
+    heard = Heard(monkeypatch)
+    with TestClient(create_app(settings.replace(rate_limit_per_minute=4))) as client:
+        heard.wait_for_version(engine)
+        first = client.get(PAGE)
+        with renamed_behind_the_cache(engine, "Changed without a load"):
+            cached = client.get(PAGE)
+            assert cached.json() == first.json(), "served from the cache"
+            unchanged = client.get(PAGE, headers={"If-None-Match": first.headers["etag"]})
+            assert unchanged.status_code == 304
+            remaining = [r.headers["ratelimit-remaining"] for r in (first, cached, unchanged)]
+            assert remaining == ["3", "2", "1"]
+            assert client.get(PAGE).headers["ratelimit-remaining"] == "0"
+            refused = client.get(PAGE)
+            assert refused.status_code == 429
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert int(refused.headers["retry-after"]) > 0
+
+
 def test_a_rolled_back_load_leaves_cached_answers(
     cached_app: tuple[Heard, TestClient[Litestar]], engine: sa.Engine, tmp_path: Path
 ) -> None:

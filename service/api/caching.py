@@ -16,9 +16,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from litestar.enums import ScopeType
-from litestar.middleware import DefineMiddleware
-
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -142,26 +139,28 @@ def _streamed(scope: Any) -> bool:
     return handler is not None and bool(handler.opt.get("streamed"))
 
 
-class CachingMiddleware:
-    """Serves and stores /v1 answers through the cache, and tags every 200 with an ETag."""
+class Caching:
+    """Serves and stores /v1 answers through the cache, and tags every 200 with an ETag:
+    a stage of service.api.guards.GuardMiddleware, the one middleware of every request."""
 
-    def __init__(self, app: Any, cache_control: str, cache: ResponseCache | None) -> None:
-        self.app = app
+    def __init__(self, cache_control: str, cache: ResponseCache | None) -> None:
         self.cache_control = cache_control.encode()
         self.cache = cache
 
     @classmethod
-    def define(cls, settings: Settings, cache: ResponseCache | None) -> DefineMiddleware:
-        return DefineMiddleware(
-            cls, cache_control=f"public, max-age={settings.cache_max_age}", cache=cache
-        )
+    def of(cls, settings: Settings, cache: ResponseCache | None) -> Caching:
+        return cls(f"public, max-age={settings.cache_max_age}", cache)
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["method"] != "GET" or _streamed(scope):
-            if scope["type"] == ScopeType.HTTP and scope["method"] in WRITES:
-                send = self._forgetting(send)
-            await self.app(scope, receive, send)
-            return
+    @staticmethod
+    def applies(scope: Any) -> bool:
+        """GET answers, but for exports, which stream theirs as they read it."""
+        return scope["method"] == "GET" and not _streamed(scope)
+
+    async def serve(
+        self, scope: Any, receive: Any, send: Any, app: Any, extra: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Answer from the cache, else from `app`; `extra` headers go on the answer sent,
+        not on the one kept."""
         request_headers = dict(scope["headers"])
         if_none_match = request_headers.get(b"if-none-match")
         # An answer to a request made with a key is that key's alone: never kept or shared.
@@ -175,7 +174,7 @@ class CachingMiddleware:
             key = b"%s?%s|%d|%s" % (scope["path"].encode(), scope["query_string"], gzip, origin)
             answer = cache.get(key)
             if answer is not None:
-                await self._send(send, answer, if_none_match)
+                await self._send(send, answer, if_none_match, extra)
                 return
         generation = cache.generation if cache is not None else 0
         start: dict[str, Any] = {}
@@ -190,15 +189,17 @@ class CachingMiddleware:
                     answer = self._answer(start, b"".join(chunks), private)
                     if cache is not None and answer.status == 200 and not _no_store(answer):
                         cache.put(key, answer, generation)
-                    await self._send(send, answer, if_none_match)
+                    await self._send(send, answer, if_none_match, extra)
             else:  # pragma: no cover - no other message is sent for HTTP
                 await send(message)
 
-        await self.app(scope, receive, buffer)
+        await app(scope, receive, buffer)
 
-    def _forgetting(self, send: Any) -> Any:
+    def forgetting(self, scope: Any, send: Any) -> Any:
         """`send`, dropping every kept answer before a write's success is told: its client's
         next read must show it, and this worker's NOTIFY comes a moment after the commit."""
+        if scope["method"] not in WRITES:
+            return send
 
         async def forget(message: Any) -> None:
             if (
@@ -229,7 +230,9 @@ class CachingMiddleware:
         return Answer(status, headers, body, etag)
 
     @staticmethod
-    async def _send(send: Any, answer: Answer, if_none_match: bytes | None) -> None:
+    async def _send(
+        send: Any, answer: Answer, if_none_match: bytes | None, extra: list[tuple[bytes, bytes]]
+    ) -> None:
         if (
             answer.status == 200
             and if_none_match is not None
@@ -237,10 +240,9 @@ class CachingMiddleware:
         ):
             keep = {b"etag", b"cache-control", b"vary", b"link"}
             headers = [(n, v) for n, v in answer.headers if n.lower() in keep]
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.start", "status": 304, "headers": headers + extra})
             await send({"type": "http.response.body", "body": b""})
             return
-        await send(
-            {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
-        )
+        headers = answer.headers + extra if extra else answer.headers
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})

@@ -4,6 +4,7 @@ and the headers that keep a browser from misreading an answer."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import urllib.parse
@@ -13,7 +14,6 @@ from litestar import Request, Response
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.types import (
     ASGIApp,
     HTTPResponseStartEvent,
@@ -24,6 +24,8 @@ from litestar.types import (
     Send,
 )
 
+from service.api.caching import Caching
+from service.api.limits import RateLimiter
 from service.errors import Problem, handle_http, problem_response
 from service.settings import Settings
 
@@ -39,12 +41,7 @@ _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S
 _INLINE_STYLE = re.compile(rb"<style[^>]*>(.*?)</style>", re.S | re.I)
 
 
-def rate_limit(settings: Settings) -> RateLimitConfig | None:
-    if settings.rate_limit_per_minute <= 0:
-        return None
-    return RateLimitConfig(rate_limit=("minute", settings.rate_limit_per_minute), exclude=UNGUARDED)
-
-
+@functools.lru_cache(maxsize=64)
 def host_allowed(host: bytes, allowed: tuple[str, ...]) -> bool:
     """Host header without its port against the allowed names; `*` and `*.domain` match."""
     name = host.decode("latin-1").strip().lower()
@@ -68,6 +65,8 @@ def query_problem(query: bytes, raw_path: bytes) -> Problem | None:
             414, f"The query string is {len(query)} bytes; at most {MAX_QUERY_BYTES} are read."
         )
     for part in (query, raw_path):
+        if part.isascii() and b"%" not in part and b"\x00" not in part:
+            continue  # text as it is: nothing to decode (the usual case)
         decoded = urllib.parse.unquote_to_bytes(part.replace(b"+", b" "))
         try:
             text = decoded.decode("utf-8")
@@ -110,15 +109,22 @@ SOURCES_PATH = "/v1/sources"
 
 
 class GuardMiddleware(ASGIMiddleware):
-    """Refuses unknown hosts, unreadable query strings and bodies over MAX_BODY_BYTES as
-    problem+json before anything reads them; pins the docs page's inline code in its CSP."""
+    """The one middleware of every request, one layer doing in turn what each needs: refuses
+    unknown hosts, unreadable query strings and bodies over MAX_BODY_BYTES as problem+json
+    before anything reads them; counts the client's requests (service.api.limits); answers
+    through the answer cache with ETags (service.api.caching); pins the docs page's inline
+    code in its CSP. One layer, not one middleware each: bench/RESULTS.md."""
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, caching: Caching) -> None:
         self.max_body_bytes = settings.max_body_bytes
         self.max_source_bytes = settings.max_source_bytes
         self.hosts = settings.allowed_hosts
+        self.limiter = None
+        if settings.rate_limit_per_minute > 0:
+            self.limiter = RateLimiter(settings.rate_limit_per_minute, UNGUARDED)
+        self.caching = caching
 
     def refusal(self, scope: HTTPScope) -> Problem | None:
         headers = dict(scope["headers"])
@@ -142,13 +148,33 @@ class GuardMiddleware(ASGIMiddleware):
         problem = self.refusal(scope)
         if problem is not None:
             raise problem
-        if scope["path"] == DOCS_PATH:
-            await self._docs(scope, receive, send, next_app)
-            return
-        if scope["path"].startswith(DOCS_PATH + "/") and scope["path"] not in DOCS_PAGES:
+        path = scope["path"]
+        if path.startswith(DOCS_PATH + "/") and path not in DOCS_PAGES:
             # Litestar's docs router answers the rest of /docs/ with an HTML 404 of its own.
-            raise Problem(404, f"No resource at {scope['path']}; the docs are at {DOCS_PATH}.")
-        await next_app(scope, receive, send)
+            raise Problem(404, f"No resource at {path}; the docs are at {DOCS_PATH}.")
+        limits = self.limiter.headers(scope) if self.limiter is not None else None
+        if path == DOCS_PATH:
+
+            async def served(scope: Scope, receive: Receive, send: Send) -> None:
+                await self._serve(scope, receive, send, next_app, limits)
+
+            await self._docs(scope, receive, send, served)
+            return
+        await self._serve(scope, receive, send, next_app, limits)
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        next_app: ASGIApp,
+        limits: list[tuple[bytes, bytes]] | None,
+    ) -> None:
+        if self.caching.applies(scope):
+            await self.caching.serve(scope, receive, send, next_app, limits or [])
+        else:
+            send = self.caching.forgetting(scope, send)
+            await next_app(scope, receive, _with_headers(send, limits) if limits else send)
 
     def unrouted(self, request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
         """The exception handler of 404 and 405, which Litestar raises before any middleware
@@ -181,6 +207,15 @@ class GuardMiddleware(ASGIMiddleware):
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
         await next_app(scope, receive, buffer)
+
+
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *headers]
+        await send(message)
+
+    return sending
 
 
 def _refused(status: int, detail: str) -> Problem:
