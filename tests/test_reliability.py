@@ -23,9 +23,10 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from service import migrations
+from service import keys, migrations
 from service.database import drop_database, make_engine
 from service.settings import PROJECT_ROOT
+from service.vocabulary import Role
 from tests.conftest import FIXTURES, fresh_database, table_dump
 from tests.waiting import until
 
@@ -83,6 +84,7 @@ class Served:
             cwd=PROJECT_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: `kill` reaches every worker
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -93,6 +95,13 @@ class Served:
                 time.sleep(0.1)
         self.close()
         raise RuntimeError("the server did not start")
+
+    def kill(self) -> None:
+        """SIGKILL the server and its workers at once, as a machine that loses power."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        if self.process.stderr:
+            self.process.stderr.close()
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -264,6 +273,83 @@ def test_sigkilled_load_leaves_the_previous_data_intact(server_url: str) -> None
     finally:
         engine.dispose()
         drop_database(server_url, sa.engine.make_url(url).database or "")
+
+
+def test_sigkilled_server_keeps_every_write_it_answered(server_url: str) -> None:
+    """Writes that were answered 2xx are stored, whole, when the server dies mid-stream;
+    one that was not answered is stored whole or not at all."""
+    url = fresh_database(server_url, "killwrites")
+    try:
+        migrated_and_loaded(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            token = keys.create(conn, "night-desk", Role.EDITOR)
+        served = Served(url, WORKERS="2")
+        answered: list[str] = []
+        sent: list[str] = []
+        writers = [
+            threading.Thread(target=_write_until_gone, args=(served.base, token, n, sent, answered))
+            for n in range(3)
+        ]
+        for writer in writers:
+            writer.start()
+        try:
+            until(lambda: len(answered) >= 15, timeout=60, what="writes answered")
+        finally:
+            served.kill()
+            for writer in writers:
+                writer.join()
+        with psycopg.connect(url) as conn:
+            stored = _whole_facts(conn, sent)
+        assert set(answered) <= stored, "every answered write is stored"
+        assert len(answered) >= 15
+    finally:
+        drop_database(server_url, sa.engine.make_url(url).database or "")
+
+
+def _write_until_gone(base: str, token: str, n: int, sent: list[str], answered: list[str]) -> None:
+    """POST new published casualty figures until the server stops answering."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        for i in range(10_000):
+            fact_id = f"cas-kill-{n}-{i}"
+            sent.append(fact_id)
+            body = {
+                "crisis": "kazakhstan-2022",
+                "id": fact_id,
+                "category": "killed",
+                "victim_group": "police",
+                "count": 18,
+                "hedge": "exact",
+                "key": "killed.police",
+                "citations": [{"source": KILL_SOURCE, "quote": KILL_QUOTE}],
+                "review": {"status": "published"},
+            }
+            try:
+                made = client.post("/v1/casualties", json=body)
+            except httpx.HTTPError:
+                return
+            assert made.status_code == 201, made.text
+            answered.append(fact_id)
+
+
+KILL_SOURCE = "src-004-security-chief-arrested"
+KILL_QUOTE = "the police also reporting 18 killed and 748 wounded in their ranks"
+
+
+def _whole_facts(conn: psycopg.Connection[Any], ids: list[str]) -> set[str]:
+    """Of `ids`, the facts stored; fails when one is stored in part (a fact without its
+    answer, its record or its revision, or the reverse)."""
+    parts = {
+        "facts": "SELECT id FROM facts WHERE id = ANY(%s)",
+        "answers": "SELECT fact_id FROM fact_documents WHERE fact_id = ANY(%s)",
+        "records": "SELECT id FROM records WHERE kind = 'casualty' AND id = ANY(%s)",
+        "revisions": "SELECT record_id FROM revisions WHERE kind = 'casualty' "
+        "AND record_id = ANY(%s)",
+        "citations": "SELECT DISTINCT fact_id FROM citations WHERE fact_id = ANY(%s)",
+    }
+    found = {part: {row[0] for row in conn.execute(query, [ids])} for part, query in parts.items()}
+    assert all(ids_ == found["facts"] for ids_ in found.values()), "a write half stored"
+    return found["facts"]
 
 
 def wait_for_copy(url: str, process: subprocess.Popen[Any], timeout: float = 120) -> bool:
