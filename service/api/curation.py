@@ -6,7 +6,6 @@ on an edit and Idempotency-Key on a creation.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
@@ -30,6 +29,7 @@ from service.api.writes import (
     _kept,
     _transaction,
     body_type,
+    expected_revision,
     merge_patch,
 )
 from service.engine import curated
@@ -39,7 +39,6 @@ from service.queries.facts import TOMBSTONE
 from service.queries.revised import GET_REVISED, revised
 from service.vocabulary import Role
 
-_ETAG = re.compile(r'\s*(?:W/)?"(\d+)\.[0-9a-f]{32}(?:-gzip)?"\s*')
 PATHS = {"source": "/v1/sources", "actor": "/v1/actors"}
 
 IfMatch = Annotated[
@@ -139,20 +138,6 @@ def _create_actor(
         curated.write_actor(cursor, crisis, convert(raw, ActorSpec), author, summary)
     written = _current(conn, "actor", data.id)
     return Written(201, written.etag, written.location, written.body)
-
-
-def _expected(if_match: str | None) -> int:
-    if if_match is None:
-        raise Problem(
-            428,
-            "This write needs If-Match with the record's ETag as you last read it, so that it "
-            "cannot undo a change you have not seen.",
-            kind="precondition-required",
-        )
-    match = _ETAG.fullmatch(if_match)
-    if match is None:
-        raise Problem(412, "If-Match names no revision of this record.", kind="stale")
-    return int(match.group(1))
 
 
 def _missing(conn: psycopg.Connection[Any], kind: str, record_id: str) -> Problem:
@@ -265,7 +250,7 @@ async def edit_actor(
     """Edits the actor with a JSON Merge Patch of its fixture record (`aliases` is replaced
     whole); a new name is rewritten into the facts that involve it. Answers the actor."""
     plain_text(data)
-    expected = _expected(if_match)
+    expected = expected_revision(if_match)
     author = request.state.key.name
     work = partial(
         _edit_actor,

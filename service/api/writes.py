@@ -114,17 +114,18 @@ def _missing(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Pro
     return gone(kind.value, fact_id, row[0], row[1].date().isoformat(), row[2])
 
 
-def _expected(if_match: str | None) -> int:
+def expected_revision(if_match: str | None) -> int:
+    """The revision an If-Match names: 428 without one, 412 when it names none."""
     if if_match is None:
         raise Problem(
             428,
-            "This write needs If-Match with the fact's ETag as you last read it, so that it "
+            "This write needs If-Match with the record's ETag as you last read it, so that it "
             "cannot undo a change you have not seen.",
             kind="precondition-required",
         )
     match = _ETAG.fullmatch(if_match)
     if match is None:
-        raise Problem(412, "If-Match names no revision of this fact.", kind="stale")
+        raise Problem(412, "If-Match names no revision of this record.", kind="stale")
     return int(match.group(1))
 
 
@@ -282,7 +283,7 @@ async def _move(
     reason: str | None,
     summary: str | None,
 ) -> Response[Any]:
-    expected = _expected(if_match)
+    expected = expected_revision(if_match)
     work = partial(
         _transition, kind=kind, fact_id=fact_id, to=to, expected=expected,
         author=request.state.key.name, reason=reason, summary=summary,
@@ -306,7 +307,7 @@ async def _change(
     summary: str | None,
 ) -> Response[Any]:
     """An edit (a merge patch) or, with no `change`, a deletion, made against `if_match`."""
-    expected = _expected(if_match)
+    expected = expected_revision(if_match)
     author = request.state.key.name
     work = partial(
         _edit,
