@@ -107,7 +107,7 @@ def test_the_landing_page_shows_the_apis_figures_offline(served: Served, tmp_pat
         for d in api(served, "/v1/disputes", crisis=crisis["id"])
     }
     assert disputes and shown.disputes == disputes
-    placed = api(served, "/v1/timeline", crisis=crisis["id"], include="undated")
+    placed = api(served, "/v1/timeline", crisis=crisis["id"], undated="true")
     timeline = [fact["id"] for fact in placed]
     assert timeline and shown.timeline == timeline
     screenshot = tmp_path / "landing.png"

@@ -367,7 +367,18 @@ def wait_for_copy(url: str, process: subprocess.Popen[Any], timeout: float = 120
     return False
 
 
-def test_sigterm_under_load_finishes_requests_and_closes_the_pool(database_url: str) -> None:
+@pytest.fixture
+def own_url(server_url: str) -> Iterator[str]:
+    """A loaded database of this test's own: connections it counts are its server's alone
+    (the suite's in-process app keeps a pool open on the shared one)."""
+    url = fresh_database(server_url, "sigterm")
+    migrated_and_loaded(url)
+    yield url
+    drop_database(server_url, sa.engine.make_url(url).database or "")
+
+
+def test_sigterm_under_load_finishes_requests_and_closes_the_pool(own_url: str) -> None:
+    database_url = own_url
     # One worker: granian loses the stop that reaches a worker still starting, and with two
     # the first can answer (and the signal land) while the second is still starting.
     served = Served(database_url, WORKERS="1")
