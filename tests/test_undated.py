@@ -4,6 +4,7 @@ first article citing it, its `date` still null."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -70,3 +71,13 @@ def test_a_cursor_does_not_cross_between_the_two(client: Client) -> None:
 
 def test_undated_is_true_or_false(client: Client) -> None:
     invalid(client, "/v1/timeline", "undated", undated="everything")
+
+
+def test_the_timeline_export_places_them_as_the_timeline_does(client: Client) -> None:
+    for asked in ({}, {"undated": "true"}):
+        listed = [f["id"] for f in walk(client, "/v1/timeline", **asked)]
+        exported = client.get("/v1/export/timeline.ndjson", params=asked)
+        assert exported.status_code == 200, exported.text
+        lines = [json.loads(line) for line in exported.content.splitlines() if line]
+        assert [item["id"] for item in lines[:-1]] == listed, asked
+        assert lines[-1]["count"] == len(listed)

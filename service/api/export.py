@@ -32,6 +32,7 @@ from service.api.params import (
     SenderId,
     SpeakerId,
     StatusFilter,
+    Undated,
     VictimGroupFilter,
     in_role,
 )
@@ -235,11 +236,12 @@ async def export_timeline(
         list[FactKind] | None,
         Parameter(description="Only these kinds of fact (repeat the parameter for several)."),
     ] = None,
+    undated: Undated = False,
 ) -> Stream:
-    """Every dated fact in date order, as `GetTimeline` filters them; a kind's own columns
-    are empty on the other kinds' rows."""
+    """Every dated fact in date order, as `GetTimeline` filters them (undated ones too,
+    placed, with `undated=true`); a kind's own columns are empty on the other kinds' rows."""
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
-    return await stream(request, listings.timeline(filters, kinds))
+    return await stream(request, listings.timeline(filters, kinds, undated))
 
 
 @exported("actors", "Export actors", fact_filters=False)

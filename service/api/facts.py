@@ -23,6 +23,7 @@ from service.api.params import (
     SenderId,
     SpeakerId,
     StatusFilter,
+    Undated,
     VictimGroupFilter,
     fetch,
     in_role,
@@ -201,14 +202,7 @@ async def get_timeline(
     ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
-    undated: Annotated[
-        bool,
-        Parameter(
-            description="`true` adds the facts their sources do not date, each placed at "
-            "the publication date of the first article citing it (its `date` stays null: "
-            "that is the mark); `since` and `until` then compare that date too."
-        ),
-    ] = False,
+    undated: Undated = False,
 ) -> Response[schemas.Page[schemas.AnyFact]]:
     """Every dated fact of every kind in date order (then id); each item says its `kind`.
     A fact its source does not date is left out unless `undated=true`."""

@@ -186,6 +186,14 @@ ActorName = Annotated[
         "(case-insensitive), e.g. `Masimov`.",
     ),
 ]
+Undated = Annotated[
+    bool,
+    Parameter(
+        description="`true` adds the facts their sources do not date, each placed at "
+        "the publication date of the first article citing it (its `date` stays null: "
+        "that is the mark); `since` and `until` then compare that date too."
+    ),
+]
 PathId = Annotated[str, Parameter(max_length=120, pattern=ID_PATTERN, description="The item's id.")]
 """Ids are slugs: anything else cannot name an item (and NUL would fail in PostgreSQL)."""
 

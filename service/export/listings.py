@@ -17,6 +17,7 @@ from service.queries import (
     ACTORS,
     DISPUTE_CONDITIONS,
     KIND_TABLE,
+    PLACED_ON,
     SOURCES,
     FactFilter,
     Keyset,
@@ -83,17 +84,20 @@ def facts(name: str, kind: FactKind, filters: FactFilter) -> Listing:
     return Listing(name, _answers_of(selected, "f.id"), params, shape, kinds=(kind,))
 
 
-def timeline(filters: FactFilter, kinds: tuple[FactKind, ...]) -> Listing:
-    """Every dated fact of the kinds, in date order then id, as the timeline pages."""
+def timeline(filters: FactFilter, kinds: tuple[FactKind, ...], undated: bool = False) -> Listing:
+    """Every dated fact of the kinds (`undated`: every fact, placed as the timeline places
+    it), in date order then id, as the timeline pages."""
+    date: LiteralString = PLACED_ON if undated else "f.occurred_on"
     params: dict[str, Any] = filters.params()
-    where = Where.of("f.occurred_on IS NOT NULL") + Where.of("f.kind = ANY(%(kinds)s)")
-    where += fact_conditions(tuple(params), None)
+    where = Where.of(sql.SQL("{} IS NOT NULL").format(sql.SQL(date)))
+    where += Where.of("f.kind = ANY(%(kinds)s)")
+    where += fact_conditions(tuple(params), None, date=date)
     where += reviewed("f", filters.visibility.statuses)
     params["kinds"] = [k.value for k in kinds]
-    selected = sql.SQL("SELECT f.id, f.occurred_on FROM facts f WHERE {where}").format(
-        where=where.joined()
+    selected = sql.SQL("SELECT f.id, {date} AS placed FROM facts f WHERE {where}").format(
+        date=sql.SQL(date), where=where.joined()
     )
-    query = _answers_of(selected, "f.occurred_on, f.id")
+    query = _answers_of(selected, "f.placed, f.id")
     return Listing("timeline", query, params, schemas.AnyFact, kinds=kinds)
 
 

@@ -18,6 +18,7 @@ from service.queries.base import (
     rendered,
 )
 from service.queries.facts import (
+    PLACED_ON,
     FactFilter,
     Tombstone,
     fact_conditions,
@@ -52,6 +53,7 @@ __all__ = [
     "DISPUTE_CONDITIONS",
     "FACT_RANK_BOUND",
     "KIND_TABLE",
+    "PLACED_ON",
     "SOURCES",
     "BadCursor",
     "Conn",
