@@ -74,8 +74,10 @@ def test_undated_is_true_or_false(client: Client) -> None:
 
 
 def test_the_timeline_export_places_them_as_the_timeline_does(client: Client) -> None:
-    for asked in ({}, {"undated": "true"}):
-        listed = [f["id"] for f in walk(client, "/v1/timeline", **asked)]
+    dated = [f["id"] for f in walk(client, "/v1/timeline")]
+    every = [f["id"] for f in walk(client, "/v1/timeline", undated="true")]
+    asked: dict[str, str]
+    for asked, listed in (({}, dated), ({"undated": "true"}, every)):
         exported = client.get("/v1/export/timeline.ndjson", params=asked)
         assert exported.status_code == 200, exported.text
         lines = [json.loads(line) for line in exported.content.splitlines() if line]
