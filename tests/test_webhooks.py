@@ -53,7 +53,7 @@ class Receiver:
                     receiver.received.append((self.headers["webhook-id"], payload))
                     receiver.arrived.notify_all()
                 # Time itself is under test here: a receiver slower than WEBHOOK_TIMEOUT.
-                time.sleep(receiver.delay)
+                time.sleep(receiver.delay)  # a slow receiver: its delay is what is under test
                 try:
                     self.send_response(receiver.status)
                     self.end_headers()

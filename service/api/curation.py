@@ -20,17 +20,17 @@ from service import engine, history, idempotency, schemas
 from service.api.auth import SECURITY, require_key
 from service.api.bodies import plain_text
 from service.api.params import PathId, fetch
-from service.api.writes import (
+from service.api.writing import (
     JSON,
     MERGE_PATCH,
     IdempotencyKey,
     Summary,
     Written,
-    _kept,
-    _transaction,
     body_type,
     expected_revision,
+    kept_answer,
     merge_patch,
+    transaction,
 )
 from service.engine import curated
 from service.engine.specs import ActorSpec, NewActor, NewSource, SourceSpec, convert
@@ -53,7 +53,7 @@ KEYED: dict[str, Any] = {"guards": [require_key, body_type], "security": SECURIT
 
 def _run(pool: Any, work: Callable[[psycopg.Connection[Any]], Written]) -> Written:
     try:
-        return _transaction(pool, work)
+        return transaction(pool, work)
     except engine.FixtureError as exc:
         invalid = [InvalidParam("body", problem) for problem in exc.problems]
         raise Problem(
@@ -96,7 +96,7 @@ def _once(
             return Written(kept.status, kept.etag, kept.location, kept.body)
     answer = make()
     if retry is not None:
-        idempotency.keep(conn, author, retry[0], idempotency.Kept(retry[1], **_kept(answer)))
+        idempotency.keep(conn, author, retry[0], idempotency.Kept(retry[1], **kept_answer(answer)))
     return answer
 
 

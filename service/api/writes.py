@@ -5,20 +5,16 @@ Deliberately without `from __future__ import annotations`: each kind's controlle
 by `controller(kind)`, and Litestar reads its handlers' annotations as the objects they are.
 """
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import anyio.to_thread
 import msgspec
 import psycopg
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
-from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body, HeaderParameter, JSONBody, Parameter
+from litestar.params import Body, JSONBody, Parameter
 from litestar.types import Message, Scope
 
 from service import engine, history, idempotency, schemas
@@ -27,63 +23,26 @@ from service.api.auth import SECURITY, require_key
 from service.api.bodies import plain_text
 from service.api.params import PathId, fetch
 from service.api.readers import sees_drafts
+from service.api.writing import (
+    JSON,
+    MERGE_PATCH,
+    IdempotencyKey,
+    IfMatch,
+    Summary,
+    T,
+    Written,
+    body_type,
+    expected_revision,
+    kept_answer,
+    merge_patch,
+    transaction,
+)
 from service.engine import store
 from service.engine.rows import KINDS
 from service.engine.specs import NEW_FACTS, FactSpec, convert
-from service.engine.write import WRITE_LOCK
 from service.errors import InvalidParam, Problem, gone, not_found
 from service.queries.facts import GET_FACT, TOMBSTONE, fact_etag
 from service.vocabulary import FactKind, ReviewStatus, Role
-
-T = TypeVar("T")
-JSON = "application/json"
-MERGE_PATCH = "application/merge-patch+json"
-_ETAG = re.compile(r'\s*(?:W/)?"(\d+)\.[0-9a-f]{32}(?:-gzip)?"\s*')
-
-Summary = Annotated[
-    str | None,
-    HeaderParameter(
-        name="X-Edit-Summary",
-        max_length=500,
-        description="Why: the summary of the revision this write makes.",
-    ),
-]
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        max_length=200,
-        description="Retry safely: the same key and body replay the first answer for 24 hours.",
-    ),
-]
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(name="If-Match", description="The ETag of the fact as you last read it."),
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    """A write's answer: status, the fact's answer and ETag afterwards, its URL."""
-
-    status: int
-    etag: str
-    location: str
-    body: bytes
-
-    def response(self) -> Response[Any]:
-        headers = {"Location": self.location, "Cache-Control": "no-store"}
-        if self.etag:
-            headers["ETag"] = self.etag
-        return Response(msgspec.Raw(self.body), status_code=self.status, headers=headers)
-
-
-def _transaction(pool: Any, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-    """Run `work` in one transaction that holds the write lock from its start."""
-    pool.open()  # on the first write: a worker that never writes starts no pool threads
-    with pool.connection() as conn, conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
-        return work(conn)
 
 
 async def _write(
@@ -92,7 +51,7 @@ async def _write(
     """Run a write on a thread of its own: the write path is synchronous."""
     pool = request.app.state.change_pool
     try:
-        return await anyio.to_thread.run_sync(partial(_transaction, pool, work))
+        return await anyio.to_thread.run_sync(partial(transaction, pool, work))
     except engine.FixtureError as exc:
         invalid = [InvalidParam("body", problem) for problem in exc.problems]
         raise Problem(422, "; ".join(exc.problems), kind="invalid-fact", invalid=invalid) from None
@@ -114,21 +73,6 @@ def _missing(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Pro
     return gone(kind.value, fact_id, row[0], row[1].date().isoformat(), row[2])
 
 
-def expected_revision(if_match: str | None) -> int:
-    """The revision an If-Match names: 428 without one, 412 when it names none."""
-    if if_match is None:
-        raise Problem(
-            428,
-            "This write needs If-Match with the record's ETag as you last read it, so that it "
-            "cannot undo a change you have not seen.",
-            kind="precondition-required",
-        )
-    match = _ETAG.fullmatch(if_match)
-    if match is None:
-        raise Problem(412, "If-Match names no revision of this record.", kind="stale")
-    return int(match.group(1))
-
-
 def _stale(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Problem:
     now = _current(conn, kind, fact_id)
     if now is None:
@@ -140,19 +84,6 @@ def _stale(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Probl
         kind="stale",
         headers={"ETag": now.etag},
     )
-
-
-def merge_patch(target: Any, change: Any) -> Any:
-    """RFC 7396 JSON Merge Patch: members set to null are removed, objects merge."""
-    if not isinstance(change, dict):
-        return change
-    result = dict(target) if isinstance(target, dict) else {}
-    for name, value in change.items():
-        if value is None:
-            result.pop(name, None)
-        else:
-            result[name] = merge_patch(result.get(name), value)
-    return result
 
 
 def _create(
@@ -185,17 +116,8 @@ def _create(
     assert written is not None
     answer = Written(201, written.etag, written.location, written.body)
     if retry is not None:
-        idempotency.keep(conn, author, retry[0], idempotency.Kept(retry[1], **_kept(answer)))
+        idempotency.keep(conn, author, retry[0], idempotency.Kept(retry[1], **kept_answer(answer)))
     return answer
-
-
-def _kept(answer: Written) -> dict[str, Any]:
-    return {
-        "status": answer.status,
-        "etag": answer.etag,
-        "location": answer.location,
-        "body": answer.body,
-    }
 
 
 def _edit(
@@ -319,21 +241,6 @@ async def _change(
         summary=summary,
     )
     return (await _write(request, work)).response()
-
-
-async def body_type(
-    connection: ASGIConnection[Any, Any, Any, Any], route: BaseRouteHandler
-) -> None:
-    """A guard: the body is of the media type the route's `opt` names, checked before
-    anything decodes it."""
-    media_type = route.opt["body"]
-    given = connection.headers.get("content-type", "").split(";")[0].strip().lower()
-    if given != media_type:
-        raise Problem(
-            415,
-            f"This write takes a body of type {media_type}, not {given or 'none'}.",
-            kind="unsupported-media-type",
-        )
 
 
 def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
