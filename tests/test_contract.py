@@ -19,7 +19,7 @@ from litestar.openapi.spec import Operation, Parameter
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from service import cli, keys
-from service.api import contract
+from service.api import examples as examples_
 from service.api.guards import MAX_QUERY_BYTES
 from service.api.params import date_range
 from service.app import create_app
@@ -145,10 +145,10 @@ class TestExamples:
             assert response.status_code == 200, (path, response.text)
             return response.text
 
-        examples = contract.collect_examples(app, get, get_text)
+        examples = examples_.collect_examples(app, get, get_text)
         if os.environ.get("CRISIS_FACTS_WRITE_EXAMPLES"):
-            contract.write_examples(examples)
-        assert examples == json.loads(contract.EXAMPLES_FILE.read_text(encoding="utf-8")), (
+            examples_.write_examples(examples)
+        assert examples == json.loads(examples_.EXAMPLES_FILE.read_text(encoding="utf-8")), (
             "openapi/examples.json is stale: run `CRISIS_FACTS_WRITE_EXAMPLES=1 "
             "pytest tests/test_contract.py -k examples`, then `make openapi`"
         )
