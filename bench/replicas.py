@@ -68,7 +68,7 @@ def _served(name: str, primary: str, reads: str | None) -> Iterator[str]:
         **({"DATABASE_READ_URLS": reads} if reads else {}),
     }
     base = f"http://127.0.0.1:{port}"
-    log = RESULTS / "logs" / f"replicas-{name.replace(' ', '-')}.log"
+    log = Path(__file__).parent / "logs" / f"replicas-{name.replace(' ', '-')}.log"
     with servers.running(servers.product_command(), env, base + "/ready", log):
         yield base
 
