@@ -276,7 +276,7 @@ class Reads:
             whole = standby.lag <= self.max_lag and position.version is not None
             if whole and not standby.serving:
                 await standby.pool.check()  # connections from before it left may be dead
-                log.warning("%s joins the read rotation", standby.name)
+                log.info("%s joins the read rotation", standby.name)
             elif not whole:
                 self._leave(standby, ConnectionError(f"{standby.lag:.1f} s behind"))
             standby.serving = whole
