@@ -12,10 +12,9 @@ import io
 from typing import Any
 
 import msgspec
-
-from service import schemas
 from psycopg import sql
 
+from service import schemas
 from service.export import lines
 from service.export.columns import Column, Flatten, fact_columns, flattener, plain_columns
 from service.export.listings import FACT_SHAPES, Listing, list_decoder
