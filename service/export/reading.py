@@ -33,7 +33,8 @@ async def begin(conn: Conn) -> Version:
     """Open the export's transaction on `conn` (an autocommit connection) and read the
     version it sees."""
     await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    # Compiling an export's plain scan costs more than it saves (bench/RESULTS.md, exports).
+    # Compiling an export's plain scan costs more than it saves (bench/RESULTS.md, exports);
+    # the export pool's connections say so already, a snapshot's does not.
     await conn.execute("SET LOCAL jit = off")
     row = await (await conn.execute("SELECT version FROM dataset_version WHERE id = 1")).fetchone()
     made = await (
