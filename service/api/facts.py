@@ -2,39 +2,81 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
 
 from service import queries, schemas
 from service.api.existing import check_named
+from service.api.paging import fetch, paged
 from service.api.params import (
-    FILTER_DEPENDENCIES,
-    CategoryFilter,
-    ChannelFilter,
-    ConfirmedFilter,
-    Cursor,
-    Filters,
-    Limit,
-    ModeFilter,
+    BySender,
+    BySpeaker,
+    FactQuery,
+    InCategory,
+    InChannel,
+    InMode,
+    InStatus,
+    IsConfirmed,
+    OfVictims,
+    PageCursor,
+    PageSize,
     PathId,
-    SenderId,
-    SpeakerId,
-    StatusFilter,
-    Undated,
-    VictimGroupFilter,
-    fetch,
+    WithUndated,
     in_role,
-    paged,
 )
+from service.api.querystring import decode, takes
 from service.api.readers import sees_drafts
 from service.errors import gone, not_found
 from service.queries import FactFilter
-from service.vocabulary import (
-    FactKind,
-)
+from service.vocabulary import FactKind
+
+# Each list's parameters, in the order the contract lists them: the shared filters, then
+# the list's own (a filter added later comes after `cursor`).
+
+
+class StatementQuery(FactQuery, kw_only=True, forbid_unknown_fields=True):
+    mode: InMode | None = None
+    channel: InChannel | None = None
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+    speaker: BySpeaker | None = None
+
+
+class CasualtyQuery(FactQuery, kw_only=True, forbid_unknown_fields=True):
+    category: InCategory | None = None
+    victim_group: OfVictims | None = None
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+
+
+class DeploymentQuery(FactQuery, kw_only=True, forbid_unknown_fields=True):
+    status: InStatus | None = None
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+    sender: BySender | None = None
+
+
+class ArrestQuery(FactQuery, kw_only=True, forbid_unknown_fields=True):
+    confirmed: IsConfirmed | None = None
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+
+
+class TimelineQuery(FactQuery, kw_only=True, forbid_unknown_fields=True):
+    kind: (
+        Annotated[
+            list[FactKind],
+            msgspec.Meta(
+                description="Only these kinds of fact (repeat the parameter for several)."
+            ),
+        ]
+        | None
+    ) = None
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+    undated: WithUndated = False
 
 
 async def _list(
@@ -78,23 +120,17 @@ async def _detail(
 class StatementController(Controller):
     path = "/v1/statements"
     tags = ["facts"]
-    dependencies = FILTER_DEPENDENCIES
 
-    @get("/", operation_id="ListStatements", summary="List statements")
+    @get("/", operation_id="ListStatements", summary="List statements", **takes(StatementQuery))
     async def list_statements(
-        self,
-        request: Request[Any, Any, Any],
-        filters: Filters,
-        mode: ModeFilter = None,
-        channel: ChannelFilter = None,
-        limit: Limit = 50,
-        cursor: Cursor = None,
-        speaker: SpeakerId = None,
+        self, request: Request[Any, Any, Any]
     ) -> Response[schemas.Page[schemas.Statement]]:
         """Direct quotes and attributed reported speech, each with its speaker and citations."""
-        kind_filters = {"mode": mode, "channel": channel, **in_role("speaker_id", speaker)}
-        narrowed = replace(filters, kind_filters=kind_filters)
-        return await _list(request, FactKind.STATEMENT, narrowed, limit, cursor)
+        query = decode(request, StatementQuery)
+        filters = await query.filters(
+            request, mode=query.mode, channel=query.channel, **in_role("speaker_id", query.speaker)
+        )
+        return await _list(request, FactKind.STATEMENT, filters, query.limit, query.cursor)
 
     @get("/{fact_id:str}", operation_id="GetStatement", summary="Get a statement")
     async def get_statement(
@@ -107,23 +143,19 @@ class StatementController(Controller):
 class CasualtyController(Controller):
     path = "/v1/casualties"
     tags = ["facts"]
-    dependencies = FILTER_DEPENDENCIES
 
-    @get("/", operation_id="ListCasualties", summary="List casualty figures")
+    @get(
+        "/", operation_id="ListCasualties", summary="List casualty figures", **takes(CasualtyQuery)
+    )
     async def list_casualties(
-        self,
-        request: Request[Any, Any, Any],
-        filters: Filters,
-        category: CategoryFilter = None,
-        victim_group: VictimGroupFilter = None,
-        limit: Limit = 50,
-        cursor: Cursor = None,
+        self, request: Request[Any, Any, Any]
     ) -> Response[schemas.Page[schemas.Casualty]]:
         """Killed and injured figures, one per source claim, each hedged as its source hedges it."""
-        narrowed = replace(
-            filters, kind_filters={"category": category, "victim_group": victim_group}
+        query = decode(request, CasualtyQuery)
+        filters = await query.filters(
+            request, category=query.category, victim_group=query.victim_group
         )
-        return await _list(request, FactKind.CASUALTY, narrowed, limit, cursor)
+        return await _list(request, FactKind.CASUALTY, filters, query.limit, query.cursor)
 
     @get("/{fact_id:str}", operation_id="GetCasualty", summary="Get a casualty figure")
     async def get_casualty(
@@ -136,21 +168,22 @@ class CasualtyController(Controller):
 class DeploymentController(Controller):
     path = "/v1/deployments"
     tags = ["facts"]
-    dependencies = FILTER_DEPENDENCIES
 
-    @get("/", operation_id="ListDeployments", summary="List troop deployments")
+    @get(
+        "/",
+        operation_id="ListDeployments",
+        summary="List troop deployments",
+        **takes(DeploymentQuery),
+    )
     async def list_deployments(
-        self,
-        request: Request[Any, Any, Any],
-        filters: Filters,
-        status: StatusFilter = None,
-        limit: Limit = 50,
-        cursor: Cursor = None,
-        sender: SenderId = None,
+        self, request: Request[Any, Any, Any]
     ) -> Response[schemas.Page[schemas.Deployment]]:
         """Troop deployments: sender, size, framework and status at a date, one per source claim."""
-        narrowed = replace(filters, kind_filters={"status": status, **in_role("sender_id", sender)})
-        return await _list(request, FactKind.DEPLOYMENT, narrowed, limit, cursor)
+        query = decode(request, DeploymentQuery)
+        filters = await query.filters(
+            request, status=query.status, **in_role("sender_id", query.sender)
+        )
+        return await _list(request, FactKind.DEPLOYMENT, filters, query.limit, query.cursor)
 
     @get("/{fact_id:str}", operation_id="GetDeployment", summary="Get a troop deployment")
     async def get_deployment(
@@ -163,20 +196,15 @@ class DeploymentController(Controller):
 class ArrestController(Controller):
     path = "/v1/arrests"
     tags = ["facts"]
-    dependencies = FILTER_DEPENDENCIES
 
-    @get("/", operation_id="ListArrests", summary="List arrests")
+    @get("/", operation_id="ListArrests", summary="List arrests", **takes(ArrestQuery))
     async def list_arrests(
-        self,
-        request: Request[Any, Any, Any],
-        filters: Filters,
-        confirmed: ConfirmedFilter = None,
-        limit: Limit = 50,
-        cursor: Cursor = None,
+        self, request: Request[Any, Any, Any]
     ) -> Response[schemas.Page[schemas.Arrest]]:
         """Named arrests with charge and legal basis, and mass-arrest counts with their scope."""
-        narrowed = replace(filters, kind_filters={"confirmed": confirmed})
-        return await _list(request, FactKind.ARREST, narrowed, limit, cursor)
+        query = decode(request, ArrestQuery)
+        filters = await query.filters(request, confirmed=query.confirmed)
+        return await _list(request, FactKind.ARREST, filters, query.limit, query.cursor)
 
     @get("/{fact_id:str}", operation_id="GetArrest", summary="Get an arrest")
     async def get_arrest(
@@ -191,22 +219,16 @@ class ArrestController(Controller):
     operation_id="GetTimeline",
     summary="Timeline of dated facts",
     tags=["facts"],
-    dependencies=FILTER_DEPENDENCIES,
+    **takes(TimelineQuery),
 )
-async def get_timeline(
-    request: Request[Any, Any, Any],
-    filters: Filters,
-    kind: Annotated[
-        list[FactKind] | None,
-        Parameter(description="Only these kinds of fact (repeat the parameter for several)."),
-    ] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-    undated: Undated = False,
-) -> Response[schemas.Page[schemas.AnyFact]]:
+async def get_timeline(request: Request[Any, Any, Any]) -> Response[schemas.Page[schemas.AnyFact]]:
     """Every dated fact of every kind in date order (then id); each item says its `kind`.
     A fact its source does not date is left out unless `undated=true`."""
-    kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
-    stored = await fetch(request, queries.timeline, filters, kinds, limit, cursor, undated)
-    await check_named(request, stored.value.items, cursor, **named_ids(filters))
+    query = decode(request, TimelineQuery)
+    filters = await query.filters(request)
+    kinds = tuple(sorted(set(query.kind))) if query.kind else tuple(FactKind)
+    stored = await fetch(
+        request, queries.timeline, filters, kinds, query.limit, query.cursor, query.undated
+    )
+    await check_named(request, stored.value.items, query.cursor, **named_ids(filters))
     return paged(request, stored.value, stored.etag)

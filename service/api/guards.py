@@ -95,12 +95,12 @@ def docs_csp(body: bytes) -> bytes:
 
 
 async def security_headers(message: Message, scope: Scope) -> None:
-    """A before_send hook: Litestar calls it for every answer, a 404 or 405 included."""
+    """A before_send hook: Litestar calls it for every answer, a 404 or 405 included.
+    Header names are compared as written: Litestar writes them in lower case, as this does."""
     if message["type"] == "http.response.start":
-        headers = list(message.get("headers", []))
-        if not any(name.lower() == b"content-security-policy" for name, _ in headers):
+        headers = [*message.get("headers", ()), *SECURITY_HEADERS]
+        if b"content-security-policy" not in dict(headers):
             headers.append((b"content-security-policy", API_CSP))
-        headers += SECURITY_HEADERS
         message["headers"] = headers
 
 

@@ -4,37 +4,82 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from service import queries, schemas
 from service.api.existing import check_named
+from service.api.paging import fetch, paged
 from service.api.params import (
-    ActorKindFilter,
-    ActorName,
     CrisisId,
     Cursor,
-    LanguageFilter,
+    Including,
+    InCrisis,
+    InLanguage,
     Limit,
+    Measuring,
+    Named,
+    OfActorKind,
+    PageCursor,
+    PageSize,
     PathId,
-    QuantityKey,
-    fetch,
-    paged,
 )
+from service.api.querystring import decode, takes
 from service.api.readers import Include, visibility
 from service.errors import not_found
 from service.queries.revised import get_revised
 from service.vocabulary import FactKind, SearchType
 
+
+class CrisisQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+
+
+class SourceQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    crisis: InCrisis | None = None
+    language: InLanguage | None = None
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+
+
+class ActorQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    crisis: InCrisis | None = None
+    kind: OfActorKind | None = None
+    name: Named | None = None
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+
+
+class DisputeQuery(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    crisis: InCrisis | None = None
+    kind: (
+        Annotated[
+            FactKind, msgspec.Meta(description="Only quantities measured by facts of this kind.")
+        ]
+        | None
+    ) = None
+    key: Measuring | None = None
+    limit: PageSize = 50
+    cursor: PageCursor | None = None
+    include: Including | None = None
+
+
 SEARCH_MAX_LENGTH = 200
 
 
-@get("/v1/crises", operation_id="ListCrises", summary="List crises", tags=["crises"])
-async def list_crises(
-    request: Request[Any, Any, Any], limit: Limit = 50, cursor: Cursor = None
-) -> Response[schemas.Page[schemas.Crisis]]:
+@get(
+    "/v1/crises",
+    operation_id="ListCrises",
+    summary="List crises",
+    tags=["crises"],
+    **takes(CrisisQuery),
+)
+async def list_crises(request: Request[Any, Any, Any]) -> Response[schemas.Page[schemas.Crisis]]:
     """Every crisis the service holds, with how many facts of each kind it has."""
-    return paged(request, await fetch(request, queries.list_crises, limit, cursor))
+    query = decode(request, CrisisQuery)
+    return paged(request, await fetch(request, queries.list_crises, query.limit, query.cursor))
 
 
 @get(
@@ -48,17 +93,20 @@ async def get_crisis(request: Request[Any, Any, Any], crisis_id: PathId) -> sche
     return crisis
 
 
-@get("/v1/sources", operation_id="ListSources", summary="List sources", tags=["sources"])
+@get(
+    "/v1/sources",
+    operation_id="ListSources",
+    summary="List sources",
+    tags=["sources"],
+    **takes(SourceQuery),
+)
 async def list_sources(
     request: Request[Any, Any, Any],
-    crisis: CrisisId = None,
-    language: LanguageFilter = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> Response[schemas.Page[schemas.SourceSummary]]:
     """The articles facts are drawn from, with how each publication date was determined."""
-    page = await fetch(request, queries.list_sources, crisis, language, limit, cursor)
-    await check_named(request, page.items, cursor, crisis=crisis)
+    q = decode(request, SourceQuery)
+    page = await fetch(request, queries.list_sources, q.crisis, q.language, q.limit, q.cursor)
+    await check_named(request, page.items, q.cursor, crisis=q.crisis)
     return paged(request, page)
 
 
@@ -78,18 +126,18 @@ async def get_source(
     return Response(source.value, headers={"ETag": source.etag})
 
 
-@get("/v1/actors", operation_id="ListActors", summary="List actors", tags=["actors"])
-async def list_actors(
-    request: Request[Any, Any, Any],
-    crisis: CrisisId = None,
-    kind: ActorKindFilter = None,
-    name: ActorName = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> Response[schemas.Page[schemas.Actor]]:
+@get(
+    "/v1/actors",
+    operation_id="ListActors",
+    summary="List actors",
+    tags=["actors"],
+    **takes(ActorQuery),
+)
+async def list_actors(request: Request[Any, Any, Any]) -> Response[schemas.Page[schemas.Actor]]:
     """People, organizations, states and groups, with every spelling the sources use."""
-    page = await fetch(request, queries.list_actors, crisis, kind, name, limit, cursor)
-    await check_named(request, page.items, cursor, crisis=crisis)
+    q = decode(request, ActorQuery)
+    page = await fetch(request, queries.list_actors, q.crisis, q.kind, q.name, q.limit, q.cursor)
+    await check_named(request, page.items, q.cursor, crisis=q.crisis)
     return paged(request, page)
 
 
@@ -107,24 +155,20 @@ async def get_actor(request: Request[Any, Any, Any], actor_id: PathId) -> Respon
     operation_id="ListDisputes",
     summary="List disputed quantities",
     tags=["disputes"],
+    **takes(DisputeQuery),
 )
 async def list_disputes(
     request: Request[Any, Any, Any],
-    crisis: CrisisId = None,
-    kind: Annotated[
-        FactKind | None, Parameter(description="Only quantities measured by facts of this kind.")
-    ] = None,
-    key: QuantityKey = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-    include: Include = None,
 ) -> Response[schemas.Page[schemas.Dispute]]:
     """Every quantity that sources report differently, each source's figure side by side:
     among published facts, drafts too with an API key, retracted ones with
     `include=retracted`."""
-    seen = await visibility(request, include)
-    page = await fetch(request, queries.list_disputes, crisis, kind, key, limit, cursor, seen)
-    await check_named(request, page.items, cursor, crisis=crisis)
+    q = decode(request, DisputeQuery)
+    seen = await visibility(request, q.include)
+    page = await fetch(
+        request, queries.list_disputes, q.crisis, q.kind, q.key, q.limit, q.cursor, seen
+    )
+    await check_named(request, page.items, q.cursor, crisis=q.crisis)
     return paged(request, page)
 
 
