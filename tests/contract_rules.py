@@ -19,7 +19,8 @@ def refused_by_design(case: schemathesis.Case[Any], response: schemathesis.Respo
     issue; a date its pattern allows that the calendar does not (`2022-02-31`), or `until`
     before `since` (rules OpenAPI cannot state); a query string longer than the guard reads
     (each parameter has a maximum length, not their sum); a NUL character in a body,
-    which PostgreSQL text cannot hold; a write that breaks a rule of the data."""
+    which PostgreSQL text cannot hold; a write that breaks a rule of the data; a fact
+    deleted by an earlier step."""
     query = case.query or {}
     reasons = {"cursor"} if "cursor" in query else set()
     if case.operation.path == "/v1/changes" and "since" in query:
@@ -42,6 +43,8 @@ def refused_by_design(case: schemathesis.Case[Any], response: schemathesis.Respo
         reasons.add("until")
     if len(urlsplit(response.request.url or "").query) > MAX_QUERY_BYTES:
         reasons.add("query string")
+    if response.status_code == 410:
+        reasons.add("deleted")  # a deleted fact's URL answers its tombstone, not a 404
     if case.method != "GET" and response.status_code in {409, 412, 422, 428}:
         # A write that names no stored crisis, actor or article, quotes words its article
         # does not hold, or lacks If-Match: rules of the data, not of the schema.

@@ -138,6 +138,7 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
             if operation is None:
                 continue
             plain_queryparameters_of(operation)
+            require_checked_headers(operation)
             document_responses(operation, method)
             if operation.security is None:
                 operation.security = []  # public: declared so, not left unsaid (Redocly)
@@ -153,10 +154,10 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
 
 WRITE_PROBLEMS = {
     "post": {"409", "415", "422"},
-    "patch": {"412", "415", "422", "428"},
-    "delete": {"412", "422", "428"},
+    "patch": {"415", "422"},
+    "delete": {"422"},
 }
-"""The problems only writes can meet, by method."""
+"""The problems only writes can meet, by method (those of If-Match: `_write_problems`)."""
 
 
 def write_bodies(schemas: dict[str, Any]) -> None:
@@ -243,6 +244,15 @@ def _write_problems(operation: Operation, method: str) -> set[str]:
     if method != "get" and any(p.name == "fact_id" for p in parameters_of(operation)):
         problems = problems | {"409"}  # a review state forbids it (a retracted fact's edit)
     return problems
+
+
+def require_checked_headers(operation: Operation) -> None:
+    """Headers a write cannot go without, which its handler checks itself to answer 428 or
+    422 naming them (not Litestar's 400): If-Match, and a deletion's X-Edit-Summary."""
+    deletion = (operation.operation_id or "").startswith("Delete")
+    for parameter in parameters_of(operation):
+        if parameter.name == "If-Match" or (deletion and parameter.name == "X-Edit-Summary"):
+            parameter.required = True
 
 
 def strict_body(schema: Schema | Reference | None, required: list[str] | None = None) -> None:

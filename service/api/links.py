@@ -99,4 +99,3 @@ def add_links(document: OpenAPI) -> None:
         missing = {link.operation_id for link in answer_links.values()} - set(operations)
         assert not missing, f"links from {operation_id} to no operation: {missing}"
         response.links = dict(sorted(answer_links.items()))
-
