@@ -80,13 +80,14 @@ TAGS = [
 ]
 
 
-CONTACT = Contact(name="crisis-facts curators")
+CONTACT = Contact(name="The crisis-facts project")
 LICENSE = License(
-    name="All rights reserved: no licence has been granted yet",
-    identifier="LicenseRef-All-Rights-Reserved",
+    name="No licence granted; the articles' texts remain their publishers'",
+    identifier="LicenseRef-No-Licence-Granted",
 )
-"""What the contract says of who answers for it and on what terms; no licence has been
-chosen for the project or its data, so none is claimed."""
+"""Who answers for the contract and on what terms, as they stand: the project has no
+public address and has chosen no licence for its code or curated data, so none is
+claimed; the articles it quotes are not its own to license."""
 
 
 def openapi_config() -> OpenAPIConfig:

@@ -3,13 +3,11 @@ examples, and kept by the app under schemathesis' generated requests."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -20,13 +18,11 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from service import cli, keys
 from service.api import examples as examples_
-from service.api.guards import MAX_QUERY_BYTES
-from service.api.params import date_range
 from service.app import create_app
-from service.errors import Problem
 from service.settings import PROJECT_ROOT, Settings
 from service.vocabulary import Role
 from tests.apiclient import Client, ok, serve, unlimited
+from tests.contract_rules import refused_by_design
 
 SPEC = PROJECT_ROOT / "openapi" / "v1.json"
 STALE = "openapi/v1.json differs from what the app serves: run `make openapi` and commit it"
@@ -238,41 +234,6 @@ def admin_token(settings: Settings) -> Iterator[str]:
         conn.execute("DELETE FROM api_keys WHERE name = %s", [name])
 
 
-def refused_by_design(case: schemathesis.Case[Any], response: schemathesis.Response) -> set[str]:
-    """Why a valid-by-schema request got a 4xx, by design: an opaque cursor the API did not
-    issue; a date its pattern allows that the calendar does not (`2022-02-31`), or `until`
-    before `since` (rules OpenAPI cannot state); a query string longer than the guard reads
-    (each parameter has a maximum length, not their sum); a NUL character in a body,
-    which PostgreSQL text cannot hold; a write that breaks a rule of the data."""
-    query = case.query or {}
-    reasons = {"cursor"} if "cursor" in query else set()
-    if case.operation.path == "/v1/changes" and "since" in query:
-        reasons.add("since")  # there, a cursor
-    if case.method == "POST" and response.status_code == 400:
-        named = {p["name"] for p in response.json().get("invalid_params", [])}
-        reasons |= named & {"url"}  # a URL naming no public host is refused
-    if case.method in {"POST", "PATCH"} and response.status_code == 400:
-        # PostgreSQL text cannot hold a NUL character (U+0000): refused wherever it is.
-        problems = response.json().get("invalid_params", [])
-        reasons |= {p["name"] for p in problems if p["reason"] == "contains a NUL character"}
-    ranges: dict[str, tuple[dt.date, dt.date]] = {}
-    for name in ("since", "until"):
-        if isinstance(value := query.get(name), str):
-            try:
-                ranges[name] = date_range(name, value)
-            except Problem:
-                reasons.add(name)
-    if "since" in ranges and "until" in ranges and ranges["since"][0] > ranges["until"][1]:
-        reasons.add("until")
-    if len(urlsplit(response.request.url or "").query) > MAX_QUERY_BYTES:
-        reasons.add("query string")
-    if case.method != "GET" and response.status_code in {409, 412, 422, 428}:
-        # A write that names no stored crisis, actor or article, quotes words its article
-        # does not hold, or lacks If-Match: rules of the data, not of the schema.
-        reasons.add("data")
-    return reasons
-
-
 @schema.parametrize()
 def test_the_app_keeps_the_contract(case: schemathesis.Case[Any], admin_token: str) -> None:
     positive = case.meta is not None and case.meta.generation.mode.is_positive
@@ -289,7 +250,7 @@ def test_the_app_keeps_the_contract(case: schemathesis.Case[Any], admin_token: s
     )
     if by_design and "query string" in reasons:
         assert response.status_code == 414, response.text
-    elif by_design and "data" in reasons:
+    elif by_design and reasons & {"data", "deleted"}:
         assert response.headers["content-type"] == ["application/problem+json"], response.text
     elif by_design:
         assert response.status_code == 400, response.text

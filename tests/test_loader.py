@@ -194,6 +194,18 @@ def test_alias_naming_two_actors_is_refused(tmp_path: Path) -> None:
     assert f"alias {spelling!r} already names actor" in "\n".join(info.value.problems)
 
 
+def test_two_actors_of_one_crisis_with_one_name_are_refused(tmp_path: Path) -> None:
+    """Regression: the database's unique name per crisis failed the load (and the API's
+    POST /v1/actors with a 500) instead of a problem naming both actors."""
+    root = copy_fixtures(tmp_path)
+    actor = first_record(root, "actors.yaml")
+    append_record(root, "actors.yaml", {"id": "namesake", "kind": "person", "name": actor["name"]})
+    with pytest.raises(engine.FixtureError) as info:
+        engine.records(engine.read_bundle(root))
+    expected = f"actor 'namesake': its name {actor['name']!r} is the name of actor {actor['id']!r}"
+    assert expected in "\n".join(info.value.problems)
+
+
 def test_missing_fixtures_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(engine.FixtureError) as info:
         engine.read_bundle(tmp_path / "nowhere")

@@ -10,7 +10,8 @@
   schemathesis read the plain form correctly;
 * generic pages get stable names (`CasualtyPage`, not `Page_service.schemas.Casualty_`);
 * each 200 carries an example from the real data (openapi/examples.json, see
-  `collect_examples`), and each path id an example id that exists.
+  `collect_examples`), and each path id an example id that exists;
+* a record's answers link to what may follow them (service/api/links.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from service.api.examples import (
     parameters_of,
 )
 from service.api.guards import MAX_QUERY_BYTES
+from service.api.links import add_links
 from service.engine.specs import (
     NEW_FACTS,
     AliasSpec,
@@ -91,7 +93,8 @@ PROBLEMS = {
     "414": f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
     "401": "No API key, or not one in force; `WWW-Authenticate` says which.",
     "403": "The API key's role may not do this.",
-    "409": "A record with this id exists already.",
+    "409": "A record with this id exists already, or the record's review state forbids "
+    "this: a retracted fact is not edited, a draft is deleted rather than retracted.",
     "412": "If-Match names an older revision; the answer's ETag is the current one.",
     "415": "The body is not of the media type this write takes.",
     "422": "The record breaks a rule of the data; the problem names the record and the rule.",
@@ -135,6 +138,7 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
             if operation is None:
                 continue
             plain_queryparameters_of(operation)
+            require_checked_headers(operation)
             document_responses(operation, method)
             if operation.security is None:
                 operation.security = []  # public: declared so, not left unsaid (Redocly)
@@ -145,14 +149,15 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
             for parameter in parameters_of(item.get):
                 if parameter.param_in == ParamType.PATH:
                     parameter.example = WEBHOOK_EXAMPLE["id"]
+    add_links(schema)
 
 
 WRITE_PROBLEMS = {
     "post": {"409", "415", "422"},
-    "patch": {"412", "415", "422", "428"},
-    "delete": {"412", "422", "428"},
+    "patch": {"415", "422"},
+    "delete": {"422"},
 }
-"""The problems only writes can meet, by method."""
+"""The problems only writes can meet, by method (those of If-Match: `_write_problems`)."""
 
 
 def write_bodies(schemas: dict[str, Any]) -> None:
@@ -231,11 +236,23 @@ WRITES_ONLY = {"409", "412", "415", "422", "428"}
 
 
 def _write_problems(operation: Operation, method: str) -> set[str]:
-    """A write's problems; with If-Match (a publication, a retraction) also 412 and 428."""
+    """A write's problems; with If-Match (a publication, a retraction) also 412 and 428, and
+    on a fact also 409."""
     problems = WRITE_PROBLEMS.get(method, set())
     if any(p.name == "If-Match" for p in parameters_of(operation)):
         problems = problems | {"412", "428"}
+    if method != "get" and any(p.name == "fact_id" for p in parameters_of(operation)):
+        problems = problems | {"409"}  # a review state forbids it (a retracted fact's edit)
     return problems
+
+
+def require_checked_headers(operation: Operation) -> None:
+    """Headers a write cannot go without, which its handler checks itself to answer 428 or
+    422 naming them (not Litestar's 400): If-Match, and a deletion's X-Edit-Summary."""
+    deletion = (operation.operation_id or "").startswith("Delete")
+    for parameter in parameters_of(operation):
+        if parameter.name == "If-Match" or (deletion and parameter.name == "X-Edit-Summary"):
+            parameter.required = True
 
 
 def strict_body(schema: Schema | Reference | None, required: list[str] | None = None) -> None:

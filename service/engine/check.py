@@ -225,10 +225,14 @@ def _actors(
             continue
         known.actors[actor.id] = crisis_id
         yield actor_record(actor, crisis_id, name, spellings, problems)
+    names: dict[str, str] = {}
     for actor in cb.actors:
-        problem = name_problem(actor.id, actor.name, spellings)
+        problem = name_problem(actor.id, actor.name, spellings) or taken_name_problem(
+            actor.id, actor.name, names
+        )
         if problem is not None:
             problems.append(f"{folder}/actors.yaml: actor {actor.id!r}: {problem}")
+        names.setdefault(actor.id, actor.name)
 
 
 def actor_record(
@@ -265,6 +269,15 @@ def name_problem(actor_id: str, actor_name: str, spellings: dict[str, str]) -> s
     owner = spellings.get(actor_name)
     if owner is not None and owner != actor_id:
         return f"its name {actor_name!r} is an alias of {owner!r}"
+    return None
+
+
+def taken_name_problem(actor_id: str, actor_name: str, names: dict[str, str]) -> str | None:
+    """Why an actor's name cannot be its name: another actor of the crisis has it (`names`:
+    actor -> name), and a name says which actor a reader means."""
+    for other_id, other_name in names.items():
+        if other_name == actor_name and other_id != actor_id:
+            return f"its name {actor_name!r} is the name of actor {other_id!r}"
     return None
 
 

@@ -15,7 +15,14 @@ from psycopg.rows import namedtuple_row
 
 from service.engine import store
 from service.engine.answers import Names
-from service.engine.check import Known, actor_record, fact_record, name_problem, source_record
+from service.engine.check import (
+    Known,
+    actor_record,
+    fact_record,
+    name_problem,
+    source_record,
+    taken_name_problem,
+)
 from service.engine.diff import Applier, Outcome
 from service.engine.read import FixtureError, SourceText
 from service.engine.rows import FactRecord
@@ -86,7 +93,9 @@ def write_actor(
     problems: list[str] = []
     spellings, names = _spellings(cursor, crisis, spec.id)
     record = actor_record(spec, crisis, name, spellings, problems)
-    problem = name_problem(spec.id, spec.name, spellings)
+    problem = name_problem(spec.id, spec.name, spellings) or taken_name_problem(
+        spec.id, spec.name, names
+    )
     if problem is not None:
         problems.append(f"{name}: {problem}")
     for other_id, other_name in names.items():

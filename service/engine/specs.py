@@ -27,7 +27,8 @@ from service.vocabulary import (
 )
 
 Slug = Annotated[str, Meta(pattern=r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$", max_length=120)]
-Count = Annotated[int, Meta(ge=0)]
+Count = Annotated[int, Meta(ge=0, le=2**31 - 1)]
+"""A figure as PostgreSQL's `integer` holds it: a larger one would be cut to 32 bits."""
 Text = Annotated[str, Meta(min_length=1)]
 PartialDateText = Annotated[
     str, Meta(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD")
