@@ -1,4 +1,5 @@
-"""The changes feed's pages at a million changes (`python -m bench.changes feed`).
+"""The changes feed's pages at a million changes (`python -m bench.changes feed`), and this
+worker's CPU per page without a server (`DATABASE_URL=... python -m bench.feed`).
 
 Every feed request is followed by two cheap references on the same server, a `/health` and
 a page of 50 stored casualties, so that the ratio tells the feed's own cost on a host whose
@@ -9,6 +10,7 @@ by side.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import random
@@ -22,7 +24,9 @@ import psycopg
 
 from bench.servers import running
 from service import changes
+from service.app import create_app
 from service.database import with_database
+from service.settings import Settings
 
 REFERENCES = ("/health", "/v1/casualties")
 
@@ -174,3 +178,68 @@ def feed(
         figures["scenarios"] = measure(url, targets, pages)
     figures["load_average_after"] = os.getloadavg()
     return figures
+
+
+async def _cpu_ms(app: Any, path: str, query: bytes, encoding: bytes) -> float:
+    """CPU milliseconds of this thread for one request through the app's ASGI interface."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"accept-encoding", encoding)],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    started = time.thread_time()
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 200, sent
+    return (time.thread_time() - started) * 1000
+
+
+async def cpu(url: str, rounds: int) -> dict[str, float]:
+    """Median CPU ms per request: a feed page of 50 from the middle of the log, a page of 50
+    stored casualties and /health, gzipped and not, in turn, with the answer cache off."""
+    settings = Settings.from_env().replace(
+        database_url=url, answer_cache_entries=0, rate_limit_per_minute=0
+    )
+    app = create_app(settings)
+    rng = random.Random(21)
+    middle = head(url) // 2
+
+    def since() -> bytes:
+        return b"since=" + changes.cursor_of(middle + rng.randint(-5_000, 5_000)).encode()
+
+    cases = {
+        "feed, gzip": ("/v1/changes", since, b"gzip"),
+        "feed, identity": ("/v1/changes", since, b"identity"),
+        "/v1/casualties, gzip": ("/v1/casualties", lambda: b"", b"gzip"),
+        "/v1/casualties, identity": ("/v1/casualties", lambda: b"", b"identity"),
+        "/health": ("/health", lambda: b"", b"gzip"),
+    }
+    times: dict[str, list[float]] = {label: [] for label in cases}
+    async with app.lifespan():
+        for turn in range(rounds + 20):  # the first 20 warm up
+            for label, (path, query, encoding) in cases.items():
+                spent = await _cpu_ms(app, path, query(), encoding)
+                if turn >= 20:
+                    times[label].append(spent)
+    return {label: round(percentile(spent, 0.5), 3) for label, spent in times.items()}
+
+
+if __name__ == "__main__":
+    print(asyncio.run(cpu(os.environ["DATABASE_URL"], int(sys.argv[1]) if sys.argv[1:] else 300)))
