@@ -39,8 +39,10 @@ import msgspec
 import psycopg
 from standardwebhooks.webhooks import Webhook
 
-from bench.servers import running, stop, wait_ready
-from service import changes, keys
+from bench import feed as bench_feed
+from bench.feed import head, summary
+from bench.servers import stop, wait_ready
+from service import keys
 from service.database import create_database, drop_database, start_embedded, with_database
 from service.settings import PROJECT_ROOT
 from service.vocabulary import Role
@@ -58,20 +60,6 @@ def use_port(port: int) -> None:
     global PORT, BASE
     PORT, BASE = port, f"http://127.0.0.1:{port}"
     SERVE["PORT"] = str(port)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def summary(values_ms: list[float]) -> dict[str, float]:
-    return {
-        "n": len(values_ms),
-        "p50_ms": round(percentile(values_ms, 0.5), 2),
-        "p99_ms": round(percentile(values_ms, 0.99), 2),
-        "max_ms": round(max(values_ms), 2),
-    }
 
 
 def server_url() -> str:
@@ -99,107 +87,17 @@ def save(name: str, figures: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- the feed
 
 
-def _head(url: str) -> int:
-    with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT max(revision) FROM revisions").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-def _scenarios(url: str) -> dict[str, tuple[dict[str, Any], list[int]]]:
-    """Each scenario's filters and the revisions its pages start after (one per request)."""
-    head = _head(url)
-    with psycopg.connect(url) as conn:
-        synth = conn.execute(
-            "SELECT crisis_id FROM revisions WHERE crisis_id LIKE 'synth-%' LIMIT 1"
-        ).fetchone()
-    rng = random.Random(21)
-
-    def around(at: int, n: int = 300) -> list[int]:
-        return [max(0, min(head, at + rng.randint(-5_000, 5_000))) for _ in range(n)]
-
-    return {
-        "start": ({}, [rng.randint(0, 5_000) for _ in range(300)]),
-        "middle": ({}, around(head // 2)),
-        "end (the last page)": ({}, [head - rng.randint(1, 49) for _ in range(300)]),
-        "end (nothing newer: a poll)": ({}, [head] * 300),
-        "middle, limit=200": ({"limit": 200}, around(head // 2)),
-        "kind=casualty, middle": ({"kind": "casualty"}, around(head // 2)),
-        "kind=crisis (rare), start": ({"kind": "crisis"}, [0] * 300),
-        f"crisis={synth[0] if synth else '?'}, middle": (
-            {"crisis": synth[0] if synth else "?"},
-            around(head // 2),
-        ),
-        "synth crisis and kind=crisis (rare), start": (
-            {"crisis": synth[0] if synth else "?", "kind": "crisis"},
-            [0] * 300,
-        ),
-        "crisis=kazakhstan-2022 (none here) and kind=casualty, middle": (
-            {"crisis": "kazakhstan-2022", "kind": "casualty"},
-            around(head // 2),
-        ),
-        "crisis=kazakhstan-2022 (none here), middle": (
-            {"crisis": "kazakhstan-2022"},
-            around(head // 2),
-        ),
-    }
-
-
-def _plan(url: str, params: dict[str, Any], since: int) -> list[str]:
-    """EXPLAIN ANALYZE of the page's statement, as the feed runs it."""
-    limit = int(params.get("limit", 50))
-    query = changes._statement("crisis" in params, "kind" in params, limit)
-    values = {"since": since, "crisis": params.get("crisis"), "kind": params.get("kind")}
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            b"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query.as_string(None).encode(), values
-        ).fetchall()
-    return [row[0] for row in rows]
-
-
-def feed(facts: int, rebuild: bool) -> None:
+def feed(facts: int, rebuild: bool, baseline: Path | None, pages: int) -> None:
+    """Build `bench_changes_<facts>` once (kept for the next run), then measure its pages."""
     name = f"bench_changes_{facts}"
-    server = server_url()
-    url = with_database(server, name)
     try:
-        built = _head(url) > 0
+        built = head(with_database(server_url(), name)) > 0
     except psycopg.OperationalError:
         built = False
     if rebuild or not built:
-        url = fresh(name, ["migrate"], ["load"], ["synth", "--facts", str(facts)])
-    env = {**os.environ, **SERVE, "DATABASE_URL": url, "ANSWER_CACHE_ENTRIES": "0"}
-    figures: dict[str, Any] = {"changes": _head(url), "scenarios": {}}
-    with running([CLI, "serve"], env, f"{BASE}/ready", RESULTS / "changes-feed.log"):
-        with httpx.Client(base_url=BASE, timeout=30) as client:
-            for label, (params, starts) in _scenarios(url).items():
-                times, items = [], 0
-                for since in starts:
-                    query = {**params, "since": changes.cursor_of(since)}
-                    started = time.perf_counter()
-                    answer = client.get("/v1/changes", params=query)
-                    times.append((time.perf_counter() - started) * 1000)
-                    assert answer.status_code == 200, answer.text
-                    items += len(answer.json()["items"])
-                plan = _plan(url, params, starts[len(starts) // 2])
-                figures["scenarios"][label] = {
-                    **summary(times),
-                    "items_per_page": round(items / len(starts), 1),
-                    "plan": plan,
-                }
-                print(label, summary(times), file=sys.stderr)
-            figures["reference: /v1/casualties pages of 50, same server"] = _casualties(client)
+        fresh(name, ["migrate"], ["load"], ["synth", "--facts", str(facts)])
+    figures = bench_feed.feed(server_url(), name, CLI, SERVE, PORT, RESULTS, baseline, pages)
     save(f"feed-{facts}", figures)
-
-
-def _casualties(client: httpx.Client) -> dict[str, float]:
-    """Pages of stored fact answers, the product's other ready-JSON list: the same host's
-    cost of a 50-item page beside the feed's."""
-    times, cursor = [], None
-    for _ in range(300):
-        started = time.perf_counter()
-        page = client.get("/v1/casualties", params={"cursor": cursor} if cursor else {})
-        times.append((time.perf_counter() - started) * 1000)
-        cursor = page.json()["next_cursor"]
-    return summary(times)
 
 
 # ---------------------------------------------------------------- webhooks
@@ -384,7 +282,7 @@ def outage(minutes: float, every: float) -> None:
     """The receiver down for `minutes`, a write every `every` seconds throughout, the stack
     restarted halfway; then wait for the backlog and count what arrived."""
     with hooked("bench_changes_outage") as (url, stack, receiver, client, paths):
-        base = _head(url)  # a subscription starts after the last change made before it
+        base = head(url)  # a subscription starts after the last change made before it
         made = [patch_note(client, paths[0], "before the outage")]
         assert until(lambda: set(made) <= receiver.revisions(), 30)
         receiver.down()
@@ -400,7 +298,7 @@ def outage(minutes: float, every: float) -> None:
             time.sleep(every)
         receiver.up()
         up_at = time.time()
-        wanted = set(range(base + 1, _head(url) + 1))
+        wanted = set(range(base + 1, head(url) + 1))
         caught_up = until(lambda: wanted <= receiver.revisions(), minutes * 60 / 2 + 120)
         done_at = time.time()
         with receiver.lock:
@@ -442,6 +340,10 @@ def main() -> None:
     one = sub.add_parser("feed")
     one.add_argument("--facts", type=int, default=1_000_000)
     one.add_argument("--rebuild", action="store_true")
+    one.add_argument(
+        "--baseline", type=Path, help="a checkout of the code to compare with, side by side"
+    )
+    one.add_argument("--pages", type=int, default=300, help="requests per scenario")
     two = sub.add_parser("latency")
     two.add_argument("--writes", type=int, default=300)
     three = sub.add_parser("outage")
@@ -450,7 +352,7 @@ def main() -> None:
     args = parser.parse_args()
     use_port({"feed": 8767, "latency": 8768, "outage": 8769}[args.scenario])
     if args.scenario == "feed":
-        feed(args.facts, args.rebuild)
+        feed(args.facts, args.rebuild, args.baseline, args.pages)
     elif args.scenario == "latency":
         latency(args.writes)
     else:

@@ -210,7 +210,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi_config(),
         template_config=template_config(),
         compression_config=CompressionConfig(
-            backend="gzip", minimum_size=1024, exclude=[guards.DOCS_PATH]
+            # Litestar's default, level 9, cost a page as much CPU as all else (bench/RESULTS.md).
+            backend="gzip",
+            minimum_size=1024,
+            gzip_compress_level=3,
+            exclude=[guards.DOCS_PATH],
         ),
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),

@@ -14,10 +14,11 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from service import engine as write_path
-from service import synth
+from service import keys, synth
 from service.app import create_app
 from service.database import make_engine
 from service.settings import Settings
+from service.vocabulary import Role
 from tests.apiclient import invalid, ok
 from tests.conftest import FIXTURES, loaded_database
 from tests.waiting import until
@@ -76,7 +77,8 @@ class TestFeed:
         served = ok(client, f"/v1/casualties/{fact['id']}")
         latest = [c for c in items if c["id"] == fact["id"]][-1]
         assert latest["answer"] == served
-        assert {c["operation"] for c in items} == {"created"}
+        loaded = {c["operation"] for c in items if c["author"] != "feed-editor"}
+        assert loaded == {"created"}, "the load created; only the tombstone test deletes"
 
     def test_the_cursor_is_given_when_nothing_is_newer_and_a_poll_gets_304(
         self, client: Client
@@ -100,6 +102,23 @@ class TestFeed:
         assert page["next_cursor"] == cursor  # nothing newer: the same position
         _, everything = follow(client, None)
         assert cursor == everything, "a filtered reader stands at the last revision too"
+
+    def test_a_deletion_is_a_tombstone_without_an_answer(
+        self, client: Client, feed_url: str
+    ) -> None:
+        items, cursor = follow(client, None)
+        gone = [c for c in items if c["kind"] == "casualty"][-1]["id"]
+        with psycopg.connect(feed_url, autocommit=True) as conn:
+            editor = keys.create(conn, "feed-editor", Role.EDITOR)
+        path = f"/v1/casualties/{gone}"
+        headers = {
+            "Authorization": f"Bearer {editor}",
+            "If-Match": client.get(path).headers["etag"],
+            "X-Edit-Summary": "A duplicate",
+        }
+        assert client.delete(path, headers=headers).status_code == 200
+        items, _ = follow(client, cursor)
+        assert [(c["id"], c["operation"], c["answer"]) for c in items] == [(gone, "deleted", None)]
 
     @pytest.mark.parametrize("since", ["nonsense", "WyJjcmlzZXMiLDFd", "WyJjaGFuZ2VzIiwtMV0"])
     def test_a_cursor_not_of_this_feed_is_a_400_naming_since(
