@@ -33,7 +33,9 @@ from service.api import (
 )
 from service.api.caching import Caching, ResponseCache
 from service.api.contract import document
+from service.api.limits import Failures
 from service.api.params import strict_query
+from service.counts import SharedCounts
 from service.database import (
     follow_dataset,
     make_change_pool,
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     cache = ResponseCache(settings.answer_cache_entries, settings.answer_cache_mb * 2**20)
     news = changes.News()
+    counts = SharedCounts(settings)
 
     def follow(live: bool, version: int | None) -> None:
         cache.follow(live, version)
@@ -134,7 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await app.state.write_pool.open(wait=False)
         app.state.export_pool = make_export_pool(settings, url)
         await app.state.export_pool.open(wait=False)
-        app.state.auth_failures = auth.Failures(settings.auth_failures_per_minute)
+        await counts.open(url)
+        app.state.auth_failures = Failures(settings.auth_failures_per_minute, counts)
         app.state.change_pool = make_change_pool(settings, url)  # opened by the first write
         app.state.answer_cache = cache
         app.state.listener = asyncio.create_task(follow_dataset(url, follow, pool))
@@ -151,6 +155,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await app.state.write_pool.close()
         await app.state.export_pool.close()
         await anyio.to_thread.run_sync(app.state.change_pool.close)
+        await counts.close()
 
     route_handlers: list[Any] = [
         writes.with_writes(facts.StatementController, FactKind.STATEMENT),
@@ -177,7 +182,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         docs.assets_router(),
         *page_handlers(),
     ]
-    guard = guards.GuardMiddleware(settings, Caching.of(settings, cache))
+    guard = guards.GuardMiddleware(settings, Caching.of(settings, cache), counts)
     # Litestar answers 404 and 405 before any middleware runs: the guard answers them too.
     # (CORS preflights, answered before routing too, go unguarded: they carry no data.)
     exception_handlers: dict[int | type[Exception], Any] = {

@@ -68,7 +68,14 @@ class Settings:
         "it and grants it to the migrating user. Empty: serve as the login user.",
     )
     rate_limit_per_minute: int = _doc(
-        1200, "Requests one client address may make per minute; 0 turns rate limiting off."
+        1200,
+        "Requests one client address may make per minute, counted across every worker and "
+        "replica; 0 turns rate limiting off.",
+    )
+    redis_url: str = _doc(
+        "",
+        "redis://host:port/db where workers and replicas count rate limits and failed "
+        "authentications; empty counts them in the primary PostgreSQL.",
     )
     allowed_hosts: tuple[str, ...] = _doc(
         ("localhost", "127.0.0.1", "[::1]"),
