@@ -9,6 +9,15 @@ from pathlib import Path
 from typing import TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout (a developer's, the tests'); in an installed package, site-packages."""
+SHIPPED = Path(__file__).resolve().parent / "shipped"
+"""Where `pip install .` puts alembic/, fixtures/ and openapi/ (pyproject.toml package-dir)."""
+CHECKOUT = not SHIPPED.is_dir()
+
+
+def shipped(name: str) -> Path:
+    """alembic/, fixtures/ or openapi/: the checkout's, or the copy installed with the code."""
+    return PROJECT_ROOT / name if CHECKOUT else SHIPPED / name
 
 
 T = TypeVar("T")
@@ -29,9 +38,13 @@ class Settings:
         "postgresql://user@host:port/db of the server to use; unset starts an embedded "
         "PostgreSQL in DATA_DIR/postgres.",
     )
-    data_dir: Path = _doc(PROJECT_ROOT / ".data", "Where the embedded PostgreSQL keeps its files.")
+    data_dir: Path = _doc(
+        PROJECT_ROOT / ".data" if CHECKOUT else Path(".data"),
+        "Where the embedded PostgreSQL keeps its files (an installed package: in the "
+        "current directory).",
+    )
     fixtures_dir: Path = _doc(
-        PROJECT_ROOT / "fixtures", "The articles and curated facts `load` reads by default."
+        shipped("fixtures"), "The articles and curated facts `load` reads by default."
     )
     host: str = _doc("127.0.0.1", "Address `serve` listens on.")
     port: int = _doc(8000, "Port `serve` listens on.")
