@@ -112,9 +112,7 @@ def replicas(url: str, folder: Path, **env: str) -> tuple[list[Served], Balancer
 
 
 @pytest.mark.parametrize("store", ["postgresql", "redis"])
-def test_the_rate_limit_holds_across_replicas(
-    loaded_url: str, tmp_path: Path, store: str
-) -> None:
+def test_the_rate_limit_holds_across_replicas(loaded_url: str, tmp_path: Path, store: str) -> None:
     """N requests a minute from one address in total, not N per replica."""
     # A limit of its own: the Redis on this machine may be shared by other runs.
     limit = random.randrange(20, 120)
