@@ -8,9 +8,9 @@ COPY alembic ./alembic
 COPY fixtures ./fixtures
 COPY openapi ./openapi
 RUN pip install --no-cache-dir . && rm -rf /src \
-    && useradd --create-home --uid 10001 crisis
+    && useradd --create-home --home-dir /var/lib/crisis-facts --uid 10001 crisis
 USER crisis
-WORKDIR /home/crisis
+WORKDIR /var/lib/crisis-facts
 ENV HOST=0.0.0.0 PORT=8000
 EXPOSE 8000
 # Ready means the database answers at the code's migration head (GET /ready).

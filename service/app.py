@@ -217,3 +217,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document(app)
     return app
+
+
+def create_served_app() -> Any:
+    """What `serve` runs: create_app, behind granian's proxy-headers wrapper when
+    TRUSTED_PROXIES names the balancers, so that each client is itself, not its balancer."""
+    settings = Settings.from_env()
+    app = create_app(settings)
+    if not settings.trusted_proxies:
+        return app
+    from granian.utils.proxies import wrap_asgi_with_proxy_headers
+
+    return wrap_asgi_with_proxy_headers(app, list(settings.trusted_proxies))

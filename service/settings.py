@@ -85,6 +85,11 @@ class Settings:
         "Requests one client address may make per minute, counted across every worker and "
         "replica; 0 turns rate limiting off.",
     )
+    trusted_proxies: tuple[str, ...] = _doc(
+        (),
+        "Comma-separated addresses or networks of the load balancers in front of `serve`: "
+        "from them, X-Forwarded-For names the client that limits count; empty trusts none.",
+    )
     redis_url: str = _doc(
         "",
         "redis://host:port/db where workers and replicas count rate limits and failed "

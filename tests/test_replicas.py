@@ -36,6 +36,7 @@ defaults
 
 frontend api
     bind 127.0.0.1:{port}
+    http-request set-header X-Forwarded-For %[src]
     default_backend replicas
 
 backend replicas
@@ -111,17 +112,27 @@ def replicas(url: str, folder: Path, **env: str) -> tuple[list[Served], Balancer
         raise
 
 
+def client_at(address: str, balancer: Balancer) -> httpx.Client:
+    """A client connecting from `address` (any of 127.0.0.0/8 reaches the balancer)."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=balancer.base, timeout=10, transport=transport)
+
+
 @pytest.mark.parametrize("store", ["postgresql", "redis"])
 def test_the_rate_limit_holds_across_replicas(loaded_url: str, tmp_path: Path, store: str) -> None:
     """N requests a minute from one address in total, not N per replica."""
     # A limit of its own: the Redis on this machine may be shared by other runs.
     limit = random.randrange(20, 120)
-    env = {"RATE_LIMIT_PER_MINUTE": str(limit), "AUTH_FAILURES_PER_MINUTE": "3"}
+    env = {
+        "RATE_LIMIT_PER_MINUTE": str(limit),
+        "AUTH_FAILURES_PER_MINUTE": "3",
+        "TRUSTED_PROXIES": "127.0.0.1",  # HAProxy's address: X-Forwarded-For names the client
+    }
     if store == "redis":
         env["REDIS_URL"] = REDIS_URL
     served, balancer = replicas(loaded_url, tmp_path, **env)
     try:
-        with httpx.Client(base_url=balancer.base, timeout=10) as client:
+        with client_at("127.0.0.2", balancer) as client:
             # Failed authentications: 3 per address in all, then 429 on every replica.
             bad = {"Authorization": "Bearer cfk_" + "x" * 40}
             checks = [client.get("/v1/me", headers=bad).status_code for _ in range(8)]
@@ -131,6 +142,8 @@ def test_the_rate_limit_holds_across_replicas(loaded_url: str, tmp_path: Path, s
             assert statuses.count(200) == limit - 8 and statuses.count(429) == limit + 8
             answered = [int(r["hrsp_2xx"]) + int(r["hrsp_4xx"]) for r in balancer.servers()]
             assert all(n >= limit for n in answered), answered  # both replicas answered
+        with client_at("127.0.0.3", balancer) as other:  # another client has its own count
+            assert other.get("/v1/crises").status_code == 200
     finally:
         balancer.close()
         for s in served:
