@@ -3,6 +3,7 @@ on /ready: limits hold across replicas, and losing one replica loses no request.
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import io
 import random
@@ -102,9 +103,11 @@ def loaded_url(server_url: str) -> Iterator[str]:
 
 def replicas(url: str, folder: Path, **env: str) -> tuple[list[Served], Balancer]:
     """Two single-worker replicas on `url` and a balancer in front of them."""
-    served: list[Served] = []
+    with concurrent.futures.ThreadPoolExecutor(2) as starting:  # both start at once
+        starts = [starting.submit(Served, url, WORKERS="1", **env) for _ in range(2)]
+    served = [f.result() for f in starts if f.exception() is None]
     try:
-        served = [Served(url, WORKERS="1", **env) for _ in range(2)]
+        assert len(served) == 2, [f.exception() for f in starts]
         return served, Balancer(folder, [s.port for s in served])
     except BaseException:
         for s in served:
