@@ -47,6 +47,7 @@ from service.database import (
 from service.errors import EXCEPTION_HANDLERS
 from service.pages import handlers as page_handlers
 from service.pages import template_config
+from service.replicas import Reads
 from service.settings import Settings
 from service.vocabulary import FactKind
 
@@ -128,6 +129,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cache.follow(live, version)
         news.follow(live, version)
 
+    # With standbys, the version answers are read at moves the cache and the waiters, not
+    # the primary's notifications, which come before a standby has replayed the change.
+    reads = Reads(settings, follow) if settings.database_read_urls else None
+
     async def open_pool(app: Litestar) -> None:
         url = server_url(settings)
         pool = make_read_pool(settings, url)
@@ -141,7 +146,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.auth_failures = Failures(settings.auth_failures_per_minute, counts)
         app.state.change_pool = make_change_pool(settings, url)  # opened by the first write
         app.state.answer_cache = cache
-        app.state.listener = asyncio.create_task(follow_dataset(url, follow, pool))
+        if reads is None:
+            app.state.listener = asyncio.create_task(follow_dataset(url, follow, pool))
+        else:
+            await reads.open(url, pool)
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full passes, which otherwise walk it again and again under load.
         gc.freeze()
@@ -151,6 +159,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if listener is not None:
             listener.cancel()
             await asyncio.wait([listener], timeout=2)  # shutdown never waits on the database
+        if reads is not None:
+            await reads.close()
         await app.state.pool.close()
         await app.state.write_pool.close()
         await app.state.export_pool.close()
@@ -182,7 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         docs.assets_router(),
         *page_handlers(),
     ]
-    guard = guards.GuardMiddleware(settings, Caching.of(settings, cache), counts)
+    guard = guards.GuardMiddleware(settings, Caching.of(settings, cache, reads), counts)
     # Litestar answers 404 and 405 before any middleware runs: the guard answers them too.
     # (CORS preflights, answered before routing too, go unguarded: they carry no data.)
     exception_handlers: dict[int | type[Exception], Any] = {
@@ -193,7 +203,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=route_handlers,
         exception_handlers=exception_handlers,
-        before_send=[guards.security_headers, writes.allow_every_method],
+        before_send=[
+            guards.security_headers,
+            writes.allow_every_method,
+            *([reads.remember_write] if reads is not None else []),
+        ],
         before_request=before_request(strict_query(), export.negotiate),
         on_startup=[open_pool],
         on_shutdown=[close_pool],
@@ -212,7 +226,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.cors_origins
         else None,
         middleware=[guard],
-        state=State({"settings": settings, "news": news}),
+        state=State({"settings": settings, "news": news, "reads": reads}),
         debug=False,
     )
     document(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from service.settings import Settings, documented
 
 if TYPE_CHECKING:
     from service.engine import FixtureError, Outcome, Progress
+    from service.keys import Key
 
 
 def _url(settings: Settings) -> str:
@@ -184,6 +186,28 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _expiry(days: float | None) -> dt.datetime | None:
+    return None if days is None else dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+
+
+def _days(text: str) -> float:
+    """`--expires-in`: a positive number of days."""
+    days = float(text)
+    if not days > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of days")
+    return days
+
+
+def _state(key: Key) -> str:
+    """A key's line in `keys list`: in force (until when), revoked or expired (when)."""
+    if key.revoked_at is not None:
+        return f"revoked {key.revoked_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    if key.expires_at is None:
+        return "in force"
+    ends = f"{key.expires_at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    return f"in force until {ends}" if key.in_force(dt.datetime.now(dt.UTC)) else f"expired {ends}"
+
+
 def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     """keys create | list | revoke: the API keys curators' clients write with."""
     import psycopg
@@ -195,7 +219,7 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
     with psycopg.connect(libpq_url(_url(settings)), autocommit=True) as conn:
         if args.action == "create":
             try:
-                token = keys.create(conn, args.name, Role(args.role))
+                token = keys.create(conn, args.name, Role(args.role), _expiry(args.expires_in))
             except keys.KeyExists:
                 print(f"a key named {args.name!r} exists already", file=sys.stderr)
                 return 2
@@ -203,8 +227,7 @@ def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
             print(token)
         elif args.action == "list":
             for key in keys.listed(conn):
-                state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "in force"
-                print(f"{key.name}\t{key.role.value}\tcfk_{key.prefix}_…\t{state}")
+                print(f"{key.name}\t{key.role.value}\tcfk_{key.prefix}_…\t{_state(key)}")
         elif not keys.revoke(conn, args.name):
             print(f"no key named {args.name!r} in force", file=sys.stderr)
             return 2
@@ -282,6 +305,12 @@ def parser() -> argparse.ArgumentParser:
     create = actions.add_parser("create", help="make a key and print its token once")
     create.add_argument("--name", required=True, help="who holds it: shown in every revision")
     create.add_argument("--role", required=True, choices=["curator", "editor", "admin"])
+    create.add_argument(
+        "--expires-in",
+        type=_days,
+        metavar="DAYS",
+        help="refuse the key this many days from now (default: in force until revoked)",
+    )
     actions.add_parser("list", help="every key, its role and whether it is in force")
     revoke = actions.add_parser("revoke", help="revoke a key: refused from the next request on")
     revoke.add_argument("name")

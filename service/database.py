@@ -12,7 +12,8 @@ import contextlib
 import logging
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -249,3 +250,51 @@ async def follow_dataset(
 async def _dataset_version(conn: AsyncConnection[Any]) -> int | None:
     row = await (await conn.execute("SELECT version FROM dataset_version WHERE id = 1")).fetchone()
     return None if row is None else int(row[0])
+
+
+WATCH_EVERY = 0.1
+"""Seconds between two looks at where each server of the read rotation stands: how soon a
+standby that caught up, fell behind or came back changes where reads go."""
+
+POSITION = """
+SELECT pg_is_in_recovery(),
+       pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
+                            ELSE pg_current_wal_flush_lsn() END, '0/0')::bigint,
+       (SELECT version FROM dataset_version WHERE id = 1)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a server stands: the end of its WAL (a primary's flushed, a standby's replayed)
+    and the dataset version that WAL holds."""
+
+    lsn: int
+    version: int | None
+
+
+async def watch(url: str, report: Callable[[Position | None], Awaitable[None]]) -> None:
+    """Call `report(position)` every WATCH_EVERY seconds, `report(None)` while the server
+    does not answer; runs until cancelled, reconnecting by itself."""
+    conn: AsyncConnection[Any] | None = None
+    while True:
+        position = None
+        try:
+            async with asyncio.timeout(1.0):
+                if conn is None:
+                    conn = await AsyncConnection.connect(
+                        libpq_url(url),
+                        autocommit=True,
+                        connect_timeout=1,
+                        application_name="crisis-facts-watch",
+                    )
+                row = await (await conn.execute(POSITION)).fetchone()
+            if row is not None and row[1] is not None:
+                version = None if row[2] is None else int(row[2])
+                position = Position(lsn=int(row[1]), version=version)
+        except (psycopg.Error, TimeoutError):
+            if conn is not None:
+                await conn.close()
+            conn = None
+        await report(position)
+        await asyncio.sleep(WATCH_EVERY)

@@ -33,6 +33,11 @@ class Key:
     token_hash: bytes
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    expires_at: dt.datetime | None
+
+    def in_force(self, now: dt.datetime) -> bool:
+        """Neither revoked nor past its expiry."""
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
 
 class KeyExists(ValueError):
@@ -50,25 +55,28 @@ def prefix_of(token: str) -> str | None:
 
 
 def matches(key: Key, token: str) -> bool:
-    """True when `token` is the key's own and the key is not revoked (constant time)."""
-    return hmac.compare_digest(key.token_hash, _hashed(token)) and key.revoked_at is None
+    """True when `token` is the key's own (constant time), whether in force or not."""
+    return hmac.compare_digest(key.token_hash, _hashed(token))
 
 
-def create(conn: psycopg.Connection[Any], name: str, role: Role) -> str:
+def create(
+    conn: psycopg.Connection[Any], name: str, role: Role, expires_at: dt.datetime | None = None
+) -> str:
     """Store a new key and return its token, which is never shown again."""
     prefix = secrets.token_hex(4)
     token = f"cfk_{prefix}_{secrets.token_urlsafe(32)}"
     try:
         conn.execute(
-            "INSERT INTO api_keys (name, role, prefix, token_hash) VALUES (%s, %s, %s, %s)",
-            [name, role.value, prefix, _hashed(token)],
+            "INSERT INTO api_keys (name, role, prefix, token_hash, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            [name, role.value, prefix, _hashed(token), expires_at],
         )
     except psycopg.errors.UniqueViolation:
         raise KeyExists(name) from None
     return token
 
 
-_COLUMNS = "name, role, prefix, token_hash, created_at, revoked_at"
+_COLUMNS = "name, role, prefix, token_hash, created_at, revoked_at, expires_at"
 
 
 def listed(conn: psycopg.Connection[Any]) -> list[Key]:
@@ -92,5 +100,13 @@ async def find(conn: AsyncConnection[Any], prefix: str) -> Key | None:
 
 
 def _key(row: tuple[Any, ...]) -> Key:
-    name, role, prefix, token_hash, created_at, revoked_at = row
-    return Key(name, Role(role), prefix, bytes(token_hash), created_at, revoked_at)
+    name, role, prefix, token_hash, created_at, revoked_at, expires_at = row
+    return Key(
+        name=name,
+        role=Role(role),
+        prefix=prefix,
+        token_hash=bytes(token_hash),
+        created_at=created_at,
+        revoked_at=revoked_at,
+        expires_at=expires_at,
+    )

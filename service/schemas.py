@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta
@@ -296,13 +296,21 @@ class Dispute(Shape, frozen=True, kw_only=True):
     what it shows (a figure, a source, a fact joining or leaving it)."""
 
 
+SnippetOrigin = Literal["text", "translation", "note"]
+
+
 class SearchHit(Shape, frozen=True, kw_only=True):
-    """A source or fact matching the query; `snippet` marks the matched words with <mark>."""
+    """A source or fact matching the query; `snippet` marks the matched words with <mark>.
+
+    `snippet_from` says where the snippet was taken: the words as written (`text`), or,
+    when the query's words are found only there, the fact's English `translation` (made by
+    the curators, listed in its `translations`) or its curators' `note`."""
 
     type: str
     id: str
     title: str
     snippet: str
+    snippet_from: SnippetOrigin
     rank: float
     href: str
 

@@ -38,6 +38,16 @@ class Settings:
         "postgresql://user@host:port/db of the server to use; unset starts an embedded "
         "PostgreSQL in DATA_DIR/postgres.",
     )
+    database_read_urls: tuple[str, ...] = _doc(
+        (),
+        "Comma-separated postgresql:// URLs of hot standbys of DATABASE_URL that serve "
+        "reads; empty: every read on DATABASE_URL. Writes, LISTEN and migrations stay there.",
+    )
+    replica_max_lag: float = _doc(
+        1.0,
+        "Seconds a standby may trail the primary's WAL before its reads go to the primary; "
+        "it rejoins by itself once it has caught up.",
+    )
     data_dir: Path = _doc(
         PROJECT_ROOT / ".data" if CHECKOUT else Path(".data"),
         "Where the embedded PostgreSQL keeps its files (an installed package: in the "

@@ -51,8 +51,7 @@ def test_the_api_scales_behind_the_balancer(services: dict[str, Any]) -> None:
     assert [p.split(":")[-1] for p in services["balancer"]["ports"]] == ["8000"]
     env = api["environment"]
     assert "@primary:" in env["DATABASE_URL"] and "@standby:" in env["DATABASE_READ_URLS"]
-    # DATABASE_READ_URLS comes with the reads routed to standbys (issue 25's other half).
-    known = {name.upper() for name in Settings.__dataclass_fields__} | {"DATABASE_READ_URLS"}
+    known = {name.upper() for name in Settings.__dataclass_fields__}
     assert set(env) <= known, set(env) - known  # every variable is a setting of the service
 
 

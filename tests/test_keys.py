@@ -18,9 +18,11 @@ from service.settings import Settings
 ME = "/v1/me"
 
 
-def make_key(url: str, name: str, role: str, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> str:
+def make_key(
+    url: str, name: str, role: str, monkeypatch: pytest.MonkeyPatch, capsys: Any, *more: str
+) -> str:
     monkeypatch.setenv("DATABASE_URL", url)
-    assert cli.main(["keys", "create", "--name", name, "--role", role]) == 0
+    assert cli.main(["keys", "create", "--name", name, "--role", role, *more]) == 0
     out = capsys.readouterr()
     token: str = out.out.strip()
     assert token.startswith("cfk_") and token not in out.err
@@ -48,7 +50,7 @@ def key_name(database_url: str) -> Iterator[str]:
     name = f"test-{secrets.token_hex(4)}"
     yield name
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM api_keys WHERE name = %s", [name])
+        conn.execute("DELETE FROM api_keys WHERE name LIKE %s", [f"{name}%"])
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -116,24 +118,67 @@ def test_a_revoked_key_is_refused_on_the_next_request(
     assert cli.main(["keys", "revoke", key_name]) == 2, "revoked already"
 
 
-def test_forged_truncated_and_revoked_tokens_are_never_accepted(
+def expire(url: str, name: str) -> None:
+    """The key's expiry moved to a second ago, as if its days had passed."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE name = %s", [name]
+        )
+
+
+def test_a_key_made_to_expire_is_refused_once_it_has(
     client: TestClient[Litestar],
     database_url: str,
     key_name: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: Any,
 ) -> None:
-    """1,000 tokens near a real one; failures past the limit are answered 429."""
+    token = make_key(database_url, key_name, "curator", monkeypatch, capsys, "--expires-in", "2")
+    assert client.get(ME, headers=bearer(token)).status_code == 200
+    assert cli.main(["keys", "list"]) == 0
+    assert f"{key_name}\tcurator" in (listed := capsys.readouterr().out)
+    assert "in force until" in listed.split(key_name)[1].splitlines()[0]
+    expire(database_url, key_name)
+    refused = client.get(ME, headers=bearer(token))
+    assert refused.status_code == 401 and "expired" in refused.json()["detail"]
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    assert cli.main(["keys", "list"]) == 0
+    assert "expired" in capsys.readouterr().out.split(key_name)[1].splitlines()[0]
+    with pytest.raises(SystemExit):
+        cli.main(
+            ["keys", "create", "--name", key_name + "x", "--role", "admin", "--expires-in", "0"]
+        )
+
+
+def test_forged_truncated_expired_and_revoked_tokens_never_write(
+    client: TestClient[Litestar],
+    database_url: str,
+    key_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    """1,000 tokens near real ones try to create an actor; failures past the limit are 429."""
     token = make_key(database_url, key_name, "admin", monkeypatch, capsys)
+    expired = make_key(
+        database_url, f"{key_name}-e", "admin", monkeypatch, capsys, "--expires-in", "1"
+    )
     prefix, secret = token[:13], token[13:]
-    forged = [prefix + secrets.token_urlsafe(32) for _ in range(500)]  # the right key, bad secret
+    forged = [token, expired]  # revoked and expired below; first, before failures are 429
+    forged += [prefix + secrets.token_urlsafe(32) for _ in range(498)]  # right key, bad secret
     forged += [token[:n] for n in range(1, len(token))]  # truncated
     forged += [token + "A", token.upper(), token.replace("cfk_", "cfk-"), f"{prefix}{secret[::-1]}"]
-    forged = forged[:999]
+    forged = forged[:1000]
     assert cli.main(["keys", "revoke", key_name]) == 0
-    forged.append(token)  # revoked
-    statuses = {client.get(ME, headers=bearer(f)).status_code for f in forged}
+    expire(database_url, f"{key_name}-e")
+    actor = {"id": f"forged-{key_name}", "crisis": "kazakhstan-2022", "kind": "person"}
+    statuses = {
+        client.post(
+            "/v1/actors", json={**actor, "name": f"Forged {n}"}, headers=bearer(f)
+        ).status_code
+        for n, f in enumerate(forged)
+    }
     assert statuses == {401, 429}
+    assert client.get(f"/v1/actors/{actor['id']}").status_code == 404
     blocked = client.get(ME, headers=bearer(token))
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) >= 1
 

@@ -1,7 +1,7 @@
 """shared rate counts
 
 Revision ID: e5c1a7d3b920
-Revises: a7e4c2d9b813
+Revises: e2b9c4d7a613
 Create Date: 2026-12-04 01:20:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e5c1a7d3b920"
-down_revision: str | None = "a7e4c2d9b813"
+down_revision: str | None = "e2b9c4d7a613"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

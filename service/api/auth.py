@@ -7,6 +7,7 @@ on the next request, in every worker) and leaves the key on `request.state.key`.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -97,4 +98,8 @@ async def _key(connection: Connection) -> keys.Key:
         key = await keys.find(conn, prefix)
     if key is None or not keys.matches(key, token.strip()):
         raise _unauthorized("This API key is unknown or revoked.", "invalid_token")
+    if not key.in_force(dt.datetime.now(dt.UTC)):
+        ended = "was revoked" if key.revoked_at else "expired"
+        when = (key.revoked_at or key.expires_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        raise _unauthorized(f"This API key {ended} on {when:%Y-%m-%d %H:%M} UTC.", "invalid_token")
     return key

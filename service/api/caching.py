@@ -14,9 +14,12 @@ import hashlib
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.settings import Settings
+
+if TYPE_CHECKING:
+    from service.replicas import Reads
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +146,18 @@ class Caching:
     """Serves and stores /v1 answers through the cache, and tags every 200 with an ETag:
     a stage of service.api.guards.GuardMiddleware, the one middleware of every request."""
 
-    def __init__(self, cache_control: str, cache: ResponseCache | None) -> None:
+    def __init__(
+        self, cache_control: str, cache: ResponseCache | None, reads: Reads | None = None
+    ) -> None:
         self.cache_control = cache_control.encode()
         self.cache = cache
+        self.reads = reads
 
     @classmethod
-    def of(cls, settings: Settings, cache: ResponseCache | None) -> Caching:
-        return cls(f"public, max-age={settings.cache_max_age}", cache)
+    def of(
+        cls, settings: Settings, cache: ResponseCache | None, reads: Reads | None = None
+    ) -> Caching:
+        return cls(f"public, max-age={settings.cache_max_age}", cache, reads)
 
     @staticmethod
     def applies(scope: Any) -> bool:
@@ -167,8 +175,10 @@ class Caching:
         private = b"authorization" in request_headers
         shared = scope["path"].startswith(CACHED_PREFIX) and not private
         cache = self.cache if shared else None
+        # With standbys, what this request may be answered from (service.replicas).
+        reading = self.reads.begin(scope) if self.reads is not None else None
         key = b""
-        if cache is not None:
+        if cache is not None and (reading is None or reading.cache_ok):
             gzip = b"gzip" in request_headers.get(b"accept-encoding", b"")
             origin = request_headers.get(b"origin", b"")
             key = b"%s?%s|%d|%s" % (scope["path"].encode(), scope["query_string"], gzip, origin)
@@ -187,8 +197,10 @@ class Caching:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
                     answer = self._answer(start, b"".join(chunks), private)
+                    exact = reading is None or reading.exact
                     if cache is not None and answer.status == 200 and not _no_store(answer):
-                        cache.put(key, answer, generation)
+                        if exact:  # read at the very version the cache is of
+                            cache.put(key, answer, generation)
                     await self._send(send, answer, if_none_match, extra)
             else:  # pragma: no cover - no other message is sent for HTTP
                 await send(message)

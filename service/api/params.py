@@ -45,7 +45,12 @@ async def fetch(
 ) -> R:
     """Run one function of service.queries on a pooled connection, held only while it runs.
 
-    Neither a Litestar dependency nor `pool.connection()`: why in bench/RESULTS.md."""
+    Neither a Litestar dependency nor `pool.connection()`: why in bench/RESULTS.md.
+    With standbys (DATABASE_READ_URLS), service.replicas chooses where it runs."""
+    reads = request.app.state.reads
+    if reads is not None:
+        result: R = await reads.fetch(request.scope, query, *args, **kwargs)
+        return result
     pool = request.app.state.pool
     conn = await pool.getconn()
     try:

@@ -1,5 +1,9 @@
 """An export's bytes: NDJSON (the JSON lists' items, one a line, then a closing line) or
-CSV (RFC 4180 by the csv module, UTF-8 with a BOM, columns from service.export.columns)."""
+CSV (RFC 4180, UTF-8 with a BOM, columns from service.export.columns).
+
+Each format says what PostgreSQL selects per row (`item`): the stored answers' own text, or
+for CSV their lines made in SQL (service.export.lines), so that a row costs no Python; the
+lists built on the fly (actors, sources, a few thousand rows) are encoded here."""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import io
 from typing import Any
 
 import msgspec
+from psycopg import sql
 
 from service import schemas
+from service.export import lines
 from service.export.columns import Column, Flatten, fact_columns, flattener, plain_columns
 from service.export.listings import FACT_SHAPES, Listing, list_decoder
 
@@ -27,6 +33,10 @@ HOLD_ROWS = 200
 call: short calls let the worker's other requests run between them."""
 
 
+def _text(listing: Listing) -> sql.Composed:
+    return sql.SQL("convert_to({}, 'UTF8')").format(listing.document)
+
+
 class Ndjson:
     """Each item as the JSON list serves it, one a line; then a `StreamEnd` line."""
 
@@ -35,6 +45,9 @@ class Ndjson:
     def __init__(self, listing: Listing) -> None:
         self.listing = listing
         self.count = 0
+        self.item = _text(listing)
+        self.in_python = not listing.stored
+        """Its rows take Python work (a thread's), not only joining."""
 
     def header(self) -> bytes:
         return b""
@@ -71,6 +84,9 @@ class Csv:
         self.decoder = list_decoder(listing.shape)
         self.buffer = io.StringIO()
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
+        self.in_python = not listing.stored
+        """Its rows take Python work (a thread's): stored answers' lines come made by SQL."""
+        self.item = _text(listing) if self.in_python else lines.line(self.columns, listing.document)
 
     def _flush(self) -> bytes:
         text = self.buffer.getvalue()
@@ -84,9 +100,15 @@ class Csv:
         return self._flush()
 
     def rows(self, batch: list[bytes]) -> bytes:
+        """The lines of a batch: as they came (made by SQL), or made of the items' JSON."""
+        return self.flatten(batch) if self.in_python else b"".join(batch)
+
+    def flatten(self, documents: list[bytes]) -> bytes:
+        """The lines of items' JSON documents, made in Python: the lists built on the fly,
+        and what the lines made by SQL are tested against."""
         rows_of = self.rows_of
-        for start in range(0, len(batch), HOLD_ROWS):
-            part = batch[start : start + HOLD_ROWS]
+        for start in range(0, len(documents), HOLD_ROWS):
+            part = documents[start : start + HOLD_ROWS]
             items: list[Any] = self.decoder.decode(b"[" + b",".join(part) + b"]")
             self.writer.writerows([rows_of[type(item)](item) for item in items])
         return self._flush()

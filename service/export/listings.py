@@ -40,27 +40,38 @@ FACT_SHAPES: dict[FactKind, type[schemas.Fact]] = {
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """An export's query and the shape of its rows.
+    """An export's rows: `document`, the SQL text of one item's JSON, over `source`, the
+    ordered `FROM ...` it reads; and the shape of its rows.
 
     `stored` rows are answers the load encoded (facts, disputes), sent as they are; the
     others are built by PostgreSQL and encoded by msgspec from `shape`, as the JSON list does.
     """
 
     name: str
-    query: sql.Composed
+    source: sql.Composed
     params: dict[str, Any] = field(default_factory=dict)
     shape: Any = None
     stored: bool = True
     kinds: tuple[FactKind, ...] = ()
     """The kinds of fact its rows may be: empty for a list of something else."""
+    document: sql.Composable = field(default_factory=lambda: sql.SQL("d.document"))
+    """The stored answer's text by default."""
+
+    def query(self, item: sql.Composable) -> sql.Composed:
+        """The listing's rows, each the expression `item` of its `document`, in order."""
+        return sql.SQL("SELECT {} ").format(item) + self.source
 
 
-def _answers_of(facts: sql.Composed, order: LiteralString) -> sql.Composed:
-    """The stored answers of the facts `facts` selects (as `f`), in `order`."""
+def _answers_of(
+    facts: sql.Composed, statuses: tuple[str, ...], order: LiteralString
+) -> sql.Composed:
+    """The stored answers (`d`) of the facts `facts` selects (as `f`) that are of these
+    review statuses, in `order`. The status is read beside the answer: a fact's heap row
+    is not visited when an index of `facts` holds the rest (the unfiltered timeline)."""
     return sql.SQL(
-        "SELECT convert_to(d.document, 'UTF8') FROM ({facts}) f "
-        "JOIN fact_documents d ON d.fact_id = f.id ORDER BY {order}"
-    ).format(facts=facts, order=sql.SQL(order))
+        "FROM ({facts}) f JOIN fact_documents d ON d.fact_id = f.id WHERE {reviewed} "
+        "ORDER BY {order}"
+    ).format(facts=facts, reviewed=reviewed("d", statuses).joined(), order=sql.SQL(order))
 
 
 def facts(name: str, kind: FactKind, filters: FactFilter) -> Listing:
@@ -70,18 +81,17 @@ def facts(name: str, kind: FactKind, filters: FactFilter) -> Listing:
     shape = FACT_SHAPES[kind]
     statuses = filters.visibility.statuses
     if not names:  # one range of fact_documents (kind, fact_id), read as it lies
-        query = sql.SQL(
-            "SELECT convert_to(d.document, 'UTF8') FROM fact_documents d "
-            "WHERE d.kind = {} AND {} ORDER BY d.fact_id"
+        source = sql.SQL(
+            "FROM fact_documents d WHERE d.kind = {} AND {} ORDER BY d.fact_id"
         ).format(sql.Literal(kind.value), reviewed("d", statuses).joined())
-        return Listing(name, query, params, shape, kinds=(kind,))
+        return Listing(name, source, params, shape, kinds=(kind,))
     where = Where.of(sql.SQL("f.kind = {}").format(sql.Literal(kind.value)))
     where += fact_conditions(names, KIND_TABLE[kind][1])
-    where += reviewed("f", statuses)
     selected = sql.SQL("SELECT f.id FROM facts f{join} WHERE {where}").format(
         join=kind_join(kind, names), where=where.joined()
     )
-    return Listing(name, _answers_of(selected, "f.id"), params, shape, kinds=(kind,))
+    source = _answers_of(selected, statuses, "f.id")
+    return Listing(name, source, params, shape, kinds=(kind,))
 
 
 def timeline(filters: FactFilter, kinds: tuple[FactKind, ...], undated: bool = False) -> Listing:
@@ -90,28 +100,24 @@ def timeline(filters: FactFilter, kinds: tuple[FactKind, ...], undated: bool = F
     date: LiteralString = PLACED_ON if undated else "f.occurred_on"
     params: dict[str, Any] = filters.params()
     where = Where.of(sql.SQL("{} IS NOT NULL").format(sql.SQL(date)))
-    where += Where.of("f.kind = ANY(%(kinds)s)")
     where += fact_conditions(tuple(params), None, date=date)
-    where += reviewed("f", filters.visibility.statuses)
-    params["kinds"] = [k.value for k in kinds]
+    if set(kinds) != set(FactKind):  # every kind: no condition, so no visit of the row
+        where += Where.of("f.kind = ANY(%(kinds)s)")
+        params["kinds"] = [k.value for k in kinds]
     selected = sql.SQL("SELECT f.id, {date} AS placed FROM facts f WHERE {where}").format(
         date=sql.SQL(date), where=where.joined()
     )
-    query = _answers_of(selected, "f.placed, f.id")
-    return Listing("timeline", query, params, schemas.AnyFact, kinds=kinds)
+    source = _answers_of(selected, filters.visibility.statuses, "f.placed, f.id")
+    return Listing("timeline", source, params, schemas.AnyFact, kinds=kinds)
 
 
 def _keyset(name: str, listing: Keyset, params: dict[str, Any], shape: Any) -> Listing:
     where = Where(tuple(sql.SQL(listing.conditions[n]) for n in params))
-    query = sql.SQL(
-        "SELECT convert_to(({item})::text, 'UTF8') FROM {table} WHERE {where} ORDER BY {order}"
-    ).format(
-        item=listing.item,
-        table=sql.SQL(listing.table),
-        where=where.joined(),
-        order=sql.SQL(listing.order),
+    source = sql.SQL("FROM {table} WHERE {where} ORDER BY {order}").format(
+        table=sql.SQL(listing.table), where=where.joined(), order=sql.SQL(listing.order)
     )
-    return Listing(name, query, params, shape, stored=False)
+    document = sql.SQL("({})::text").format(listing.item)
+    return Listing(name, source, params, shape, stored=False, document=document)
 
 
 def actors(crisis: str | None, kind: str | None, name: str | None) -> Listing:
@@ -132,11 +138,10 @@ def disputes(crisis: str | None, kind: str | None, visibility: Visibility = PUBL
     params = given_params(crisis=crisis, kind=kind)
     where = Where(tuple(sql.SQL(DISPUTE_CONDITIONS[n]) for n in params))
     where += viewed_by(visibility.bit)
-    query = sql.SQL(
-        "SELECT convert_to(d.document, 'UTF8') FROM disputed_quantities d WHERE {where} "
-        "ORDER BY d.crisis_id, d.quantity_key"
+    source = sql.SQL(
+        "FROM disputed_quantities d WHERE {where} ORDER BY d.crisis_id, d.quantity_key"
     ).format(where=where.joined())
-    return Listing("disputes", query, params, schemas.Dispute)
+    return Listing("disputes", source, params, schemas.Dispute)
 
 
 def everything() -> list[Listing]:

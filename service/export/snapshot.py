@@ -31,16 +31,14 @@ async def snapshot(url: str, out: Path, openapi: dict[str, Any]) -> Path:
             partial = out / f".{folder.name}.partial"
             partial.mkdir(parents=True, exist_ok=True)
             for listing in everything():
-                csv, ndjson = Csv(listing), Ndjson(listing)
-                with (
-                    open(partial / f"{listing.name}.csv", "wb") as csv_file,
-                    open(partial / f"{listing.name}.ndjson", "wb") as ndjson_file,
-                ):
-                    csv_file.write(csv.header())
-                    async for batch in reading.batches(conn, listing):
-                        csv_file.write(csv.rows(batch))
-                        ndjson_file.write(ndjson.rows(batch))
-                    ndjson_file.write(ndjson.end(version.number))
+                for encoder in (Csv(listing), Ndjson(listing)):
+                    suffix = "csv" if isinstance(encoder, Csv) else "ndjson"
+                    with open(partial / f"{listing.name}.{suffix}", "wb") as file:
+                        file.write(encoder.header())
+                        query = listing.query(encoder.item)
+                        async for batch in reading.batches(conn, query, listing.params):
+                            file.write(encoder.rows(batch))
+                        file.write(encoder.end(version.number))
         finally:
             await reading.end(conn)
     created = version.made_at.isoformat() if version.made_at else None

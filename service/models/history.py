@@ -90,6 +90,7 @@ class ApiKey(Base):
         DateTime(timezone=True), server_default=text("now()")
     )
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         one_of("role", Role),

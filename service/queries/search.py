@@ -58,8 +58,14 @@ _SEARCH_SQL = sql.SQL("""
 WITH q AS (
     SELECT query, words, query = words AS plain, english, french,
            numnode(english) <= 1 AND numnode(french) <= 1 AS one_word,
+           CASE WHEN strpos(query::text, '!') = 0
+                THEN regexp_replace(words::text, '&', '|', 'g')::tsquery END AS any_word,
+           CASE WHEN strpos(query::text, '!') = 0
+                THEN regexp_replace(english::text, '&|<(-|[0-9]+)>', '|', 'g')::tsquery
+                ELSE english END AS any_english,
            tsvector_to_array(to_tsvector('english', %(near_word)s)
-                             || to_tsvector('french', %(near_word)s)) AS stems
+                             || to_tsvector('french', %(near_word)s)
+                             || to_tsvector('simple', %(near_names)s)) AS stems
     FROM (
         SELECT query, english, french,
                CASE WHEN strpos(query::text, '!') = 0
@@ -103,12 +109,17 @@ hits AS (
 )
 SELECT h.type, h.id, h.rank,
        coalesce(s.title, left(coalesce(st.content, fc.quotes), {title_cut})),
-       CASE WHEN NOT (q.one_word AND s_text.typed IS NOT NULL) THEN
-       ts_headline({config},
-                   coalesce(s_text.typed, s_text.excerpt, fc.quotes), q.query,
-                   'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, MinWords=10')
+       head.marked,
+       CASE WHEN q.one_word THEN s_text.typed END,
+       CASE WHEN h.type <> 'source' AND strpos(head.marked, '<mark>') = 0 THEN
+           (SELECT ts_headline('english', string_agg(t->>'text', ' '), q.any_english, {marks})
+            FROM facts tf, json_array_elements(tf.translations::json) t
+            WHERE tf.id = h.id AND t->>'language' = 'en')
        END,
-       CASE WHEN q.one_word THEN s_text.typed END
+       CASE WHEN h.type <> 'source' AND strpos(head.marked, '<mark>') = 0 THEN
+           (SELECT ts_headline('english', nf.note, q.any_english, {marks})
+            FROM facts nf WHERE nf.id = h.id AND nf.note IS NOT NULL)
+       END
 FROM hits h CROSS JOIN q
 LEFT JOIN sources s ON h.type = 'source' AND s.id = h.id
 LEFT JOIN LATERAL (
@@ -138,6 +149,16 @@ LEFT JOIN LATERAL (
     FROM citations c WHERE h.type <> 'source' AND c.fact_id = h.id
 ) fc ON true
 LEFT JOIN sources fs ON fs.id = fc.source_id
+LEFT JOIN LATERAL (
+    SELECT CASE WHEN strpos(strict.marked, '<mark>') = 0 AND q.any_word IS NOT NULL
+                THEN ts_headline({config}, strict.text, q.any_word, {marks})
+                ELSE strict.marked END AS marked
+    FROM (
+        SELECT text, CASE WHEN NOT (q.one_word AND s_text.typed IS NOT NULL) THEN
+                     ts_headline({config}, text, q.query, {marks}) END AS marked
+        FROM (SELECT coalesce(s_text.typed, s_text.excerpt, fc.quotes) AS text) t
+    ) strict
+) head ON true
 ORDER BY h.rank DESC, h.type, h.id
 """)
 """Facts and articles matching the query, ranked by `ts_rank` among the first
@@ -158,6 +179,9 @@ _SEARCH_CONSTANTS = {
     "window": sql.Literal(WINDOW),
     "title_cut": sql.Literal(TITLE_LENGTH + 1),  # one more: whole_words sees a title was cut
     "config": _config(sql.SQL("coalesce(s.language, fs.language)")),
+    "marks": sql.Literal(
+        "StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MaxWords=30, MinWords=10"
+    ),
 }
 
 _HREF = {
@@ -192,6 +216,31 @@ _MARKED_AS = (r"(?<!\w){}(?!\w)", r"(?<!\w){}\w*", r"{}\w*")
 """Where a one-word query's article snippet marks the word: where it stands whole; only if
 it does not, at the start of words ("arrestation" in "arrestations", as `ts_headline`
 marked a stem's forms), else inside one. "les" standing whole leaves "lesson" unmarked."""
+
+
+def _named(expanded: names.Expanded) -> str:
+    """Every name the query's actors and places are known by, for an article's snippet to be
+    taken from a passage that holds one ("Arménie" for "Armenia")."""
+    quoted = re.findall(r'(-?)"([^"]*)"', " ".join((expanded.rest, *expanded.groups)))
+    return " ".join(name for excluded, name in quoted if not excluded)
+
+
+def _snippet(text: str, translation: str | None, note: str | None) -> dict[str, Any]:
+    """The snippet with the query's words marked and where it was taken from: the words as
+    written, else the fact's English translation, else its curators' note (both searched)."""
+    fallbacks: tuple[tuple[schemas.SnippetOrigin, str | None], ...] = (
+        ("translation", translation),
+        ("note", note),
+    )
+    for origin, headline in fallbacks:
+        if "<mark>" not in text and headline is not None and "<mark>" in headline:
+            return {"snippet": headline, "snippet_from": origin}
+    return {"snippet": text, "snippet_from": "text"}
+
+
+def _marked(headline: str | None, window: str | None, word: str) -> str:
+    """The snippet of the words as written: `ts_headline`'s, or a one-word query's window."""
+    return (headline or "") if window is None else mark_snippet(window, word)
 
 
 def mark_snippet(window: str, word: str) -> str:
@@ -282,7 +331,7 @@ async def search(
     `visibility` sees."""
     near = _near_forms(q)
     expanded = await names.expand(conn, q, crisis)
-    params: dict[str, Any] = {"q": expanded.rest, **near}
+    params: dict[str, Any] = {"q": expanded.rest, **near, "near_names": _named(expanded)}
     params.update({f"g{n}": group for n, group in enumerate(expanded.groups)})
     if crisis is not None:
         params["crisis"] = crisis
@@ -311,7 +360,7 @@ async def search(
             id=r[1],
             rank=r[2],
             title=(r[3] if r[0] == "source" else whole_words(r[3])) or r[1],
-            snippet=(r[4] or "") if r[5] is None else mark_snippet(r[5], near["near"]),
+            **_snippet(_marked(r[4], r[5], near["near"]), translation=r[6], note=r[7]),
             href=_HREF[r[0]] + r[1],
         )
         for r in rows[:limit]
