@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve migrate load test browser lint lint-spec openapi bench clean
+.PHONY: help install run serve migrate load test browser balancer lint lint-spec openapi bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -33,11 +33,14 @@ run: $(STAMP) ## migrate, load the fixtures, send webhooks in the background and
 serve: $(STAMP) ## serve without migrating or loading
 	$(BIN)/crisis-facts serve
 
-test: $(STAMP) browser ## run the whole test suite
+test: $(STAMP) browser balancer ## run the whole test suite
 	$(BIN)/python -m pytest
 
 browser: ## install headless Chromium (Debian's chromium) for tests/test_browser.py if missing
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+
+balancer: ## install HAProxy (Debian's) for tests/test_replicas.py and test_compose.py if missing
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || { apt-get update -q && apt-get install -y -q haproxy; }
 
 lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/ruff check service tests bench alembic

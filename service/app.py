@@ -33,7 +33,9 @@ from service.api import (
 )
 from service.api.caching import Caching, ResponseCache
 from service.api.contract import document
+from service.api.limits import Failures
 from service.api.params import strict_query
+from service.counts import SharedCounts
 from service.database import (
     follow_dataset,
     make_change_pool,
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     cache = ResponseCache(settings.answer_cache_entries, settings.answer_cache_mb * 2**20)
     news = changes.News()
+    counts = SharedCounts(settings)
 
     def follow(live: bool, version: int | None) -> None:
         cache.follow(live, version)
@@ -140,7 +143,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await app.state.write_pool.open(wait=False)
         app.state.export_pool = make_export_pool(settings, url)
         await app.state.export_pool.open(wait=False)
-        app.state.auth_failures = auth.Failures(settings.auth_failures_per_minute)
+        await counts.open(url)
+        app.state.auth_failures = Failures(settings.auth_failures_per_minute, counts)
         app.state.change_pool = make_change_pool(settings, url)  # opened by the first write
         app.state.answer_cache = cache
         if reads is None:
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await app.state.write_pool.close()
         await app.state.export_pool.close()
         await anyio.to_thread.run_sync(app.state.change_pool.close)
+        await counts.close()
 
     route_handlers: list[Any] = [
         writes.with_writes(facts.StatementController, FactKind.STATEMENT),
@@ -188,7 +193,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         docs.assets_router(),
         *page_handlers(),
     ]
-    guard = guards.GuardMiddleware(settings, Caching.of(settings, cache, reads))
+    guard = guards.GuardMiddleware(settings, Caching.of(settings, cache, reads), counts)
     # Litestar answers 404 and 405 before any middleware runs: the guard answers them too.
     # (CORS preflights, answered before routing too, go unguarded: they carry no data.)
     exception_handlers: dict[int | type[Exception], Any] = {
@@ -231,3 +236,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document(app)
     return app
+
+
+def create_served_app() -> Any:
+    """What `serve` runs: create_app, behind granian's proxy-headers wrapper when
+    TRUSTED_PROXIES names the balancers, so that each client is itself, not its balancer."""
+    settings = Settings.from_env()
+    app = create_app(settings)
+    if not settings.trusted_proxies:
+        return app
+    from granian.utils.proxies import wrap_asgi_with_proxy_headers
+
+    return wrap_asgi_with_proxy_headers(app, list(settings.trusted_proxies))

@@ -127,7 +127,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     # PostgreSQL, if any, is started once here and shared.
     os.environ["DATABASE_URL"] = _url(settings)
     Granian(
-        "service.app:create_app",
+        "service.app:create_served_app",
         factory=True,
         address=settings.host,
         port=settings.port,

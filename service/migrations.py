@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from psycopg import sql
 
 from service.database import libpq_url
-from service.settings import PROJECT_ROOT
+from service.settings import CHECKOUT, PROJECT_ROOT, shipped
 
 MIGRATE_LOCK = 727_002
 """pg_advisory_xact_lock key held while migrating and granting: replicas that all migrate
@@ -19,7 +19,13 @@ at start take turns, and the later ones find the schema at head instead of racin
 
 
 def alembic_config(url: str | None = None, connection: sa.Connection | None = None) -> Config:
-    config = Config(toml_file=PROJECT_ROOT / "pyproject.toml")
+    """The checkout's pyproject.toml (as the `alembic` command reads it), or, installed,
+    the migrations shipped with the code."""
+    if CHECKOUT:
+        config = Config(toml_file=PROJECT_ROOT / "pyproject.toml")
+    else:
+        config = Config()
+        config.set_main_option("script_location", str(shipped("alembic")))
     config.attributes["url"] = url
     config.attributes["connection"] = connection
     return config

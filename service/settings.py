@@ -9,6 +9,15 @@ from pathlib import Path
 from typing import TypeVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+"""The checkout (a developer's, the tests'); in an installed package, site-packages."""
+SHIPPED = Path(__file__).resolve().parent / "shipped"
+"""Where `pip install .` puts alembic/, fixtures/ and openapi/ (pyproject.toml package-dir)."""
+CHECKOUT = not SHIPPED.is_dir()
+
+
+def shipped(name: str) -> Path:
+    """alembic/, fixtures/ or openapi/: the checkout's, or the copy installed with the code."""
+    return PROJECT_ROOT / name if CHECKOUT else SHIPPED / name
 
 
 T = TypeVar("T")
@@ -39,9 +48,13 @@ class Settings:
         "Seconds a standby may trail the primary's WAL before its reads go to the primary; "
         "it rejoins by itself once it has caught up.",
     )
-    data_dir: Path = _doc(PROJECT_ROOT / ".data", "Where the embedded PostgreSQL keeps its files.")
+    data_dir: Path = _doc(
+        PROJECT_ROOT / ".data" if CHECKOUT else Path(".data"),
+        "Where the embedded PostgreSQL keeps its files (an installed package: in the "
+        "current directory).",
+    )
     fixtures_dir: Path = _doc(
-        PROJECT_ROOT / "fixtures", "The articles and curated facts `load` reads by default."
+        shipped("fixtures"), "The articles and curated facts `load` reads by default."
     )
     host: str = _doc("127.0.0.1", "Address `serve` listens on.")
     port: int = _doc(8000, "Port `serve` listens on.")
@@ -78,7 +91,19 @@ class Settings:
         "it and grants it to the migrating user. Empty: serve as the login user.",
     )
     rate_limit_per_minute: int = _doc(
-        1200, "Requests one client address may make per minute; 0 turns rate limiting off."
+        1200,
+        "Requests one client address may make per minute, counted across every worker and "
+        "replica; 0 turns rate limiting off.",
+    )
+    trusted_proxies: tuple[str, ...] = _doc(
+        (),
+        "Comma-separated addresses or networks of the load balancers in front of `serve`: "
+        "from them, X-Forwarded-For names the client that limits count; empty trusts none.",
+    )
+    redis_url: str = _doc(
+        "",
+        "redis://host:port/db where workers and replicas count rate limits and failed "
+        "authentications; empty counts them in the primary PostgreSQL.",
     )
     allowed_hosts: tuple[str, ...] = _doc(
         ("localhost", "127.0.0.1", "[::1]"),

@@ -31,7 +31,10 @@ def make_key(
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient[Litestar]]:
-    """An app of its own: failed authentications are counted per app and client address."""
+    """An app with failed authentications counted, from none: the counts are the database's
+    (shared by every app on it), so an earlier test's failures are forgotten first."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM rate_counts")
     settings = Settings(
         database_url=database_url,
         allowed_hosts=("testserver.local",),

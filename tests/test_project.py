@@ -5,9 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 
-import yaml
-
-from service import cli
 from service.settings import PROJECT_ROOT, Settings, documented
 
 
@@ -49,28 +46,6 @@ def test_make_help_lists_run_and_test() -> None:
 def test_ci_runs_make_test() -> None:
     script = (PROJECT_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "make test" in script and "set -euo pipefail" in script
-
-
-def test_compose_runs_the_cli_against_its_database() -> None:
-    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
-    db, api = compose["services"]["db"], compose["services"]["api"]
-    assert db["image"].startswith("postgres:")
-    assert "healthcheck" in db
-    assert any(v.split(":")[0] in compose["volumes"] for v in db["volumes"])
-    assert api["depends_on"]["db"]["condition"] == "service_healthy"
-
-    env = api["environment"]
-    known = set(documented())
-    assert set(env) <= known, f"unknown settings in compose: {set(env) - known}"
-    url = env["DATABASE_URL"]
-    assert f"{db['environment']['POSTGRES_USER']}:" in url
-    assert url.endswith("@db:5432/" + db["environment"]["POSTGRES_DB"])
-
-    command = " ".join(api["command"])
-    steps = re.findall(r"crisis-facts (\w+)", command)
-    assert steps == ["migrate", "load", "serve"]
-    for step in steps:
-        assert cli.parser().parse_args([step]).command == step
 
 
 def test_no_absolute_paths_of_a_machine_in_tracked_files() -> None:

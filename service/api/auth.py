@@ -7,9 +7,7 @@ on the next request, in every worker) and leaves the key on `request.state.key`.
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
-import time
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -17,6 +15,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityRequirement, SecurityScheme
 
 from service import keys
+from service.api.limits import Failures
 from service.errors import Problem
 from service.vocabulary import Role
 
@@ -33,32 +32,6 @@ SECURITY: list[SecurityRequirement] = [{SCHEME: []}]
 
 REALM = 'Bearer realm="crisis-facts"'
 ROLES = list(Role)
-
-
-class Failures:
-    """Failed authentications per client address in the last minute: past the limit, the
-    address gets 429 until the minute has passed, so that tokens cannot be guessed fast."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.seen: dict[str, collections.deque[float]] = {}
-
-    def blocked(self, address: str) -> int | None:
-        """Seconds to wait when `address` is over the limit, else None (0 turns it off)."""
-        if self.per_minute <= 0:
-            return None
-        recent = self.seen.get(address)
-        now = time.monotonic()
-        while recent and recent[0] < now - 60:
-            recent.popleft()
-        if not recent or len(recent) < self.per_minute:
-            return None
-        return max(1, int(recent[0] + 60 - now) + 1)
-
-    def add(self, address: str) -> None:
-        if len(self.seen) > 10_000:  # bounded: the oldest addresses are forgotten
-            self.seen.pop(next(iter(self.seen)))
-        self.seen.setdefault(address, collections.deque()).append(time.monotonic())
 
 
 def _unauthorized(detail: str, error: str | None) -> Problem:
@@ -94,7 +67,7 @@ async def checked_key(connection: Connection) -> keys.Key:
     """The request's valid key, counting a failure against its address (429 past the limit)."""
     failures: Failures = connection.app.state.auth_failures
     address = connection.client.host if connection.client else "unknown"
-    wait = failures.blocked(address)
+    wait = await failures.blocked(address)
     if wait is not None:
         raise Problem(
             429,
@@ -105,7 +78,7 @@ async def checked_key(connection: Connection) -> keys.Key:
     try:
         key = await _key(connection)
     except Problem:
-        failures.add(address)
+        await failures.add(address)
         raise
     return key
 

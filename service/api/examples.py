@@ -22,9 +22,9 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.base import BaseSchemaObject
 
 from service.migrations import head
-from service.settings import PROJECT_ROOT
+from service.settings import shipped
 
-EXAMPLES_FILE = PROJECT_ROOT / "openapi" / "examples.json"
+EXAMPLES_FILE = shipped("openapi") / "examples.json"
 
 
 STREAMED = {

@@ -26,6 +26,7 @@ from litestar.types import (
 
 from service.api.caching import Caching
 from service.api.limits import RateLimiter
+from service.counts import Counts
 from service.errors import Problem, handle_http, problem_response
 from service.settings import Settings
 
@@ -117,13 +118,13 @@ class GuardMiddleware(ASGIMiddleware):
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, settings: Settings, caching: Caching) -> None:
+    def __init__(self, settings: Settings, caching: Caching, counts: Counts) -> None:
         self.max_body_bytes = settings.max_body_bytes
         self.max_source_bytes = settings.max_source_bytes
         self.hosts = settings.allowed_hosts
         self.limiter = None
         if settings.rate_limit_per_minute > 0:
-            self.limiter = RateLimiter(settings.rate_limit_per_minute, UNGUARDED)
+            self.limiter = RateLimiter(settings.rate_limit_per_minute, UNGUARDED, counts)
         self.caching = caching
 
     def refusal(self, scope: HTTPScope) -> Problem | None:
@@ -152,7 +153,7 @@ class GuardMiddleware(ASGIMiddleware):
         if path.startswith(DOCS_PATH + "/") and path not in DOCS_PAGES:
             # Litestar's docs router answers the rest of /docs/ with an HTML 404 of its own.
             raise Problem(404, f"No resource at {path}; the docs are at {DOCS_PATH}.")
-        limits = self.limiter.headers(scope) if self.limiter is not None else None
+        limits = await self.limiter.headers(scope) if self.limiter is not None else None
         if path == DOCS_PATH:
 
             async def served(scope: Scope, receive: Receive, send: Send) -> None:

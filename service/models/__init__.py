@@ -19,7 +19,7 @@ from service.models.facts import (
     Statement,
     kind_table_args,
 )
-from service.models.history import ApiKey, IdempotentRequest, Record, Revision
+from service.models.history import ApiKey, IdempotentRequest, RateCount, Record, Revision
 from service.models.records import Actor, ActorAlias, Crisis, Fact, Place, Source, SourcePassage
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "IdempotentRequest",
     "NAMING_CONVENTION",
     "Place",
+    "RateCount",
     "Record",
     "Revision",
     "Source",

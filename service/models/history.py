@@ -116,3 +116,17 @@ class IdempotentRequest(Base):
     )
 
     __table_args__ = (Index(None, "made_at"),)
+
+
+class RateCount(Base):
+    """Requests or failed authentications of one client address in its current window,
+    shared by every worker and replica (service.counts). UNLOGGED: a crash forgets a
+    minute of counts, and counting writes no WAL."""
+
+    __tablename__ = "rate_counts"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    used: Mapped[int] = mapped_column(Integer)
+    ends: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)

@@ -1,0 +1,163 @@
+"""Counters every worker and replica share: requests and failed authentications per client
+address and window, in PostgreSQL's primary (an UNLOGGED table, one upsert a count) or in
+Redis when REDIS_URL is set (one MULTI a count).
+
+A window opens on a key's first count and lasts WINDOW seconds. When the store cannot be
+reached, each process counts alone until it can again: limits loosen, nothing fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Protocol
+
+import psycopg
+import redis.asyncio
+import redis.exceptions
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from service.settings import Settings
+
+WINDOW = 60
+"""Seconds of a window: limits are per minute."""
+SWEEP_EVERY = 60.0
+"""Seconds between one process's deletions of ended windows from the table."""
+AWAY = 1.0
+"""Seconds a process counts alone after the store failed to answer, before asking again."""
+
+log = logging.getLogger(__name__)
+
+ADD = (
+    "INSERT INTO rate_counts AS c (key, used, ends) "
+    f"VALUES (%(key)s, %(n)s, now() + interval '{WINDOW} seconds') "
+    "ON CONFLICT (key) DO UPDATE SET "
+    "used = CASE WHEN c.ends <= now() THEN excluded.used ELSE c.used + excluded.used END, "
+    "ends = CASE WHEN c.ends <= now() THEN excluded.ends ELSE c.ends END "
+    "RETURNING used, extract(epoch FROM ends - now())::float8"
+)
+
+
+class Counts(Protocol):
+    async def add(self, key: str, n: int) -> tuple[int, float]:
+        """Add `n` to the count of `key`'s window, opening one if none is open; the count
+        after, and the seconds left in the window."""
+        ...
+
+
+class MemoryCounts:
+    """One process's counts: what each process falls back to while the store is away."""
+
+    def __init__(self) -> None:
+        self.windows: dict[str, tuple[int, float]] = {}
+
+    async def add(self, key: str, n: int) -> tuple[int, float]:
+        now = time.monotonic()
+        used, ends = self.windows.get(key, (0, 0.0))
+        if ends <= now:
+            if len(self.windows) >= 10_000:
+                self.windows = {k: w for k, w in self.windows.items() if w[1] > now}
+            used, ends = 0, now + WINDOW
+        self.windows[key] = (used + n, ends)
+        return used + n, ends - now
+
+
+class PostgresCounts:
+    """Counts in the table `rate_counts` of the primary: UNLOGGED (a crash forgets a minute
+    of counts, and writing them costs no WAL), a row per key."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.pool: AsyncConnectionPool[AsyncConnection[Any]] | None = None
+        self.swept = time.monotonic()
+
+    async def open(self) -> None:
+        from service.database import RECONNECT_TIMEOUT, libpq_url
+
+        self.pool = AsyncConnectionPool(
+            libpq_url(self.url),
+            min_size=1,
+            max_size=2,
+            timeout=self.timeout,
+            reconnect_timeout=RECONNECT_TIMEOUT,
+            open=False,
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": max(1, math.ceil(self.timeout)),
+                "application_name": "crisis-facts-counts",
+            },
+        )
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def add(self, key: str, n: int) -> tuple[int, float]:
+        assert self.pool is not None, "open() first"
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(ADD, {"key": key, "n": n})).fetchone()
+            if time.monotonic() - self.swept > SWEEP_EVERY:
+                self.swept = time.monotonic()
+                await conn.execute("DELETE FROM rate_counts WHERE ends < now()")
+        assert row is not None
+        return int(row[0]), float(row[1])
+
+
+class RedisCounts:
+    """Counts in Redis, a key per window that expires with it."""
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.client = redis.asyncio.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def add(self, key: str, n: int) -> tuple[int, float]:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(key, 0, ex=WINDOW, nx=True)
+            pipe.incrby(key, n)
+            pipe.pttl(key)
+            _, used, left_ms = await pipe.execute()
+        return int(used), max(0, int(left_ms)) / 1000
+
+
+class SharedCounts:
+    """The store the settings name, opened with the app; this process's own counts while it
+    cannot be reached (a limit must not turn into an outage), asking again after a second."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: PostgresCounts | RedisCounts | None = None
+        self.alone = MemoryCounts()
+        self.away_until = 0.0
+
+    async def open(self, database_url: str) -> None:
+        settings = self.settings
+        if settings.redis_url:
+            self.store = RedisCounts(settings.redis_url, settings.pool_timeout)
+        else:
+            self.store = PostgresCounts(database_url, settings.pool_timeout)
+        await self.store.open()
+
+    async def close(self) -> None:
+        if self.store is not None:
+            await self.store.close()
+
+    async def add(self, key: str, n: int) -> tuple[int, float]:
+        if self.store is None or time.monotonic() < self.away_until:
+            return await self.alone.add(key, n)
+        try:
+            return await self.store.add(key, n)
+        except (psycopg.Error, PoolTimeout, redis.exceptions.RedisError, OSError) as error:
+            log.warning("shared counts unreachable, counting alone: %s", error)
+            self.away_until = time.monotonic() + AWAY
+            return await self.alone.add(key, n)
