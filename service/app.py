@@ -46,6 +46,7 @@ from service.errors import EXCEPTION_HANDLERS
 from service.pages import handlers as page_handlers
 from service.pages import template_config
 from service.settings import Settings
+from service.touched import Touched
 from service.vocabulary import FactKind
 
 API_DESCRIPTION = """\
@@ -121,8 +122,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     cache = ResponseCache(settings.answer_cache_entries, settings.answer_cache_mb * 2**20)
     news = changes.News()
 
-    def follow(live: bool, version: int | None) -> None:
-        cache.follow(live, version)
+    def follow(live: bool, version: int | None, touched: Touched | None) -> None:
+        cache.follow(live, version, touched)
         news.follow(live, version)
 
     async def open_pool(app: Litestar) -> None:
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if listener is not None:
             listener.cancel()
             await asyncio.wait([listener], timeout=2)  # shutdown never waits on the database
+        cache.report()
         await app.state.pool.close()
         await app.state.write_pool.close()
         await app.state.export_pool.close()
