@@ -101,11 +101,10 @@ def writer_client(token: str) -> httpx.Client:
 
 
 def patch(client: httpx.Client, path: str, etag: str, note: str) -> float:
-    """One PATCH with If-Match; its latency in ms."""
+    """One PATCH with If-Match, a change whatever earlier runs wrote; its latency in ms."""
+    body = msgspec.json.encode({"note": f"{note} ({time.time_ns()})"})
     started = time.perf_counter()
-    answer = client.patch(
-        path, content=msgspec.json.encode({"note": note}), headers={"If-Match": etag}
-    )
+    answer = client.patch(path, content=body, headers={"If-Match": etag})
     took = (time.perf_counter() - started) * 1000
     assert answer.status_code == 200, (answer.status_code, path, answer.text[:300])
     return took

@@ -53,15 +53,17 @@ def hot_pages(facts: int, details: list[str]) -> list[str]:
     return pages + details
 
 
-def reading(pages: list[str], deadline: float, seed: int) -> list[float]:
+def reading(pages: list[str], deadline: float, seed: int) -> tuple[list[float], int]:
+    """Random hot pages until `deadline`: each read's latency in ms, and how many failed
+    (a 503 when the host is too busy to answer within the statement timeout)."""
     chosen = random.Random(seed)
-    times = []
+    times, failed = [], 0
     with httpx.Client(base_url=BASE, timeout=30) as client:
         while time.monotonic() < deadline:
             started = time.perf_counter()
-            client.get(chosen.choice(pages)).raise_for_status()
+            failed += client.get(chosen.choice(pages)).status_code != 200
             times.append((time.perf_counter() - started) * 1000)
-    return times
+    return times, failed
 
 
 def writing(token: str, facts: dict[str, str], deadline: float, every: float) -> int:
@@ -97,13 +99,14 @@ def main() -> None:
         with concurrent.futures.ThreadPoolExecutor(args.readers + 1) as pool:
             reads = [pool.submit(reading, pages, deadline, n) for n in range(args.readers)]
             writes = pool.submit(writing, token, written, deadline, args.every)
-            times = [t for f in reads for t in f.result()]
+            times = [t for f in reads for t in f.result()[0]]
+            failed = sum(f.result()[1] for f in reads)
             wrote = writes.result()
     counts = [tuple(map(int, m.groups())) for m in COUNTS.finditer(log.read_bytes())]
     hits, misses = sum(h for h, _ in counts), sum(m for _, m in counts)
     figures: dict[str, Any] = {
         "facts": args.facts, "seconds": args.seconds, "hot_pages": len(pages),
-        "readers": args.readers, "writes": wrote, "reads": len(times),
+        "readers": args.readers, "writes": wrote, "reads": len(times), "failed": failed,
         "read_p50_ms": percentile(times, 0.5), "read_p99_ms": percentile(times, 0.99),
         "workers_reporting": len(counts), "hits": hits, "misses": misses,
         "hit_rate": round(hits / max(1, hits + misses), 4),
