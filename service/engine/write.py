@@ -207,7 +207,10 @@ class Writer:
         self.copy(table, rows)
 
     def copy_text(self, table: str, names: Sequence[str], rows: Sequence[Any]) -> None:
-        """COPY rows in text format, for tables outside the records' (revisions, records)."""
+        """COPY rows in text format, for tables outside the records' (revisions, records);
+        none is no statement (a change set's last batch is often empty)."""
+        if not rows:
+            return
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
         )
