@@ -116,8 +116,7 @@ def test_an_edit_is_read_everywhere_it_shows_and_other_answers_stay_kept(
     assert shows(writer, pages, count) == list(pages), "the writer reads its write at once"
     until(
         lambda: shows(other, pages, count) == list(pages),
-        5,
-        "another worker shows the edit in every answer once the notification comes",
+        what="another worker shows the edit in every answer once the notification comes",
     )
     for worker in workers:
         assert hits(worker, UNTOUCHED) == len(UNTOUCHED), "other kinds and counts stay kept"
