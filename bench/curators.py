@@ -1,14 +1,18 @@
-"""python -m bench.curators [--facts 100000] [--seconds 10] [--writers 4]
+"""python -m bench.curators [--facts 1000000] [--seconds 20] [--writers 8] [--readers 2] [--reuse]
 
 Curators' writes against `crisis-facts serve` (production settings, 2 workers), on a
-database of its own (`bench_curators`) holding the curated fixtures and a synthetic crisis:
+database of its own (`bench_curators_<N>`: the curated fixtures and a synthetic crisis of
+N facts; `--reuse` keeps it between runs, since 1M facts take minutes to build):
 
-1. one curator: PATCHes of one fact, one after another (each with the ETag the last one
-   answered): latency p50 and p99;
-2. `--writers` curators at once, each on facts of its own, while one reader pages through
-   casualties: writes/s and the reads' p99.
+1. one curator: PATCHes of distinct facts one after another, each with If-Match: latency
+   p50 and p99 (no other load);
+2. reads alone: `--readers` readers (casualty pages by cursor, fact details, the timeline)
+   for `--seconds`: reads/s and their p99, the baseline of 3;
+3. `--writers` curators at once, each PATCHing facts of its own (never one twice), while
+   the same readers read: writes/s, the writes' p50 and p99, reads/s and their p99.
 
-Writes bench/results/curators-<N>.json; bench/RESULTS.md quotes it.
+Writes bench/results/curators-<N>.json; bench/RESULTS.md quotes it. bench/hitrate.py
+measures the answer cache under writes on the same database.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,112 +34,190 @@ import psycopg
 from bench.servers import running
 from service import keys
 from service.database import create_database, drop_database, start_embedded, with_database
+from service.queries.facts import fact_etag
 from service.settings import PROJECT_ROOT
+from service.synth import crisis_id
 from service.vocabulary import Role
 
 RESULTS = Path(__file__).parent / "results"
 CLI = str(Path(sys.executable).parent / "crisis-facts")
-NAME = "bench_curators"
 PORT = 8766
 BASE = f"http://127.0.0.1:{PORT}"
 MERGE = "application/merge-patch+json"
+SERVE = {"PORT": str(PORT), "RATE_LIMIT_PER_MINUTE": "0", "WORKERS": "2"}
 
 
-def _percentile(values: list[float], share: float) -> float:
+def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 1) if values else 0
 
 
-def _edit(client: httpx.Client, path: str, etag: str, note: str) -> tuple[float, str, int]:
+def database(facts: int, reuse: bool) -> str:
+    """The URL of `bench_curators_<facts>`, built unless `reuse` finds it built."""
+    server = os.environ.get("DATABASE_URL") or start_embedded(PROJECT_ROOT / ".data")
+    name = f"bench_curators_{facts}"
+    url = with_database(server, name)
+    if reuse and _built(url, facts):
+        return url
+    drop_database(server, name)
+    create_database(server, name)
+    env = {**os.environ, "DATABASE_URL": url}
+    for command in (["migrate"], ["load"], ["synth", "--facts", str(facts)]):
+        subprocess.run([CLI, *command], env=env, check=True, capture_output=True)
+    return url
+
+
+def _built(url: str, facts: int) -> bool:
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT 1 FROM crises WHERE id = %s", [crisis_id(facts)])
+            return row.fetchone() is not None
+    except psycopg.Error:
+        return False
+
+
+def curator(url: str) -> str:
+    """A new curator's token (a reused database keeps the keys of earlier runs)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return keys.create(conn, f"bench-desk-{time.time_ns()}", Role.CURATOR)
+
+
+def published(url: str, facts: int, kind: str, count: int, skip: int = 0) -> dict[str, str]:
+    """`count` published facts of `kind` in the synthetic crisis: path -> current ETag."""
+    path = {"casualty": "casualties", "statement": "statements"}[kind]
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT d.fact_id, d.revision, d.digest FROM fact_documents d "
+            "JOIN facts f ON f.id = d.fact_id WHERE f.crisis_id = %s AND d.kind = %s "
+            "AND d.review_status = 'published' ORDER BY d.fact_id OFFSET %s LIMIT %s",
+            [crisis_id(facts), kind, skip, count],
+        ).fetchall()
+    return {f"/v1/{path}/{fact}": fact_etag(revision, digest) for fact, revision, digest in rows}
+
+
+def writer_client(token: str) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": MERGE}
+    return httpx.Client(base_url=BASE, headers=headers, timeout=30)
+
+
+def patch(client: httpx.Client, path: str, etag: str, note: str) -> float:
+    """One PATCH with If-Match, a change whatever earlier runs wrote; its latency in ms."""
+    body = msgspec.json.encode({"note": f"{note} ({time.time_ns()})"})
     started = time.perf_counter()
-    answer = client.patch(
-        path, content=msgspec.json.encode({"note": note}), headers={"If-Match": etag}
-    )
-    return time.perf_counter() - started, answer.headers.get("etag", etag), answer.status_code
+    answer = client.patch(path, content=body, headers={"If-Match": etag})
+    took = (time.perf_counter() - started) * 1000
+    assert answer.status_code == 200, (answer.status_code, path, answer.text[:300])
+    return took
 
 
-def one_curator(token: str, fact: str, count: int) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": MERGE}
-    with httpx.Client(base_url=BASE, headers=headers, timeout=30) as client:
-        etag = client.get(fact).headers["etag"]
-        times = []
-        for n in range(count):
-            took, etag, status = _edit(client, fact, etag, f"Edited by the benchmark ({n}).")
-            assert status == 200, status
-            times.append(took * 1000)
-    return {"writes": count, "p50_ms": round(_percentile(times, 0.5), 1),
-            "p99_ms": round(_percentile(times, 0.99), 1)}  # fmt: skip
+def one_curator(token: str, facts: dict[str, str]) -> dict[str, Any]:
+    with writer_client(token) as client:
+        note = "Edited by one curator."
+        times = [patch(client, path, etag, note) for path, etag in facts.items()]
+    return {"writes": len(times), "p50_ms": percentile(times, 0.5),
+            "p99_ms": percentile(times, 0.99)}  # fmt: skip
 
 
-def many_curators(token: str, facts: list[str], writers: int, seconds: float) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": MERGE}
-    deadline = time.monotonic() + seconds
-
-    def write(own: list[str]) -> int:
-        done = 0
-        with httpx.Client(base_url=BASE, headers=headers, timeout=30) as client:
-            etags = {fact: client.get(fact).headers["etag"] for fact in own}
-            while time.monotonic() < deadline:
-                fact = own[done % len(own)]
-                sent = etags[fact]
-                _, etags[fact], status = _edit(client, fact, sent, f"w{done}")
-                assert status == 200, (status, fact, sent, etags[fact], client.get(fact).headers)
-                done += 1
-        return done
-
-    def read() -> list[float]:
-        times = []
-        with httpx.Client(base_url=BASE, timeout=30) as client:
-            cursor = None
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                page = client.get("/v1/casualties", params={"cursor": cursor} if cursor else {})
-                times.append((time.perf_counter() - started) * 1000)
+def reading(facts: int, details: list[str], deadline: float) -> list[float]:
+    """A reader until `deadline`: casualty pages of the crisis by cursor, a fact's detail,
+    the timeline's first page, in turn; each read's latency in ms."""
+    times: list[float] = []
+    crisis = crisis_id(facts)
+    with httpx.Client(base_url=BASE, timeout=30) as client:
+        cursor = None
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            started = time.perf_counter()
+            if n % 3 == 0:
+                client.get(details[n % len(details)]).raise_for_status()
+            elif n % 3 == 1:
+                params = {"crisis": crisis, **({"cursor": cursor} if cursor else {})}
+                page = client.get("/v1/casualties", params=params)
+                page.raise_for_status()
                 cursor = page.json()["next_cursor"]
+            else:
+                client.get("/v1/timeline", params={"crisis": crisis}).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def side_by_side(
+    writers: list[Callable[[float], list[float]]],
+    readers: list[Callable[[float], list[float]]],
+    seconds: float,
+) -> tuple[list[float], list[float]]:
+    """Run every writer and reader until `seconds` pass: the writes' and reads' latencies."""
+    deadline = time.monotonic() + seconds
+    with concurrent.futures.ThreadPoolExecutor(len(writers) + len(readers)) as pool:
+        wrote = [pool.submit(w, deadline) for w in writers]
+        read = [pool.submit(r, deadline) for r in readers]
+        return (
+            [t for f in wrote for t in f.result()],
+            [t for f in read for t in f.result()],
+        )
+
+
+def writing(token: str, own: Iterator[tuple[str, str]]) -> Callable[[float], list[float]]:
+    def write(deadline: float) -> list[float]:
+        times = []
+        with writer_client(token) as client:
+            for path, etag in own:
+                if time.monotonic() >= deadline:
+                    break
+                times.append(patch(client, path, etag, "Edited by one of many curators."))
         return times
 
-    shares = [facts[i::writers] for i in range(writers)]
-    with concurrent.futures.ThreadPoolExecutor(writers + 1) as pool:
-        reader = pool.submit(read)
-        done = sum(pool.map(write, shares))
-        reads = reader.result()
-    return {"writers": writers, "seconds": seconds, "writes_per_s": round(done / seconds, 1),
-            "reads": len(reads), "read_p99_ms": round(_percentile(reads, 0.99), 1)}  # fmt: skip
+    return write
+
+
+def reads_figures(times: list[float], seconds: float) -> dict[str, Any]:
+    return {"reads_per_s": round(len(times) / seconds, 1), "read_p50_ms": percentile(times, 0.5),
+            "read_p99_ms": percentile(times, 0.99)}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--facts", type=int, default=100_000)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--facts", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--readers", type=int, default=2)
+    parser.add_argument("--reuse", action="store_true", help="keep the database between runs")
     args = parser.parse_args()
-    server = os.environ.get("DATABASE_URL") or start_embedded(PROJECT_ROOT / ".data")
-    drop_database(server, NAME)
-    create_database(server, NAME)
-    url = with_database(server, NAME)
-    env = {**os.environ, "DATABASE_URL": url}
-    for command in (["migrate"], ["load"], ["synth", "--facts", str(args.facts)]):
-        subprocess.run([CLI, *command], env=env, check=True, capture_output=True)
-    with psycopg.connect(url, autocommit=True) as conn:
-        token = keys.create(conn, "bench-desk", Role.CURATOR)
-        facts = [
-            f"/v1/casualties/{row[0]}"
-            for row in conn.execute(
-                "SELECT id FROM facts WHERE kind = 'casualty' AND crisis_id LIKE 'synth-%' "
-                "ORDER BY id LIMIT 64"
-            )
-        ]
-    serve = {"PORT": str(PORT), "RATE_LIMIT_PER_MINUTE": "0", "WORKERS": "2"}
-    with running([CLI, "serve"], {**env, **serve}, f"{BASE}/ready", RESULTS / "curators.log"):
-        figures = {
-            "facts": args.facts,
-            "one_curator": one_curator(token, facts[0], 300),
-            "many_curators": many_curators(token, facts[1:], args.writers, args.seconds),
-        }
+    url = database(args.facts, args.reuse)
+    token = curator(url)
+    details = list(published(url, args.facts, "statement", 50))
+    # Enough distinct facts that no writer runs out at 1,000 writes/s.
+    pool = list(published(url, args.facts, "casualty", 300 + 1000 * int(args.seconds)).items())
+    alone, shared = dict(pool[:300]), pool[300:]
+    readers = [
+        (lambda deadline: reading(args.facts, details, deadline)) for _ in range(args.readers)
+    ]
+    writers = [writing(token, iter(shared[i :: args.writers])) for i in range(args.writers)]
+    with running([CLI, "serve"], {"DATABASE_URL": url, **SERVE}, f"{BASE}/ready",
+                 RESULTS / "curators.log"):  # fmt: skip
+        one = one_curator(token, alone)
+        _, baseline = side_by_side([], readers, args.seconds)
+        wrote, read = side_by_side(writers, readers, args.seconds)
+    figures = {
+        "facts": args.facts,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "one_curator_distinct_facts": one,
+        "reads_alone": {"readers": args.readers, **reads_figures(baseline, args.seconds)},
+        "curators_with_reads": {
+            "writers": args.writers, "readers": args.readers, "seconds": args.seconds,
+            "writes_per_s": round(len(wrote) / args.seconds, 1),
+            "write_p50_ms": percentile(wrote, 0.5), "write_p99_ms": percentile(wrote, 0.99),
+            **reads_figures(read, args.seconds),
+        },
+    }  # fmt: skip
     print(msgspec.json.format(msgspec.json.encode(figures)).decode())
+    RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"curators-{args.facts}.json"
     out.write_bytes(msgspec.json.format(msgspec.json.encode(figures)) + b"\n")
-    drop_database(server, NAME)
+    if not args.reuse:
+        server = os.environ.get("DATABASE_URL") or start_embedded(PROJECT_ROOT / ".data")
+        drop_database(server, f"bench_curators_{args.facts}")
 
 
 if __name__ == "__main__":

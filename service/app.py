@@ -49,6 +49,7 @@ from service.pages import handlers as page_handlers
 from service.pages import template_config
 from service.replicas import Reads
 from service.settings import Settings
+from service.touched import Touched
 from service.vocabulary import FactKind
 
 API_DESCRIPTION = """\
@@ -126,8 +127,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     news = changes.News()
     counts = SharedCounts(settings)
 
-    def follow(live: bool, version: int | None) -> None:
-        cache.follow(live, version)
+    def follow(live: bool, version: int | None, touched: Touched | None = None) -> None:
+        cache.follow(live, version, touched)
         news.follow(live, version)
 
     # With standbys, the version answers are read at moves the cache and the waiters, not
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await asyncio.wait([listener], timeout=2)  # shutdown never waits on the database
         if reads is not None:
             await reads.close()
+        cache.report()
         await app.state.pool.close()
         await app.state.write_pool.close()
         await app.state.export_pool.close()

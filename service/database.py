@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from service.adapters import ReadConnection
 from service.settings import Settings
+from service.touched import Touched, heard
 
 EMBEDDED_DATABASE = "crisis_facts"
 
@@ -209,11 +210,12 @@ def make_change_pool(settings: Settings, url: str) -> ConnectionPool[psycopg.Con
 
 async def follow_dataset(
     url: str,
-    report: Callable[[bool, int | None], None],
+    report: Callable[[bool, int | None, Touched | None], None],
     pool: AsyncConnectionPool[AsyncConnection[Any]],
 ) -> None:
-    """Call `report(live, version)` on every committed load, and `report(False, None)` while
-    the database is unreachable; runs until cancelled, reconnecting by itself.
+    """Call `report(live, version, touched)` on every committed change (touched: what its
+    notification says it touched, or None for anything), and `report(False, None, None)`
+    while the database is unreachable; runs until cancelled, reconnecting by itself.
 
     Losing this connection is also how the serving pool learns that the server went away:
     its idle connections are then checked and the dead ones replaced, once when the loss is
@@ -228,22 +230,26 @@ async def follow_dataset(
                 if lost:
                     await pool.check()
                 lost = False
-                report(True, await _dataset_version(conn))
+                report(True, await _dataset_version(conn), None)
                 while True:
                     # The generator holds the connection: leave it before querying. Reading
-                    # the version on every wake-up also catches a notification missed
-                    # between two connections.
-                    async for _ in conn.notifies(timeout=CHECK_EVERY, stop_after=1):
-                        pass
-                    report(True, await _dataset_version(conn))
+                    # the version when no news names one also catches a notification
+                    # missed between two connections.
+                    news = None
+                    async for notify in conn.notifies(timeout=CHECK_EVERY, stop_after=1):
+                        news = heard(notify.payload)
+                    if news is None:
+                        report(True, await _dataset_version(conn), None)
+                    else:
+                        report(True, *news)
         except psycopg.OperationalError:
-            report(False, None)
+            report(False, None, None)
             if not lost:
                 await pool.check()
             lost = True
             await asyncio.sleep(0.5)
         except psycopg.Error:  # reachable, but not migrated yet: no version to follow
-            report(False, None)
+            report(False, None, None)
             await asyncio.sleep(0.5)
 
 

@@ -13,10 +13,12 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from service import engine as write_path
+from service.api import reach
 from service.api.caching import Answer, ResponseCache, matches
 from service.app import create_app
 from service.database import NOTIFY_CHANNEL, make_engine
 from service.settings import Settings
+from service.touched import FactTouched, Touched
 from tests.conftest import FIXTURES, copy_fixtures, loaded_database
 from tests.waiting import until
 
@@ -30,8 +32,10 @@ class Heard:
         self.reports: list[tuple[bool, int | None]] = []
         follow = ResponseCache.follow
 
-        def recording(cache: ResponseCache, live: bool, version: int | None) -> None:
-            follow(cache, live, version)
+        def recording(
+            cache: ResponseCache, live: bool, version: int | None, touched: Touched | None = None
+        ) -> None:
+            follow(cache, live, version, touched)
             self.reports.append((live, version))
 
         monkeypatch.setattr(ResponseCache, "follow", recording)
@@ -191,6 +195,29 @@ def test_an_answer_built_before_a_load_is_not_stored_after_it() -> None:
     cache.follow(True, 2)
     cache.put(b"k", Answer(200, [], b"old", b'"o"'), generation)
     assert cache.get(b"k") is None
+
+
+EDIT = Touched((FactTouched("casualty", "cas-1", "kazakhstan-2022", counted=False),))
+STATEMENTS = reach.tag_of("/v1/statements", b"crisis=kazakhstan-2022")
+
+
+def test_an_answer_built_before_an_edit_is_not_stored_after_it() -> None:
+    cache = ResponseCache(max_entries=8)
+    cache.follow(True, 1)
+    generation = cache.generation
+    cache.follow(True, 2, EDIT)
+    cache.put(b"k", Answer(200, [], b"old", b'"o"'), generation, STATEMENTS)
+    assert cache.get(b"k") is None
+
+
+def test_news_of_an_edit_after_a_missed_version_drops_every_answer() -> None:
+    cache = ResponseCache(max_entries=8)
+    cache.follow(True, 1)
+    cache.put(b"k", Answer(200, [], b"old", b'"o"'), cache.generation, STATEMENTS)
+    cache.follow(True, 2, EDIT)
+    assert cache.get(b"k") is not None, "an edit of a casualty leaves statements kept"
+    cache.follow(True, 4, EDIT)
+    assert cache.get(b"k") is None, "version 3 could have changed anything"
 
 
 def test_the_cache_is_bounded() -> None:

@@ -1,11 +1,12 @@
 """Answers from memory while the data cannot have changed, and conditional GETs.
 
-The data changes only when a load commits, and every load NOTIFYs the version it
-wrote. Each worker keeps the answers it has built, keyed by URL, and drops them all
-when a notification arrives — or when its listening connection is lost, since it
-could then miss one (so during a database outage every request goes to the database
-and gets its honest 503). Every 200 carries a strong ETag; a matching If-None-Match
-gets 304.
+The data changes only when a change commits, and every change NOTIFYs the version it
+made. Each worker keeps the answers it has built, keyed by URL, and when a notification
+arrives drops those the change could alter (service.api.reach: a curator's edit of a fact
+leaves the other crises and kinds alone), or all of them after a load, a missed version,
+or when its listening connection is lost, since it could then miss one (so during a
+database outage every request goes to the database and gets its honest 503). Every 200
+carries a strong ETag; a matching If-None-Match gets 304.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from service.api import reach
 from service.settings import Settings
+from service.touched import Touched
 
 if TYPE_CHECKING:
     from service.replicas import Reads
@@ -78,50 +81,84 @@ class ResponseCache:
         self.max_bytes = max_bytes
         self.bytes = 0
         self.entries: OrderedDict[bytes, Answer] = OrderedDict()
+        self.tags: dict[bytes, reach.Tag] = {}  # each kept answer's, and the answers of each
+        self.tagged: dict[reach.Tag, set[bytes]] = {}
         self.generation = 0  # bumped on every invalidation: a slow request cannot store stale data
         self.live = False  # True only while a listener is connected and has read the version
         self.version: int | None = None
+        self.hits = 0  # answers served from memory, and answers that had to be built
+        self.misses = 0
 
     def get(self, key: bytes) -> Answer | None:
-        if not self.live:
+        answer = self.entries.get(key) if self.live else None
+        if answer is None:
+            self.misses += 1
             return None
-        answer = self.entries.get(key)
-        if answer is not None:
-            self.entries.move_to_end(key)
+        self.hits += 1
+        self.entries.move_to_end(key)
         return answer
 
-    def put(self, key: bytes, answer: Answer, generation: int) -> None:
+    def report(self) -> None:
+        """Log the hits and misses so far (when a worker stops: bench/hitrate.py reads it)."""
+        log.info("answer cache: %d hits, %d misses", self.hits, self.misses)
+
+    def put(self, key: bytes, answer: Answer, generation: int, tag: reach.Tag = reach.ANY) -> None:
+        """Keep `answer`, unless a change was told since `generation` (when its request
+        began): it may have been read before that change."""
         if not self.live or generation != self.generation or self.max_entries <= 0:
             return
         if len(answer.body) > self.max_bytes:
             return
-        previous = self.entries.pop(key, None)
-        if previous is not None:
-            self.bytes -= len(previous.body)
+        self._remove(key)
         self.entries[key] = answer
         self.bytes += len(answer.body)
+        self.tags[key] = tag
+        self.tagged.setdefault(tag, set()).add(key)
         while len(self.entries) > self.max_entries or self.bytes > self.max_bytes:
-            _, evicted = self.entries.popitem(last=False)
-            self.bytes -= len(evicted.body)
+            self._remove(next(iter(self.entries)))
+
+    def _remove(self, key: bytes) -> None:
+        answer = self.entries.pop(key, None)
+        if answer is None:
+            return
+        self.bytes -= len(answer.body)
+        tag = self.tags.pop(key)
+        keys = self.tagged[tag]
+        keys.discard(key)
+        if not keys:
+            del self.tagged[tag]
 
     def invalidate(self, live: bool, version: int | None = None) -> None:
         self.entries.clear()
+        self.tags.clear()
+        self.tagged.clear()
         self.bytes = 0
         self.generation += 1
         self.live = live
         self.version = version
 
-    def drop(self) -> None:
-        """A write this worker made has committed: its answers go at once, so that the
-        writer's next read sees the write before the notification comes."""
-        self.invalidate(self.live, self.version)
+    def forget(self, touched: Touched | None) -> None:
+        """Drop the answers a change could alter: every one when it is not known."""
+        if touched is None:
+            self.invalidate(self.live, self.version)
+            return
+        self.generation += 1
+        for tag in reach.touched_tags(touched):
+            for key in list(self.tagged.get(tag, ())):
+                self._remove(key)
 
-    def follow(self, live: bool, version: int | None) -> None:
-        """The database listener's callback: any news drops every answer."""
+    def follow(self, live: bool, version: int | None, touched: Touched | None = None) -> None:
+        """The database listener's callback: the news of the version after ours drops what
+        it touched; any other news, every answer."""
         if live and self.live and version == self.version:
             return
         if self.live and not live:
             log.warning("answer cache off: the database is unreachable")
+        following = self.version is not None and version == self.version + 1
+        if live and self.live and following and touched is not None:
+            self.forget(touched)
+            self.version = version
+            return
         self.invalidate(live, version)
 
 
@@ -200,7 +237,8 @@ class Caching:
                     exact = reading is None or reading.exact
                     if cache is not None and answer.status == 200 and not _no_store(answer):
                         if exact:  # read at the very version the cache is of
-                            cache.put(key, answer, generation)
+                            tag = reach.tag_of(scope["path"], scope["query_string"])
+                            cache.put(key, answer, generation, tag)
                     await self._send(send, answer, if_none_match, extra)
             else:  # pragma: no cover - no other message is sent for HTTP
                 await send(message)
@@ -208,8 +246,10 @@ class Caching:
         await app(scope, receive, buffer)
 
     def forgetting(self, scope: Any, send: Any) -> Any:
-        """`send`, dropping every kept answer before a write's success is told: its client's
-        next read must show it, and this worker's NOTIFY comes a moment after the commit."""
+        """`send`, dropping the kept answers a write touched before its success is told: its
+        client's next read must show it, and this worker's NOTIFY comes a moment after the
+        commit. A write route says what it touched in the request's state (`touched`);
+        from any other, every answer goes."""
         if scope["method"] not in WRITES:
             return send
 
@@ -219,7 +259,7 @@ class Caching:
                 and message["type"] == "http.response.start"
                 and message["status"] < 300
             ):
-                self.cache.invalidate(self.cache.live, self.cache.version)
+                self.cache.forget(scope.get("state", {}).get("touched"))
             await send(message)
 
         return forget

@@ -5,6 +5,7 @@ Deliberately without `from __future__ import annotations`: each kind's controlle
 by `controller(kind)`, and Litestar reads its handlers' annotations as the objects they are.
 """
 
+import dataclasses
 from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, get_args
@@ -29,7 +30,6 @@ from service.api.writing import (
     IdempotencyKey,
     IfMatch,
     Summary,
-    T,
     Written,
     body_type,
     expected_revision,
@@ -46,12 +46,15 @@ from service.vocabulary import FactKind, ReviewStatus, Role
 
 
 async def _write(
-    request: Request[Any, Any, Any], work: Callable[[psycopg.Connection[Any]], T]
-) -> T:
-    """Run a write on a thread of its own: the write path is synchronous."""
+    request: Request[Any, Any, Any], work: Callable[[psycopg.Connection[Any]], Written]
+) -> Written:
+    """Run a write on a thread of its own: the write path is synchronous. What it touched
+    is left in the request's state for the answer cache (service.api.caching)."""
     pool = request.app.state.change_pool
     try:
-        return await anyio.to_thread.run_sync(partial(transaction, pool, work))
+        written = await anyio.to_thread.run_sync(partial(transaction, pool, work))
+        request.state.touched = written.touched
+        return written
     except engine.FixtureError as exc:
         invalid = [InvalidParam("body", problem) for problem in exc.problems]
         raise Problem(422, "; ".join(exc.problems), kind="invalid-fact", invalid=invalid) from None
@@ -111,10 +114,12 @@ def _create(
     taken = store.kind_of(conn.cursor(), data.id)
     if taken is not None:
         raise Problem(409, f"A {taken} with id {data.id!r} exists already.", kind="conflict")
-    engine.change(conn, [(crisis, convert(raw, store.SPEC_OF[kind]))], [], author, summary)
+    outcome = engine.change(
+        conn, [(crisis, convert(raw, store.SPEC_OF[kind]))], [], author, summary
+    )
     written = _current(conn, kind, data.id)
     assert written is not None
-    answer = Written(201, written.etag, written.location, written.body)
+    answer = Written(201, written.etag, written.location, written.body, outcome.touched)
     if retry is not None:
         idempotency.keep(conn, author, retry[0], idempotency.Kept(retry[1], **kept_answer(answer)))
     return answer
@@ -154,16 +159,17 @@ def _edit(
         except msgspec.ValidationError as exc:
             raise Problem(422, f"fact {fact_id!r}: {exc}", kind="invalid-fact") from None
     try:
-        engine.change(
+        outcome = engine.change(
             conn, facts, [] if facts else [(kind.value, fact_id)], author, summary, expect
         )
     except engine.Stale:
         raise _stale(conn, kind, fact_id) from None
+    location = f"{KINDS[kind].path}/{fact_id}"
     if change is None:
-        return Written(200, "", f"{KINDS[kind].path}/{fact_id}", _deletion(conn, kind, fact_id))
+        return Written(200, "", location, _deletion(conn, kind, fact_id), outcome.touched)
     written = _current(conn, kind, fact_id)
     assert written is not None
-    return written
+    return dataclasses.replace(written, touched=outcome.touched)
 
 
 def _transition(
@@ -188,12 +194,12 @@ def _transition(
     crisis, spec = found
     moved, operation = review.moved(kind, fact_id, spec, to, author, review.now(conn), reason)
     key = (kind.value, fact_id)
-    engine.change(
+    outcome = engine.change(
         conn, [(crisis, moved)], [], author, reason or summary, {key: expected}, {key: operation}
     )
     written = _current(conn, kind, fact_id)
     assert written is not None
-    return written
+    return dataclasses.replace(written, touched=outcome.touched)
 
 
 async def _move(

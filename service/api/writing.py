@@ -16,6 +16,7 @@ from litestar.params import HeaderParameter
 
 from service.engine.write import WRITE_LOCK
 from service.errors import Problem
+from service.touched import Touched
 
 T = TypeVar("T")
 JSON = "application/json"
@@ -46,12 +47,14 @@ IfMatch = Annotated[
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """A write's answer: status, the fact's answer and ETag afterwards, its URL."""
+    """A write's answer: status, the fact's answer and ETag afterwards, its URL; and what it
+    touched, for the answer cache (None: anything)."""
 
     status: int
     etag: str
     location: str
     body: bytes
+    touched: Touched | None = None
 
     def response(self) -> Response[Any]:
         headers = {"Location": self.location, "Cache-Control": "no-store"}

@@ -25,6 +25,7 @@ from service.database import NOTIFY_CHANNEL
 from service.engine import answers, disputes
 from service.engine import rows as r
 from service.engine.write import CHUNK, WRITE_LOCK, Background, Cursor, Writer, change_time
+from service.touched import MAX_FACTS, FactTouched, Touched, notice
 from service.vocabulary import Operation, ReviewStatus
 
 Progress = Callable[[int], None]
@@ -38,6 +39,7 @@ class Outcome:
     version: int | None
     changes: Counter[tuple[str, str]] = field(default_factory=Counter)
     rows: dict[str, int] = field(default_factory=dict)
+    touched: Touched | None = None  # the facts changed, when only a few facts changed
 
     @property
     def total(self) -> int:
@@ -198,6 +200,7 @@ class Applier:
         self.protected: dict[tuple[str, str], tuple[str, int]] = {}  # see engine.apply
         self.operations: dict[tuple[str, str], Operation] = {}  # a change that is not an edit
         self.undone: list[str] = []
+        self.touched: list[FactTouched] | None = []  # None once anything but a few facts
 
     # ------------------------------------------------------------ classifying
 
@@ -213,6 +216,7 @@ class Applier:
         operation = self.operations.get(key, operation)
         self.outcome.changes[key[0], operation.value] += 1
         self._undoes(key)
+        self._touch(key, r.record_crisis(record), operation)
         return self.revision, operation.value, state
 
     def _undoes(self, key: tuple[str, str]) -> None:
@@ -224,6 +228,16 @@ class Applier:
                 f"{key[0]} {key[1]!r}: changed through the API by {author!r} in revision "
                 f"{revision}, after the last load"
             )
+
+    def _touch(self, key: tuple[str, str], crisis: str, operation: Operation) -> None:
+        """Note what a change touched, for the answer caches (service.touched)."""
+        if self.touched is None:
+            return
+        if key[0] not in r.KINDS or len(self.touched) >= MAX_FACTS:
+            self.touched = None
+            return
+        counted = operation != Operation.UPDATED
+        self.touched.append(FactTouched(key[0], key[1], crisis, counted))
 
     def take(self, record: r.Record) -> None:
         if isinstance(record, r.FactRecord):
@@ -387,8 +401,10 @@ class Applier:
         changed = schemas.Changed(revision=self.revision, at=self.at)
         disputes.refresh(self.cursor, self.keys, changed)
         self.outcome.rows = dict(self.writer.counts)
+        if self.touched is not None:
+            self.outcome.touched = Touched(tuple(self.touched))
         if self.outcome.total:
-            self.outcome.version = _bump_version(self.cursor)
+            self.outcome.version = _bump_version(self.cursor, self.outcome.touched)
         else:
             found = self.cursor.execute("SELECT version FROM dataset_version").fetchone()
             self.outcome.version = int(found[0]) if found else None
@@ -410,6 +426,7 @@ class Applier:
                 self.background.put(functools.partial(Writer.delete_owned, kind=kind, ids=ids))
             for record_id, crisis in gone.get(kind, []):
                 self._undoes((kind, record_id))
+                self._touch((kind, record_id), crisis, Operation.DELETED)
                 self.revision += 1
                 self.outcome.changes[kind, Operation.DELETED.value] += 1
                 log.append(
@@ -460,13 +477,14 @@ class Applier:
         self.batch.log.extend(sorted(log))
 
 
-def _bump_version(cursor: Cursor) -> int:
-    """A new dataset version, told to every server when the transaction commits."""
+def _bump_version(cursor: Cursor, touched: Touched | None) -> int:
+    """A new dataset version, told to every server when the transaction commits, with what
+    the change touched."""
     row = cursor.execute(
         "INSERT INTO dataset_version (id, version) VALUES (1, 1) "
         "ON CONFLICT (id) DO UPDATE SET version = dataset_version.version + 1, "
         "loaded_at = now() RETURNING version"
     ).fetchone()
     assert row is not None
-    cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, str(row[0])])
+    cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, notice(row[0], touched)])
     return int(row[0])

@@ -164,17 +164,20 @@ class Writer:
             self._copy("fact_documents", names, types, rows)
 
     def delete_facts(self, ids: list[str]) -> list[tuple[str, str]]:
-        """Delete facts and what hangs off them; their (crisis, quantity key)s, where set."""
+        """Delete facts and what hangs off them; their (crisis, quantity key)s, where set.
+        The deletes go in one pipeline: one round trip, not one per table."""
         if not ids:
             return []
-        for table in FACT_TABLES:
+        with self.cursor.connection.pipeline():
+            for table in FACT_TABLES:
+                self.cursor.execute(
+                    sql.SQL("DELETE FROM {} WHERE fact_id = ANY(%s)").format(sql.Identifier(table)),
+                    [ids],
+                )
             self.cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE fact_id = ANY(%s)").format(sql.Identifier(table)),
-                [ids],
+                "DELETE FROM facts WHERE id = ANY(%s) RETURNING crisis_id, quantity_key", [ids]
             )
-        keys = self.cursor.execute(
-            "DELETE FROM facts WHERE id = ANY(%s) RETURNING crisis_id, quantity_key", [ids]
-        ).fetchall()
+        keys = self.cursor.fetchall()
         return [(crisis, key) for crisis, key in keys if key is not None]
 
     def facts_citing(self, source_ids: list[str]) -> list[str]:
@@ -204,7 +207,10 @@ class Writer:
         self.copy(table, rows)
 
     def copy_text(self, table: str, names: Sequence[str], rows: Sequence[Any]) -> None:
-        """COPY rows in text format, for tables outside the records' (revisions, records)."""
+        """COPY rows in text format, for tables outside the records' (revisions, records);
+        none is no statement (a change set's last batch is often empty)."""
+        if not rows:
+            return
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
         )
@@ -214,7 +220,22 @@ class Writer:
         self.counts[table] = self.counts.get(table, 0) + len(rows)
 
     def upsert_records(self, names: Sequence[str], rows: Sequence[Any]) -> None:
-        """Each record's current revision and state, new or replacing the one stored."""
+        """Each record's current revision and state, new or replacing the one stored: a few
+        as statements in one pipeline, many through a temporary table."""
+        if len(rows) <= FEW:
+            self.cursor.executemany(
+                sql.SQL(
+                    "INSERT INTO records ({}) VALUES ({}) ON CONFLICT (kind, id) DO UPDATE "
+                    "SET crisis_id = excluded.crisis_id, revision = excluded.revision, "
+                    "state = excluded.state"
+                ).format(
+                    sql.SQL(", ").join(map(sql.Identifier, names)),
+                    sql.SQL(", ").join(sql.Placeholder() * len(names)),
+                ),
+                rows,
+            )
+            self.counts["records"] = self.counts.get("records", 0) + len(rows)
+            return
         self.cursor.execute(
             "CREATE TEMP TABLE IF NOT EXISTS loading_records (LIKE records) ON COMMIT DELETE ROWS"
         )
@@ -272,6 +293,9 @@ def _orphan_query(table: str, parent: str, own: list[str], keys: list[str]) -> s
 
 
 Job = Callable[[Writer], None]
+
+FEW = 100
+"""Rows written as statements in a pipeline rather than through a temporary table."""
 
 
 _TYPES: dict[str, list[int]] = {}
