@@ -3,6 +3,7 @@ and every reference is still checked, once, before the transaction can commit.""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -10,8 +11,8 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from service import engine, synth
-from service.engine import diff
+from service import engine, schemas, synth
+from service.engine import diff, disputes
 from service.engine.rows import KINDS, CitationRow, FactActorRow
 from service.engine.write import Writer
 
@@ -154,3 +155,31 @@ def test_a_role_that_may_not_defer_has_every_row_checked(connection: sa.Connecti
         )
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
             writer.copy("fact_actors", [orphan])
+
+
+def test_a_bulk_load_copies_its_disputes_a_few_at_a_time_and_keeps_each_once(
+    connection: sa.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk change's disputes are read a fetch at a time and copied a few at a time between
+    fetches, so they never all sit in memory: each is stored once, as finding them all in
+    one round gives them."""
+    monkeypatch.setattr(disputes, "BY_CRISIS_FROM", 1)  # the bulk path, a server-side cursor
+    monkeypatch.setattr(disputes, "FIGURES_PER_FETCH", 50)
+    monkeypatch.setattr(disputes, "COPY_EVERY", 7)
+    crisis = synth.crisis_id(2000)
+    engine.apply(connection, synth.generate(2000, seed=7), "synth")
+    stored = "SELECT * FROM disputed_quantities WHERE crisis_id = %(c)s ORDER BY 1, 2, 5"
+    rounds = connection.exec_driver_sql(stored, {"c": crisis}).all()
+    assert len(rounds) > 20 * 7
+    monkeypatch.setattr(disputes, "FIGURES_PER_FETCH", 100_000)
+    monkeypatch.setattr(disputes, "COPY_EVERY", 100_000)
+    keys = connection.exec_driver_sql(
+        "SELECT DISTINCT crisis_id, quantity_key FROM facts "
+        "WHERE crisis_id = %(c)s AND quantity_key IS NOT NULL",
+        {"c": crisis},
+    ).all()
+    later = schemas.Changed(revision=10**9, at=dt.datetime.now(dt.UTC))
+    with raw(connection).cursor() as cursor:
+        disputes.refresh(cursor, [(c, k) for c, k in keys], later)
+    # A dispute missed or stored twice by the rounds would now differ (a new `changed`).
+    assert connection.exec_driver_sql(stored, {"c": crisis}).all() == rounds

@@ -265,7 +265,7 @@ class Applier:
             answers.source(record) if isinstance(record, r.SourceRecord) else answers.place(record)
         )
         stored = self._stamped(answer, revision)
-        self.batch.log.append(self._revision(record, revision, operation, stored))
+        self.batch.log.append(self._revision(record, revision, operation, stored.decode()))
         if len(self.batch.created.get("sources", ())) >= SOURCES_PER_BATCH:
             self._flush()
 
@@ -314,17 +314,16 @@ class Applier:
             return
         revision, operation, state = change
         answer = self._stamped(built, revision)
+        text = answer.decode()  # one string for its stored answer and its revision
         batch, row = self.batch, record.row
         batch.facts.append(record)
         if operation != Operation.CREATED:  # updated, published or retracted
             batch.replaced.append(row.id)
         batch.documents.append(
-            (row.id, row.kind, answer.decode(), answers.digest(answer), revision, row.review_status)
+            (row.id, row.kind, text, answers.digest(answer), revision, row.review_status)
         )
         public = row.review_status != ReviewStatus.DRAFT
-        batch.log.append(
-            self._revision(record, revision, operation, answer)._replace(public=public)
-        )
+        batch.log.append(self._revision(record, revision, operation, text)._replace(public=public))
         self._record(record, revision, operation, state)
         if row.quantity_key is not None:
             self.keys.add((row.crisis_id, row.quantity_key))
@@ -360,7 +359,7 @@ class Applier:
         return answers.encode(answers.stamped(answer, revision, self.at))
 
     def _revision(
-        self, record: r.Record, revision: int, operation: str, answer: bytes | None
+        self, record: r.Record, revision: int, operation: str, answer: str | None
     ) -> Revision:
         return Revision(
             revision=revision,
@@ -368,7 +367,7 @@ class Applier:
             record_id=r.record_id(record),
             crisis_id=r.record_crisis(record),
             operation=operation,
-            answer=None if answer is None else answer.decode(),
+            answer=answer,
             author=self.author,
             message=self.message,
             made_at=self.at,
@@ -472,7 +471,7 @@ class Applier:
                 built = answers.crisis(record, counts)
             else:
                 built = answers.actor(record, counts)
-            answer = self._stamped(built, pending.revision)
+            answer = self._stamped(built, pending.revision).decode()
             log.append(self._revision(record, pending.revision, pending.operation, answer))
         self.batch.log.extend(sorted(log))
 

@@ -232,14 +232,15 @@ _decode_dispute = msgspec.json.Decoder(schemas.Dispute).decode
 def _insert(
     cursor: Cursor, query: sql.Composed, params: dict[str, Any], bulk: bool, stamp: _Stamp
 ) -> int:
-    rows = []
+    rows: list[tuple[str, str, str, str, int]] = []
+    count = 0
     # A bulk change's figures are read a batch at a time by a server-side cursor; a few
     # keys' in one round trip (a server-side cursor cost 6-10 ms more for one key).
     conn, rows_as = cursor.connection, class_row(Figure)
     opened: psycopg.Cursor[Figure]
     if bulk:
         server = conn.cursor(name="figures", row_factory=rows_as)
-        server.itersize = 10_000
+        server.itersize = FIGURES_PER_FETCH
         opened = server
     else:
         opened = conn.cursor(row_factory=rows_as)
@@ -247,6 +248,19 @@ def _insert(
         figures.execute(query, params)
         for _, group in itertools.groupby(figures, key=lambda f: (f.crisis_id, f.quantity_key)):
             rows.extend(_per_reader(list(group), stamp))
+            if len(rows) >= COPY_EVERY:  # between two fetches of the cursor
+                count += _copy(cursor, rows)
+                rows = []
+    return count + _copy(cursor, rows)
+
+
+FIGURES_PER_FETCH = 10_000
+"""Figures a bulk change's server-side cursor reads at a time."""
+COPY_EVERY = 5_000
+"""Disputes copied at a time: a bulk change's disputes never all sit in memory."""
+
+
+def _copy(cursor: Cursor, rows: list[tuple[str, str, str, str, int]]) -> int:
     if rows:
         with cursor.copy(
             "COPY disputed_quantities (crisis_id, quantity_key, kind, document, views) FROM STDIN"

@@ -318,8 +318,9 @@ def _column_types(cursor: Cursor) -> dict[str, list[int]]:
 
 class Background:
     """Runs writes on a thread of its own, in order: PostgreSQL stores one chunk while
-    Python checks the next. One job at most waits its turn, which bounds memory. A change
-    of a few records (`inline`) runs its jobs as they come: a thread would only wait."""
+    Python checks the next. A job is handed over once the one before is done, so two
+    chunks at most are held, which bounds memory. A change of a few records (`inline`)
+    runs its jobs as they come: a thread would only wait."""
 
     def __init__(self, writer: Writer, inline: bool = False) -> None:
         self.writer = writer
@@ -337,12 +338,15 @@ class Background:
                     job(self.writer)
                 except BaseException as exc:  # raised again by the checking thread
                     self.error = exc
+            job = None  # its chunk is freed before the next is handed over
+            self.queue.task_done()
 
     def put(self, job: Job) -> None:
-        self.raise_error()
         if self.inline:
             job(self.writer)
             return
+        self.queue.join()
+        self.raise_error()
         self.queue.put(job)
 
     def stop(self) -> None:
