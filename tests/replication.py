@@ -153,6 +153,12 @@ class Replication:
     def resume(self) -> None:
         self.standby.sql("SELECT pg_wal_replay_resume()")
 
+    def replayed_all(self) -> bool:
+        """Whether the standby has replayed every byte of WAL the primary has written so far
+        (not only the last version: a write's WAL may go on past its version's row)."""
+        written = self.primary.sql("SELECT pg_current_wal_lsn()::text")
+        return bool(self.standby.sql(f"SELECT pg_last_wal_replay_lsn() >= '{written}'::pg_lsn"))
+
     def replayed(self, database: str) -> int | None:
         """The dataset version the standby has replayed."""
         version = self.standby.sql("SELECT version FROM dataset_version", database)

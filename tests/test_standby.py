@@ -9,11 +9,13 @@ these tests see which database answered."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import IO
 
 import httpx
 import psycopg
@@ -178,6 +180,23 @@ def test_kept_answers_follow_what_the_standby_replayed_not_the_notification(
     until(lambda: listed(replica, actor), timeout=lag + 1.0, what="the new list is served")
 
 
+class Log:
+    """A server's log lines as they come, read on a thread of their own."""
+
+    def __init__(self, served: Served) -> None:
+        self.lines: list[str] = []
+        stream = served.process.stderr
+        assert stream is not None
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            self.lines.append(line.decode(errors="replace"))
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in list(self.lines))
+
+
 def test_a_lagging_standby_leaves_the_rotation_and_rejoins(paused: Setup) -> None:
     narrow = Served(
         paused.pair.primary.url(DATABASE),
@@ -185,12 +204,16 @@ def test_a_lagging_standby_leaves_the_rotation_and_rejoins(paused: Setup) -> Non
         REPLICA_MAX_LAG=str(NARROW),
         WORKERS="1",
     )
+    log = Log(narrow)
     try:
         actor = paused.write(paused.one)
         # More than NARROW seconds behind: out of the rotation, reads from the primary.
         until(lambda: status(narrow, actor) == 200, timeout=NARROW + 1.5)
+        joined = log.count("joins the read rotation")
         paused.pair.resume()
-        until(paused.caught_up, timeout=5)
+        # All of the primary's WAL replayed, and the server has seen it back in its rotation.
+        until(paused.pair.replayed_all, timeout=5)
+        until(lambda: log.count("joins the read rotation") > joined, timeout=5)
         paused.pair.pause()
         # Back in the rotation: the next write is read from the standby, not there yet.
         later = paused.write(paused.one)
