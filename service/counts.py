@@ -9,7 +9,6 @@ reached, each process counts alone until it can again: limits loosen, nothing fa
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any, Protocol
 
@@ -75,21 +74,9 @@ class PostgresCounts:
         self.swept = time.monotonic()
 
     async def open(self) -> None:
-        from service.database import RECONNECT_TIMEOUT, libpq_url
+        from service.database import pool
 
-        self.pool = AsyncConnectionPool(
-            libpq_url(self.url),
-            min_size=1,
-            max_size=2,
-            timeout=self.timeout,
-            reconnect_timeout=RECONNECT_TIMEOUT,
-            open=False,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": max(1, math.ceil(self.timeout)),
-                "application_name": "crisis-facts-counts",
-            },
-        )
+        self.pool = pool(self.url, name="crisis-facts-counts", sizes=(1, 2), timeout=self.timeout)
         await self.pool.open(wait=False)
 
     async def close(self) -> None:

@@ -118,6 +118,36 @@ backs off to minutes otherwise); the next request, or the listener's check once 
 is back, starts a new one, so the service is whole within a second of the database's return."""
 
 
+def pool(
+    url: str,
+    *,
+    name: str,
+    sizes: tuple[int, int],
+    timeout: float,
+    options: str | None = None,
+    connection_class: type[AsyncConnection[Any]] = AsyncConnection,
+) -> AsyncConnectionPool[AsyncConnection[Any]]:
+    """A pool of autocommit connections named `name` in pg_stat_activity, (min, max) `sizes`,
+    that waits `timeout` seconds for a connection and reconnects by itself."""
+    kwargs: dict[str, Any] = {
+        "autocommit": True,
+        "connect_timeout": max(1, math.ceil(timeout)),
+        "application_name": name,
+    }
+    if options is not None:
+        kwargs["options"] = options
+    return AsyncConnectionPool(
+        libpq_url(url),
+        connection_class=connection_class,
+        min_size=sizes[0],
+        max_size=sizes[1],
+        timeout=timeout,
+        reconnect_timeout=RECONNECT_TIMEOUT,
+        open=False,
+        kwargs=kwargs,
+    )
+
+
 def make_read_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncConnection[Any]]:
     """Connections for requests: autocommit, read-only role, statement and connect timeouts.
 
@@ -126,20 +156,13 @@ def make_read_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncCon
     options = f"-c statement_timeout={settings.statement_timeout_ms} -c jit=off"
     if settings.read_role:
         options += f" -c role={settings.read_role}"
-    return AsyncConnectionPool(
-        libpq_url(url),
-        connection_class=ReadConnection,
-        min_size=settings.pool_min_size,
-        max_size=settings.pool_max_size,
+    return pool(
+        url,
+        name="crisis-facts",
+        sizes=(settings.pool_min_size, settings.pool_max_size),
         timeout=settings.pool_timeout,
-        reconnect_timeout=RECONNECT_TIMEOUT,
-        open=False,
-        kwargs={
-            "autocommit": True,
-            "connect_timeout": max(1, math.ceil(settings.pool_timeout)),
-            "options": options,
-            "application_name": "crisis-facts",
-        },
+        options=options,
+        connection_class=ReadConnection,
     )
 
 
@@ -157,38 +180,19 @@ def make_export_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncC
     )
     if settings.read_role:
         options += f" -c role={settings.read_role}"
-    return AsyncConnectionPool(
-        libpq_url(url),
-        min_size=0,
-        max_size=settings.exports_per_worker,
+    return pool(
+        url,
+        name="crisis-facts-export",
+        sizes=(0, settings.exports_per_worker),
         timeout=settings.pool_timeout,
-        reconnect_timeout=RECONNECT_TIMEOUT,
-        open=False,
-        kwargs={
-            "autocommit": True,
-            "connect_timeout": max(1, math.ceil(settings.pool_timeout)),
-            "options": options,
-            "application_name": "crisis-facts-export",
-        },
+        options=options,
     )
 
 
 def make_write_pool(settings: Settings, url: str) -> AsyncConnectionPool[AsyncConnection[Any]]:
     """Connections for what a request writes or checks on the primary as the login user
     (API keys, curators' changes): few, opened when first needed."""
-    return AsyncConnectionPool(
-        libpq_url(url),
-        min_size=0,
-        max_size=2,
-        timeout=settings.pool_timeout,
-        reconnect_timeout=RECONNECT_TIMEOUT,
-        open=False,
-        kwargs={
-            "autocommit": True,
-            "connect_timeout": max(1, math.ceil(settings.pool_timeout)),
-            "application_name": "crisis-facts-writes",
-        },
-    )
+    return pool(url, name="crisis-facts-writes", sizes=(0, 2), timeout=settings.pool_timeout)
 
 
 def make_change_pool(settings: Settings, url: str) -> ConnectionPool[psycopg.Connection[Any]]:
