@@ -129,10 +129,19 @@ class Target:
         self.casualties = page["next_cursor"]
 
 
+WARMUP = 50
+"""Feed pages each server answers before the figures (pages next to, not among, the
+measured ones): the first requests of a new server open its pool's connections."""
+
+
 def measure(url: str, targets: list[Target], pages: int) -> dict[str, Any]:
     """Every scenario's pages on every target in turn, the order alternating per request."""
     figures: dict[str, Any] = {}
-    for label, (params, starts) in scenarios(url, pages).items():
+    plans = scenarios(url, pages)
+    for target in targets:  # connections opened and statements prepared, as on a live server
+        for since in plans["middle"][1][:WARMUP]:
+            target.client.get("/v1/changes", params={"since": changes.cursor_of(since + 1)})
+    for label, (params, starts) in plans.items():
         items = 0
         for index, since in enumerate(starts):
             query = {**params, "since": changes.cursor_of(since)}
