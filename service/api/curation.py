@@ -10,7 +10,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
-import anyio.to_thread
 import msgspec
 import psycopg
 from litestar import Request, Response, get, patch, post
@@ -30,7 +29,7 @@ from service.api.writing import (
     expected_revision,
     kept_answer,
     merge_patch,
-    transaction,
+    write,
 )
 from service.engine import curated
 from service.engine.specs import ActorSpec, NewActor, NewSource, SourceSpec, convert
@@ -51,22 +50,11 @@ Number = Annotated[int, Parameter(ge=1, description="The revision's number.")]
 KEYED: dict[str, Any] = {"guards": [require_key, body_type], "security": SECURITY}
 
 
-def _run(pool: Any, work: Callable[[psycopg.Connection[Any]], Written]) -> Written:
-    try:
-        return transaction(pool, work)
-    except engine.FixtureError as exc:
-        invalid = [InvalidParam("body", problem) for problem in exc.problems]
-        raise Problem(
-            422, "; ".join(exc.problems), kind="invalid-record", invalid=invalid
-        ) from None
-
-
 async def _write(
     request: Request[Any, Any, Any], work: Callable[[psycopg.Connection[Any]], Written]
 ) -> Response[Any]:
-    """Run a write on a thread of its own (the write path is synchronous); its answer."""
-    pool = request.app.state.change_pool
-    written: Written = await anyio.to_thread.run_sync(partial(_run, pool, work))
+    """An article's or actor's write (service.api.writing.write); its answer."""
+    written = await write(request, work, refused="invalid-record")
     return written.response()
 
 

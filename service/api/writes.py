@@ -6,11 +6,9 @@ by `controller(kind)`, and Litestar reads its handlers' annotations as the objec
 """
 
 import dataclasses
-from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, get_args
 
-import anyio.to_thread
 import msgspec
 import psycopg
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -35,29 +33,14 @@ from service.api.writing import (
     expected_revision,
     kept_answer,
     merge_patch,
-    transaction,
+    write,
 )
 from service.engine import store
 from service.engine.rows import KINDS
 from service.engine.specs import NEW_FACTS, FactSpec, convert
-from service.errors import InvalidParam, Problem, gone, not_found
+from service.errors import Problem, gone, not_found
 from service.queries.facts import GET_FACT, TOMBSTONE, fact_etag
 from service.vocabulary import FactKind, ReviewStatus, Role
-
-
-async def _write(
-    request: Request[Any, Any, Any], work: Callable[[psycopg.Connection[Any]], Written]
-) -> Written:
-    """Run a write on a thread of its own: the write path is synchronous. What it touched
-    is left in the request's state for the answer cache (service.api.caching)."""
-    pool = request.app.state.change_pool
-    try:
-        written = await anyio.to_thread.run_sync(partial(transaction, pool, work))
-        request.state.touched = written.touched
-        return written
-    except engine.FixtureError as exc:
-        invalid = [InvalidParam("body", problem) for problem in exc.problems]
-        raise Problem(422, "; ".join(exc.problems), kind="invalid-fact", invalid=invalid) from None
 
 
 def _current(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Written | None:
@@ -216,7 +199,7 @@ async def _move(
         _transition, kind=kind, fact_id=fact_id, to=to, expected=expected,
         author=request.state.key.name, reason=reason, summary=summary,
     )  # fmt: skip
-    return (await _write(request, work)).response()
+    return (await write(request, work)).response()
 
 
 def _deletion(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> bytes:
@@ -246,7 +229,7 @@ async def _change(
         author=author,
         summary=summary,
     )
-    return (await _write(request, work)).response()
+    return (await write(request, work)).response()
 
 
 def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
@@ -280,7 +263,7 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
             _create, kind=kind, data=data, author=key.name, summary=summary, retry=retry,
             role=key.role,
         )  # fmt: skip
-        return (await _write(request, work)).response()
+        return (await write(request, work)).response()
 
     async def edit(
         self: Controller,

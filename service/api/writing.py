@@ -5,17 +5,20 @@ and the answer kept for an idempotent replay."""
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
 import msgspec
 import psycopg
-from litestar import Response
+from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import HeaderParameter
 
+from service.engine import FixtureError
 from service.engine.write import WRITE_LOCK
-from service.errors import Problem
+from service.errors import InvalidParam, Problem
 from service.touched import Touched
 
 T = TypeVar("T")
@@ -69,6 +72,24 @@ def transaction(pool: Any, work: Callable[[psycopg.Connection[Any]], T]) -> T:
     with pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
         return work(conn)
+
+
+async def write(
+    request: Request[Any, Any, Any],
+    work: Callable[[psycopg.Connection[Any]], Written],
+    refused: str = "invalid-fact",
+) -> Written:
+    """Run a write in one transaction on a thread of its own (the write path is
+    synchronous): a rule the data breaks is a 422 of kind `refused` naming it, and what the
+    write touched is left in the request's state for the answer cache (service.api.caching)."""
+    pool = request.app.state.change_pool
+    try:
+        written: Written = await anyio.to_thread.run_sync(partial(transaction, pool, work))
+    except FixtureError as exc:
+        invalid = [InvalidParam("body", problem) for problem in exc.problems]
+        raise Problem(422, "; ".join(exc.problems), kind=refused, invalid=invalid) from None
+    request.state.touched = written.touched
+    return written
 
 
 def expected_revision(if_match: str | None) -> int:
