@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench import inprocess
 from bench.servers import running
 from service import changes
 from service.app import create_app
@@ -191,21 +192,7 @@ def feed(
 
 async def _cpu_ms(app: Any, path: str, query: bytes, encoding: bytes) -> float:
     """CPU milliseconds of this thread for one request through the app's ASGI interface."""
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"accept-encoding", encoding)],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-        "state": {},
-    }
+    scope = inprocess.scope_of(path, query, ((b"accept-encoding", encoding),))
     sent: list[Any] = []
 
     async def receive() -> dict[str, Any]:

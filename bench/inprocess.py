@@ -56,9 +56,9 @@ class _Page(msgspec.Struct):
     next_cursor: str | None = None
 
 
-async def _get(app: Litestar, path: str) -> bytes:
-    route, _, query = path.partition("?")
-    scope = {
+def scope_of(route: str, query: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()) -> Any:
+    """The ASGI scope of a GET from loopback, as a server would hand it to the app."""
+    return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
@@ -66,13 +66,18 @@ async def _get(app: Litestar, path: str) -> bytes:
         "scheme": "http",
         "path": route,
         "raw_path": route.encode(),
-        "query_string": query.encode(),
+        "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"127.0.0.1")],
+        "headers": [(b"host", b"127.0.0.1"), *headers],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
+
+
+async def _get(app: Litestar, path: str) -> bytes:
+    route, _, query = path.partition("?")
+    scope = scope_of(route, query.encode())
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
