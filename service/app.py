@@ -9,7 +9,6 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar, Request
-from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
@@ -216,13 +215,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[close_pool],
         openapi_config=openapi_config(),
         template_config=template_config(),
-        compression_config=CompressionConfig(
-            # Litestar's default, level 9, cost a page as much CPU as all else (bench/RESULTS.md).
-            backend="gzip",
-            minimum_size=1024,
-            gzip_compress_level=3,
-            exclude=[guards.DOCS_PATH],
-        ),
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "HEAD", "OPTIONS"],

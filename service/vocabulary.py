@@ -178,11 +178,8 @@ class Visibility(NamedTuple):
 
     @property
     def statuses(self) -> tuple[str, ...]:
-        """The review statuses seen, in ReviewStatus's order."""
-        seen = {ReviewStatus.PUBLISHED, *([ReviewStatus.DRAFT] if self.drafts else [])}
-        if self.retracted:
-            seen.add(ReviewStatus.RETRACTED)
-        return tuple(s.value for s in ReviewStatus if s in seen)
+        """The review statuses seen, in ReviewStatus's order (made once: every read asks)."""
+        return _STATUSES[self]
 
     @property
     def bit(self) -> int:
@@ -193,6 +190,16 @@ class Visibility(NamedTuple):
 VISIBILITIES = tuple(
     Visibility(drafts, retracted) for drafts in (False, True) for retracted in (False, True)
 )
+
+
+def _seen(visibility: Visibility) -> tuple[str, ...]:
+    seen = {ReviewStatus.PUBLISHED, *([ReviewStatus.DRAFT] if visibility.drafts else [])}
+    if visibility.retracted:
+        seen.add(ReviewStatus.RETRACTED)
+    return tuple(s.value for s in ReviewStatus if s in seen)
+
+
+_STATUSES = {visibility: _seen(visibility) for visibility in VISIBILITIES}
 """Every kind of reader: a dispute is found for each."""
 
 PUBLIC = Visibility()

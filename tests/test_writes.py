@@ -259,3 +259,18 @@ def test_the_etag_of_the_gzipped_answer_is_as_good_as_any(
     headers = {"Content-Type": "application/merge-patch+json", "If-Match": read.headers["etag"]}
     edited = client.patch(path, json={"count": 19}, headers=as_(tokens, Role.CURATOR, **headers))
     assert edited.status_code == 200, edited.text
+
+
+def test_a_write_answer_is_gzipped_when_asked(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """A write's answer is the record written: as large as a read's, and zipped as one."""
+    note = "A note long enough to be sent gzipped. " * 40
+    zipped = create(client, tokens, note=note)
+    headers = as_(tokens, Role.CURATOR, **{"Accept-Encoding": "identity"})
+    plain = client.post("/v1/casualties", json=new_casualty(note=note), headers=headers)
+    assert zipped.status_code == plain.status_code == 201
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert int(zipped.headers["content-length"]) < len(plain.content)
+    assert zipped.json()["note"] == plain.json()["note"] == note

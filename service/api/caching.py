@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from service.api import reach
+from service.api import reach, zipping
 from service.settings import Settings
 from service.touched import Touched
 
@@ -38,15 +38,16 @@ def etag_of(body: bytes) -> bytes:
 
 def given_etag(headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
     """The ETag a handler set from what it read (stored answers carry digests), else the
-    body's. A gzipped body is another representation: its tag differs from the plain one."""
-    gzip = (b"content-encoding", b"gzip") in headers
-    for index, (name, value) in enumerate(headers):
+    body's."""
+    for name, value in headers:
         if name.lower() == b"etag":
-            if gzip:
-                value = value[:-1] + b'-gzip"'
-                headers[index] = (name, value)
             return value
     return etag_of(body)
+
+
+def zipped_etag(etag: bytes) -> bytes:
+    """A gzipped body is another representation: its tag differs from the plain one's."""
+    return etag[:-1] + b'-gzip"'
 
 
 def matches(if_none_match: bytes, etag: bytes) -> bool:
@@ -57,20 +58,14 @@ def matches(if_none_match: bytes, etag: bytes) -> bool:
     return etag in wanted
 
 
-def timeless_gzip(body: bytes) -> bytes:
-    """Litestar's gzip stamps the current second into the header (RFC 1952 MTIME), so the
-    same answer got a new ETag every second and on every worker; MTIME 0 means "no time"."""
-    if body[:3] != b"\x1f\x8b\x08" or len(body) < 10:
-        return body
-    return body[:4] + b"\x00\x00\x00\x00" + body[8:]
-
-
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
     etag: bytes
+    no_store: bool = False
+    """The handler said `no-store`: the answer depends on when it was asked."""
 
 
 class ResponseCache:
@@ -162,11 +157,6 @@ class ResponseCache:
         self.invalidate(live, version)
 
 
-def _no_store(answer: Answer) -> bool:
-    """A handler that said `no-store` (an answer that depends on when it was asked)."""
-    return any(n.lower() == b"cache-control" and b"no-store" in v for n, v in answer.headers)
-
-
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 PRIVATE = b"private, no-store"
@@ -202,10 +192,17 @@ class Caching:
         return scope["method"] == "GET" and not _streamed(scope)
 
     async def serve(
-        self, scope: Any, receive: Any, send: Any, app: Any, extra: list[tuple[bytes, bytes]]
+        self,
+        scope: Any,
+        receive: Any,
+        send: Any,
+        app: Any,
+        extra: list[tuple[bytes, bytes]],
+        plain: bool = False,
     ) -> None:
         """Answer from the cache, else from `app`; `extra` headers go on the answer sent,
-        not on the one kept."""
+        not on the one kept; `plain`: never gzipped (the docs page, whose CSP is read off
+        its body)."""
         request_headers = dict(scope["headers"])
         if_none_match = request_headers.get(b"if-none-match")
         # An answer to a request made with a key is that key's alone: never kept or shared.
@@ -214,9 +211,9 @@ class Caching:
         cache = self.cache if shared else None
         # With standbys, what this request may be answered from (service.replicas).
         reading = self.reads.begin(scope) if self.reads is not None else None
+        gzip = not plain and zipping.accepted(request_headers)
         key = b""
         if cache is not None and (reading is None or reading.cache_ok):
-            gzip = b"gzip" in request_headers.get(b"accept-encoding", b"")
             origin = request_headers.get(b"origin", b"")
             key = b"%s?%s|%d|%s" % (scope["path"].encode(), scope["query_string"], gzip, origin)
             answer = cache.get(key)
@@ -233,9 +230,9 @@ class Caching:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    answer = self._answer(start, b"".join(chunks), private)
+                    answer = self._answer(start, b"".join(chunks), private, gzip)
                     exact = reading is None or reading.exact
-                    if cache is not None and answer.status == 200 and not _no_store(answer):
+                    if cache is not None and answer.status == 200 and not answer.no_store:
                         if exact:  # read at the very version the cache is of
                             tag = reach.tag_of(scope["path"], scope["query_string"])
                             cache.put(key, answer, generation, tag)
@@ -264,14 +261,18 @@ class Caching:
 
         return forget
 
-    def _answer(self, start: dict[str, Any], body: bytes, private: bool) -> Answer:
+    def _answer(self, start: dict[str, Any], body: bytes, private: bool, gzip: bool) -> Answer:
+        """The answer as sent and kept: a 200 tagged from its plain body, then gzipped if
+        the client reads gzip."""
         status: int = start["status"]
         headers: list[tuple[bytes, bytes]] = list(start.get("headers", []))
-        if (b"content-encoding", b"gzip") in headers:
-            body = timeless_gzip(body)
         etag = b""
+        no_store = False
         if status == 200:
-            names = {name.lower() for name, _ in headers}
+            names = set()
+            for name, value in headers:
+                names.add(name.lower())
+                no_store = no_store or (name.lower() == b"cache-control" and b"no-store" in value)
             etag = given_etag(headers, body)
             if b"etag" not in names:
                 headers.append((b"etag", etag))
@@ -279,7 +280,13 @@ class Caching:
                 headers.append((b"cache-control", PRIVATE if private else self.cache_control))
             if b"vary" not in names:
                 headers.append((b"vary", b"Accept-Encoding, Origin"))
-        return Answer(status, headers, body, etag)
+        done = zipping.zipped(headers, body) if gzip else None
+        if done is not None:
+            headers, body = done
+            if etag:
+                etag = zipped_etag(etag)
+                headers = [(n, etag if n.lower() == b"etag" else v) for n, v in headers]
+        return Answer(status, headers, body, etag, no_store)
 
     @staticmethod
     async def _send(

@@ -18,6 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from service.api import zipping
 from service.api.params import (
     FILTER_DEPENDENCIES,
     ActorKindFilter,
@@ -87,7 +88,8 @@ def served(path: str) -> str | None:
 async def negotiate(request: Request[Any, Any, Any]) -> None:
     """A before_request hook: 406 when `Accept` refuses what the path serves."""
     media = served(request.scope["path"])
-    if media is None or "accept" not in request.headers:
+    # Most requests name no Accept: scanned as sent, not parsed into Litestar's Headers.
+    if media is None or not any(name == b"accept" for name, _ in request.scope["headers"]):
         return
     if request.accept.best_match([media]) is not None:
         return
@@ -180,6 +182,7 @@ def exported(name: str, summary: str, fact_filters: bool = True) -> HTTPRouteHan
         tags=["export"],
         operation_id=operation_id,
         opt={"streamed": True},
+        middleware=[zipping.STREAMING],
         dependencies=FILTER_DEPENDENCIES if fact_filters else None,
     )
 

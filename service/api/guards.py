@@ -24,6 +24,7 @@ from litestar.types import (
     Send,
 )
 
+from service.api import zipping
 from service.api.caching import Caching
 from service.api.limits import RateLimiter
 from service.counts import Counts
@@ -157,7 +158,7 @@ class GuardMiddleware(ASGIMiddleware):
         if path == DOCS_PATH:
 
             async def served(scope: Scope, receive: Receive, send: Send) -> None:
-                await self._serve(scope, receive, send, next_app, limits)
+                await self._serve(scope, receive, send, next_app, limits, plain=True)
 
             await self._docs(scope, receive, send, served)
             return
@@ -170,12 +171,19 @@ class GuardMiddleware(ASGIMiddleware):
         send: Send,
         next_app: ASGIApp,
         limits: list[tuple[bytes, bytes]] | None,
+        plain: bool = False,
     ) -> None:
+        """Through the answer cache, which also gzips; else (writes, exports) gzipped here
+        when sent whole (exports stream through Litestar's compression: zipping.STREAMING)."""
         if self.caching.applies(scope):
-            await self.caching.serve(scope, receive, send, next_app, limits or [])
-        else:
-            send = self.caching.forgetting(scope, send)
-            await next_app(scope, receive, _with_headers(send, limits) if limits else send)
+            await self.caching.serve(scope, receive, send, next_app, limits or [], plain)
+            return
+        send = self.caching.forgetting(scope, send)
+        if limits:
+            send = _with_headers(send, limits)
+        if zipping.accepted(dict(scope["headers"])):
+            send = zipping.whole(send)
+        await next_app(scope, receive, send)
 
     def unrouted(self, request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
         """The exception handler of 404 and 405, which Litestar raises before any middleware
