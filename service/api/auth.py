@@ -15,6 +15,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityRequirement, SecurityScheme
 
 from service import keys
+from service.api.asgi import has_header
 from service.api.limits import Failures
 from service.errors import Problem
 from service.vocabulary import Role
@@ -58,7 +59,7 @@ async def require_key(connection: Connection, route: BaseRouteHandler) -> None:
 async def reader_key(connection: Connection) -> keys.Key | None:
     """A read's key: None for an anonymous read; a key sent must be valid (401 otherwise),
     as a write's must, since it changes what the read answers (drafts)."""
-    if "authorization" not in connection.headers:
+    if not has_header(connection.scope, b"authorization"):
         return None
     return await checked_key(connection)
 

@@ -19,6 +19,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from service.api import zipping
+from service.api.asgi import has_header
 from service.api.params import (
     FILTER_DEPENDENCIES,
     ActorKindFilter,
@@ -88,8 +89,7 @@ def served(path: str) -> str | None:
 async def negotiate(request: Request[Any, Any, Any]) -> None:
     """A before_request hook: 406 when `Accept` refuses what the path serves."""
     media = served(request.scope["path"])
-    # Most requests name no Accept: scanned as sent, not parsed into Litestar's Headers.
-    if media is None or not any(name == b"accept" for name, _ in request.scope["headers"]):
+    if media is None or not has_header(request.scope, b"accept"):
         return
     if request.accept.best_match([media]) is not None:
         return
