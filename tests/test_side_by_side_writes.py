@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from service import engine
-from service.engine import disputes
+from service import schemas
 from service.engine.specs import CasualtySpec, convert
 from tests.conftest import FIXTURES, loaded_database
 from tests.waiting import until
@@ -33,7 +33,7 @@ def url(server_url: str) -> Iterator[str]:
 
 
 def casualty(fact_id: str, key: str, count: int) -> CasualtySpec:
-    return convert(
+    spec: CasualtySpec = convert(
         {
             "id": fact_id,
             "category": "killed",
@@ -44,6 +44,7 @@ def casualty(fact_id: str, key: str, count: int) -> CasualtySpec:
         },
         CasualtySpec,
     )
+    return spec
 
 
 def committed(url: str, work: Callable[[psycopg.Connection[Any]], object]) -> None:
@@ -104,7 +105,7 @@ def test_two_facts_of_one_dispute_edited_at_once_are_both_in_it(url: str) -> Non
             [CRISIS, key],
         ).fetchall()
     assert len(stored) == 1, stored
-    shown = msgspec.json.decode(stored[0][0], type=disputes.schemas.Dispute)
+    shown = msgspec.json.decode(stored[0][0], type=schemas.Dispute)
     assert sorted((v.fact_id, v.figure.count) for v in shown.values) == [
         (first, 19),
         (second, 25),
