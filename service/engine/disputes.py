@@ -254,6 +254,10 @@ def _insert(
     return count + _copy(cursor, rows)
 
 
+_FIGURES_BY_KEY = sql.SQL(sql.SQL(_FIGURES).format(scope=_BY_KEY).as_string(None))
+"""Rendered once: a write runs it every time."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reread:
     """A few keys' disputes taken out and their figures read, to be stored again once the
@@ -278,7 +282,7 @@ def reread(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> Reread:
         prepare=True,
     )
     with conn.cursor(row_factory=class_row(Figure)) as read:
-        read.execute(sql.SQL(_FIGURES).format(scope=_BY_KEY), params, prepare=True)
+        read.execute(_FIGURES_BY_KEY, params, prepare=True)
         before: dict[tuple[str, str], list[str]] = {}
         for crisis, key, document in deleted.fetchall():
             before.setdefault((crisis, key), []).append(document)

@@ -214,22 +214,12 @@ def _rewrite(
     _take(conn, DISPUTE_LOCKS, (f"{crisis}\0{key}" for crisis, key in keys))
     gone = [item.key[1] for item in changes if item.key in stored]
     if gone:
-        for table in (*FACT_TABLES, "facts"):
-            column = "id" if table == "facts" else "fact_id"
-            conn.execute(
-                sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                    sql.Identifier(table), sql.Identifier(column)
-                ),
-                [gone],
-            )
+        for deleting in DELETES:
+            conn.execute(deleting, [gone])
     written = [item.record for item in changes if item.record is not None]
     if written:
-        conn.cursor().executemany(
-            INSERT_FACT,
-            [
-                {**f.row._asdict(), "config": f.config, "document": f.document} for f in written
-            ],  # fmt: skip
-        )
+        facts = [{**f.row._asdict(), "config": f.config, "document": f.document} for f in written]
+        conn.cursor().executemany(INSERT_FACT, facts)
         for kind, info in r.KINDS.items():
             _insert(conn, info.table, [f.detail for f in written if f.row.kind == kind])
         _insert(conn, "fact_actors", [a for f in written for a in f.actors])
@@ -239,32 +229,59 @@ def _rewrite(
 
 def _insert(conn: Conn, table: str, rows: list[Any]) -> None:
     if rows:
-        conn.cursor().executemany(_inserting(table, r.columns(table)), rows)
+        conn.cursor().executemany(INSERTS[table], rows)
 
 
-def _inserting(table: str, names: Iterable[str]) -> sql.Composed:
+def _once(query: sql.Composed) -> sql.SQL:
+    """A statement rendered once: psycopg renders a `Composed` again on every execute."""
+    return sql.SQL(query.as_string(None))
+
+
+def _inserting(table: str, names: Iterable[str]) -> sql.SQL:
     listed = list(names)
-    return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-        sql.Identifier(table),
-        sql.SQL(", ").join(map(sql.Identifier, listed)),
-        sql.SQL(", ").join(sql.Placeholder() * len(listed)),
+    return _once(
+        sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, listed)),
+            sql.SQL(", ").join(sql.Placeholder() * len(listed)),
+        )
     )
 
 
-INSERT_FACT = sql.SQL(
-    "INSERT INTO facts ({listed}, search) VALUES ({values}, "
-    "to_tsvector(%(config)s::regconfig, %(document)s) || {english})"
-).format(
-    listed=sql.SQL(", ").join(map(sql.Identifier, r.columns("facts"))),
-    values=sql.SQL(", ").join(map(sql.Placeholder, r.columns("facts"))),
-    english=english_vector(sql.SQL("{}::text").format(sql.Placeholder("translations"))),
+INSERTS = {
+    table: _inserting(table, r.columns(table))
+    for table in (*(info.table for info in r.KINDS.values()), "fact_actors", "citations")
+}
+INSERT_DOCUMENT = _inserting("fact_documents", DOCUMENT_COLUMNS)
+INSERT_REVISION = _inserting("revisions", Revision._fields)
+DELETES = [
+    _once(
+        sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+            sql.Identifier(table), sql.Identifier("id" if table == "facts" else "fact_id")
+        )
+    )
+    for table in (*FACT_TABLES, "facts")
+]
+"""What hangs off a fact, then the fact: its old rows, deleted before its new ones go in."""
+
+INSERT_FACT = _once(
+    sql.SQL(
+        "INSERT INTO facts ({listed}, search) VALUES ({values}, "
+        "to_tsvector(%(config)s::regconfig, %(document)s) || {english})"
+    ).format(
+        listed=sql.SQL(", ").join(map(sql.Identifier, r.columns("facts"))),
+        values=sql.SQL(", ").join(map(sql.Placeholder, r.columns("facts"))),
+        english=english_vector(sql.SQL("{}::text").format(sql.Placeholder("translations"))),
+    )
 )
 """A fact's row with its search vector, made as a load makes it (write.Writer.facts)."""
 
-UPSERT_RECORD = sql.SQL(
-    "{} ON CONFLICT (kind, id) DO UPDATE SET crisis_id = excluded.crisis_id, "
-    "revision = excluded.revision, state = excluded.state"
-).format(_inserting("records", Current._fields))
+UPSERT_RECORD = _once(
+    sql.SQL(
+        "{} ON CONFLICT (kind, id) DO UPDATE SET crisis_id = excluded.crisis_id, "
+        "revision = excluded.revision, state = excluded.state"
+    ).format(_inserting("records", Current._fields))
+)
 
 
 def _numbered(
@@ -311,8 +328,8 @@ def _numbered(
         current.append(Current(*item.key, item.crisis, revision, item.state))
     cursor = conn.cursor()
     if documents:
-        cursor.executemany(_inserting("fact_documents", DOCUMENT_COLUMNS), documents)
-    cursor.executemany(_inserting("revisions", Revision._fields), log)
+        cursor.executemany(INSERT_DOCUMENT, documents)
+    cursor.executemany(INSERT_REVISION, log)
     cursor.executemany(UPSERT_RECORD, current)
     if reread is not None:
         disputes.store(cursor, reread, schemas.Changed(revision=revision, at=at))
