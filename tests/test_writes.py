@@ -186,6 +186,29 @@ def test_a_retried_post_replays_and_a_reused_key_is_refused(
     assert len(history) == 1
 
 
+def test_posts_racing_with_one_idempotency_key_make_one_fact(
+    client: TestClient[Litestar], tokens: dict[Role, str], url: str
+) -> None:
+    """Eight clients send one Idempotency-Key at once with eight different bodies: one is
+    stored, every other is refused as a reused key, never a 500 and never a second fact.
+    (Fails without the lock on the key: two writes of facts run side by side, both find the
+    key unused, and the second's keeping of its answer collides with the first's.)"""
+    headers = as_(tokens, Role.CURATOR, **{"Idempotency-Key": secrets.token_hex(8)})
+    bodies = [new_casualty() for _ in range(8)]
+
+    def post(body: dict[str, Any]) -> int:
+        return client.post("/v1/casualties", json=body, headers=headers).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(post, bodies))
+    assert statuses == [201] + [422] * 7
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM facts WHERE id = ANY(%s)", [[b["id"] for b in bodies]]
+        ).fetchone()
+    assert found == (1,)
+
+
 @pytest.mark.parametrize(
     ("body", "status", "named"),
     [
