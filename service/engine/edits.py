@@ -36,7 +36,6 @@ from service.engine.specs import FactSpec
 from service.engine.write import (
     CHANGE_TIME,
     DOCUMENT_COLUMNS,
-    FACT_TABLES,
     NUMBER_LOCK,
     WRITE_LOCK,
     document_row,
@@ -78,8 +77,9 @@ def hold(
 
 
 def _take(conn: Conn, space: int, names: Iterable[str]) -> None:
-    for key in sorted({lock_key(name) for name in names}):  # one order for every writer
-        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, key])
+    keys = sorted({lock_key(name) for name in names})  # one order for every writer
+    if keys:  # taken in the array's order
+        conn.execute("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s::int[]) k", [space, keys])
 
 
 class Stored(NamedTuple):
@@ -214,8 +214,7 @@ def _rewrite(
     _take(conn, DISPUTE_LOCKS, (f"{crisis}\0{key}" for crisis, key in keys))
     gone = [item.key[1] for item in changes if item.key in stored]
     if gone:
-        for deleting in DELETES:
-            conn.execute(deleting, [gone])
+        conn.execute(DELETE_FACTS, [gone])
     written = [item.record for item in changes if item.record is not None]
     if written:
         facts = [{**f.row._asdict(), "config": f.config, "document": f.document} for f in written]
@@ -254,15 +253,9 @@ INSERTS = {
 }
 INSERT_DOCUMENT = _inserting("fact_documents", DOCUMENT_COLUMNS)
 INSERT_REVISION = _inserting("revisions", Revision._fields)
-DELETES = [
-    _once(
-        sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-            sql.Identifier(table), sql.Identifier("id" if table == "facts" else "fact_id")
-        )
-    )
-    for table in (*FACT_TABLES, "facts")
-]
-"""What hangs off a fact, then the fact: its old rows, deleted before its new ones go in."""
+DELETE_FACTS = "DELETE FROM facts WHERE id = ANY(%s)"
+"""A fact's old rows, deleted before its new ones go in: what hangs off it goes with it by
+its foreign keys (ON DELETE CASCADE), in the same statement."""
 
 INSERT_FACT = _once(
     sql.SQL(
