@@ -1,4 +1,4 @@
-"""What every write route shares: its headers, one transaction under the write lock, the
+"""What every write route shares: its headers, one transaction under the write locks, the
 revision an If-Match names, JSON Merge Patch, the body's media type checked before decoding,
 and the answer kept for an idempotent replay."""
 

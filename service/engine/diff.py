@@ -64,7 +64,7 @@ class Outcome:
 
 
 class Revision(NamedTuple):
-    """A row of `revisions`: `made_at` is when the change took the write lock, so times
+    """A row of `revisions`: `made_at` is when the change took the numbering lock, so times
     follow revisions, and each answer says it in `changed`."""
 
     revision: int

@@ -41,7 +41,7 @@ CHANGE_TIME = (
     "SELECT coalesce(nullif(current_setting('crisis_facts.change_time', true), '')::timestamptz,"
     " set_config('crisis_facts.change_time', clock_timestamp()::text, true)::timestamptz)"
 )
-"""The time of every change a transaction makes, read first under the write lock and kept
+"""The time of every change a transaction makes, read first under the numbering lock and kept
 for the transaction: times follow revisions, and a review's time is its revision's."""
 
 
