@@ -15,8 +15,7 @@ import msgspec
 import psycopg
 import pytest
 
-from service import engine
-from service import schemas
+from service import engine, schemas
 from service.engine.specs import CasualtySpec, convert
 from tests.conftest import FIXTURES, loaded_database
 from tests.waiting import until
