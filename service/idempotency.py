@@ -1,6 +1,6 @@
 """Safe retries of writes: an answer kept under its `Idempotency-Key` for 24 hours.
 
-Read and written in the write's own transaction, after the write lock: a retry that races
+Read and written in the write's own transaction, after the lock on its key: a retry that races
 its original waits for it and then replays its answer.
 """
 

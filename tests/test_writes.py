@@ -186,6 +186,74 @@ def test_a_retried_post_replays_and_a_reused_key_is_refused(
     assert len(history) == 1
 
 
+def test_posts_racing_with_one_idempotency_key_make_one_fact(
+    client: TestClient[Litestar], tokens: dict[Role, str], url: str
+) -> None:
+    """Eight clients send one Idempotency-Key at once with eight different bodies: one is
+    stored, every other is refused as a reused key, never a 500 and never a second fact.
+    (Fails without the lock on the key: two writes of facts run side by side, both find the
+    key unused, and the second's keeping of its answer collides with the first's.)"""
+    headers = as_(tokens, Role.CURATOR, **{"Idempotency-Key": secrets.token_hex(8)})
+    bodies = [new_casualty() for _ in range(8)]
+
+    def post(body: dict[str, Any]) -> int:
+        return client.post("/v1/casualties", json=body, headers=headers).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(post, bodies))
+    assert statuses == [201] + [422] * 7
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM facts WHERE id = ANY(%s)", [[b["id"] for b in bodies]]
+        ).fetchone()
+    assert found == (1,)
+
+
+def test_reviews_and_edits_of_one_dispute_at_once_all_succeed(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """An editor retracts and publishes again one figure of a quantity key while a curator
+    edits another figure of the same key, over and over at once: every write succeeds.
+    (Fails when a review takes its time, and so the numbering lock, before the key's lock:
+    the two writers then wait for each other until PostgreSQL breaks the deadlock.)"""
+    key = f"police-killed-{secrets.token_hex(3)}"
+    editor = as_(tokens, Role.EDITOR, **{"X-Edit-Summary": "Checked"})
+    made = [
+        client.post(
+            "/v1/casualties",
+            json=new_casualty(key=key, count=count, review={"status": "published"}),
+            headers=editor,
+        )
+        for count in (18, 20)
+    ]
+    assert [answer.status_code for answer in made] == [201, 201]
+    (reviewed, reviewed_etag), (edited, edited_etag) = [
+        (answer.headers["location"], answer.headers["etag"]) for answer in made
+    ]
+
+    def review(round: int, etag: str) -> Any:
+        if round % 2 == 0:
+            return client.post(
+                f"{reviewed}/retraction", json={"reason": "Unsourced"},
+                headers={**editor, "If-Match": etag},
+            )  # fmt: skip
+        return client.post(f"{reviewed}/publication", headers={**editor, "If-Match": etag})
+
+    def edit(round: int, etag: str) -> Any:
+        headers = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
+        return client.patch(
+            edited, json={"count": 30 + round}, headers=as_(tokens, Role.CURATOR, **headers)
+        )
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for round in range(12):
+            moved = pool.submit(review, round, reviewed_etag)
+            patched = pool.submit(edit, round, edited_etag)
+            answers = [moved.result(), patched.result()]
+            assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+            reviewed_etag, edited_etag = (a.headers["etag"] for a in answers)
+
+
 @pytest.mark.parametrize(
     ("body", "status", "named"),
     [

@@ -54,7 +54,7 @@ async def _write(
     request: Request[Any, Any, Any], work: Callable[[psycopg.Connection[Any]], Written]
 ) -> Response[Any]:
     """An article's or actor's write (service.api.writing.write); its answer."""
-    written = await write(request, work, refused="invalid-record")
+    written = await write(request, work, refused="invalid-record", facts=False)
     return written.response()
 
 

@@ -35,7 +35,7 @@ from service.api.writing import (
     merge_patch,
     write,
 )
-from service.engine import store
+from service.engine import edits, store
 from service.engine.rows import KINDS
 from service.engine.specs import NEW_FACTS, FactSpec, convert
 from service.errors import Problem, gone, not_found
@@ -49,6 +49,21 @@ def _current(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Wri
         return None
     location = f"{KINDS[kind].path}/{fact_id}"
     return Written(200, fact_etag(row[2], row[1]), location, bytes(row[0]))
+
+
+def _written(
+    conn: psycopg.Connection[Any], kind: FactKind, fact_id: str, outcome: engine.Outcome
+) -> Written:
+    """The fact as the change left it: its answer as written, or as stored when the change
+    changed nothing."""
+    made = outcome.answers.get((kind.value, fact_id))
+    if made is None:
+        written = _current(conn, kind, fact_id)
+        assert written is not None
+        return dataclasses.replace(written, touched=outcome.touched)
+    revision, digest, answer = made
+    location = f"{KINDS[kind].path}/{fact_id}"
+    return Written(200, fact_etag(revision, digest), location, answer, outcome.touched)
 
 
 def _missing(conn: psycopg.Connection[Any], kind: FactKind, fact_id: str) -> Problem:
@@ -81,6 +96,8 @@ def _create(
     retry: tuple[str, bytes] | None,
     role: Role = Role.CURATOR,
 ) -> Written:
+    retried = None if retry is None else f"{author}\0{retry[0]}"
+    edits.hold(conn, [data.id], [(data.crisis, data.key)], retried)  # type: ignore[attr-defined]
     if retry is not None:
         kept = idempotency.kept(conn, author, retry[0])
         if kept is not None and kept.fingerprint != retry[1]:
@@ -100,8 +117,7 @@ def _create(
     outcome = engine.change(
         conn, [(crisis, convert(raw, store.SPEC_OF[kind]))], [], author, summary
     )
-    written = _current(conn, kind, data.id)
-    assert written is not None
+    written = _written(conn, kind, data.id, outcome)
     answer = Written(201, written.etag, written.location, written.body, outcome.touched)
     if retry is not None:
         idempotency.keep(conn, author, retry[0], idempotency.Kept(retry[1], **kept_answer(answer)))
@@ -118,6 +134,7 @@ def _edit(
     summary: str | None,
 ) -> Written:
     """Apply a merge patch to the fact, or delete it when `change` is None."""
+    edits.hold(conn, [fact_id])  # before reading it: edits of one fact queue
     try:
         found = store.fact_spec(conn.cursor(), kind, fact_id)
     except msgspec.ValidationError as exc:
@@ -150,9 +167,7 @@ def _edit(
     location = f"{KINDS[kind].path}/{fact_id}"
     if change is None:
         return Written(200, "", location, _deletion(conn, kind, fact_id), outcome.touched)
-    written = _current(conn, kind, fact_id)
-    assert written is not None
-    return dataclasses.replace(written, touched=outcome.touched)
+    return _written(conn, kind, fact_id, outcome)
 
 
 def _transition(
@@ -166,6 +181,7 @@ def _transition(
     summary: str | None,
 ) -> Written:
     """Publish or retract the fact, made against the revision `expected`: one revision."""
+    edits.hold(conn, [fact_id])
     found = store.fact_spec(conn.cursor(), kind, fact_id)
     if found is None:
         raise _missing(conn, kind, fact_id)
@@ -175,14 +191,13 @@ def _transition(
     if at is None or at[0] != expected:
         raise _stale(conn, kind, fact_id)
     crisis, spec = found
+    edits.hold(conn, keys=[(crisis, spec.key)])  # what its revision writes, before its time
     moved, operation = review.moved(kind, fact_id, spec, to, author, review.now(conn), reason)
     key = (kind.value, fact_id)
     outcome = engine.change(
         conn, [(crisis, moved)], [], author, reason or summary, {key: expected}, {key: operation}
     )
-    written = _current(conn, kind, fact_id)
-    assert written is not None
-    return dataclasses.replace(written, touched=outcome.touched)
+    return _written(conn, kind, fact_id, outcome)
 
 
 async def _move(

@@ -1,4 +1,4 @@
-"""What every write route shares: its headers, one transaction under the write lock, the
+"""What every write route shares: its headers, one transaction under the write locks, the
 revision an If-Match names, JSON Merge Patch, the body's media type checked before decoding,
 and the answer kept for an idempotent replay."""
 
@@ -67,10 +67,18 @@ class Written:
 
 
 def transaction(pool: Any, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-    """Run `work` in one transaction that holds the write lock from its start."""
+    """Run `work` in one transaction that holds the whole write lock from its start."""
     pool.open()  # on the first write: a worker that never writes starts no pool threads
     with pool.connection() as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITE_LOCK])
+        return work(conn)
+
+
+def pipelined(pool: Any, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """Run `work` (a write of facts, which takes its own locks: service.engine.edits) in one
+    transaction, its statements sent in a pipeline: a round trip only where it reads."""
+    pool.open()
+    with pool.connection() as conn, conn.pipeline(), conn.transaction():
         return work(conn)
 
 
@@ -78,13 +86,16 @@ async def write(
     request: Request[Any, Any, Any],
     work: Callable[[psycopg.Connection[Any]], Written],
     refused: str = "invalid-fact",
+    facts: bool = True,
 ) -> Written:
     """Run a write in one transaction on a thread of its own (the write path is
     synchronous): a rule the data breaks is a 422 of kind `refused` naming it, and what the
-    write touched is left in the request's state for the answer cache (service.api.caching)."""
+    write touched is left in the request's state for the answer cache (service.api.caching).
+    A write of facts runs beside others; any other takes the whole write lock."""
     pool = request.app.state.change_pool
+    run = pipelined if facts else transaction
     try:
-        written: Written = await anyio.to_thread.run_sync(partial(transaction, pool, work))
+        written: Written = await anyio.to_thread.run_sync(partial(run, pool, work))
     except FixtureError as exc:
         invalid = [InvalidParam("body", problem) for problem in exc.problems]
         raise Problem(422, "; ".join(exc.problems), kind=refused, invalid=invalid) from None

@@ -20,8 +20,8 @@ import psycopg
 import sqlalchemy as sa
 
 from service.database import libpq_url
-from service.engine import store
-from service.engine.check import checked, fact_record
+from service.engine import edits, store
+from service.engine.check import checked
 from service.engine.diff import Applier, Outcome, Progress, Stale
 from service.engine.read import Bundle, FixtureError, read_bundle
 from service.engine.rows import INSERT_ORDER, Record
@@ -110,30 +110,7 @@ def change(
     The facts are checked with the same rules and words as a load's, against the stored
     actors, places and articles they name; nothing else is read or compared. Raises
     FixtureError listing every problem, or Stale when a record moved on."""
-    problems: list[str] = []
-    with conn.cursor() as cursor:
-        known, names = store.context(cursor, [spec for _, spec in facts])
-        known.crises = store.crises(cursor, {crisis for crisis, _ in facts})
-        found = []
-        for crisis, spec in facts:
-            if crisis not in known.crises:
-                problems.append(f"fact {spec.id!r}: unknown crisis {crisis!r}")
-                continue
-            record = fact_record(spec, crisis, f"fact {spec.id!r}", known, problems)
-            if record is not None:
-                found.append(record)
-        if problems:
-            raise FixtureError(problems)
-        only = [(record.row.kind, record.row.id) for record in found] + deleted
-        applier = Applier(cursor, [], author, message, only=only, expect=expect)
-        applier.names = names
-        applier.operations = operations or {}
-        try:
-            for record in found:
-                applier.take(record)
-            return applier.finish()
-        finally:
-            applier.background.stop()
+    return edits.change(conn, facts, deleted, author, message, expect, operations)
 
 
 def load(

@@ -24,7 +24,15 @@ from service import schemas
 from service.database import NOTIFY_CHANNEL
 from service.engine import answers, disputes
 from service.engine import rows as r
-from service.engine.write import CHUNK, WRITE_LOCK, Background, Cursor, Writer, change_time
+from service.engine.write import (
+    CHUNK,
+    WRITE_LOCK,
+    Background,
+    Cursor,
+    Writer,
+    change_time,
+    document_row,
+)
 from service.touched import MAX_FACTS, FactTouched, Touched, notice
 from service.vocabulary import Operation, ReviewStatus
 
@@ -40,6 +48,8 @@ class Outcome:
     changes: Counter[tuple[str, str]] = field(default_factory=Counter)
     rows: dict[str, int] = field(default_factory=dict)
     touched: Touched | None = None  # the facts changed, when only a few facts changed
+    # a change set's facts as now stored: (kind, id) -> (revision, digest, answer)
+    answers: dict[tuple[str, str], tuple[int, bytes, bytes]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -54,7 +64,7 @@ class Outcome:
 
 
 class Revision(NamedTuple):
-    """A row of `revisions`: `made_at` is when the change took the write lock, so times
+    """A row of `revisions`: `made_at` is when the change took the numbering lock, so times
     follow revisions, and each answer says it in `changed`."""
 
     revision: int
@@ -319,9 +329,7 @@ class Applier:
         batch.facts.append(record)
         if operation != Operation.CREATED:  # updated, published or retracted
             batch.replaced.append(row.id)
-        batch.documents.append(
-            (row.id, row.kind, text, answers.digest(answer), revision, row.review_status)
-        )
+        batch.documents.append(document_row(record, text, answer, revision))
         public = row.review_status != ReviewStatus.DRAFT
         batch.log.append(self._revision(record, revision, operation, text)._replace(public=public))
         self._record(record, revision, operation, state)
@@ -403,7 +411,7 @@ class Applier:
         if self.touched is not None:
             self.outcome.touched = Touched(tuple(self.touched))
         if self.outcome.total:
-            self.outcome.version = _bump_version(self.cursor, self.outcome.touched)
+            self.outcome.version = bump_version(self.cursor, self.outcome.touched)
         else:
             found = self.cursor.execute("SELECT version FROM dataset_version").fetchone()
             self.outcome.version = int(found[0]) if found else None
@@ -476,7 +484,7 @@ class Applier:
         self.batch.log.extend(sorted(log))
 
 
-def _bump_version(cursor: Cursor, touched: Touched | None) -> int:
+def bump_version(cursor: Cursor, touched: Touched | None) -> int:
     """A new dataset version, told to every server when the transaction commits, with what
     the change touched."""
     row = cursor.execute(

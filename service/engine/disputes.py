@@ -254,6 +254,57 @@ def _insert(
     return count + _copy(cursor, rows)
 
 
+_FIGURES_BY_KEY = sql.SQL(sql.SQL(_FIGURES).format(scope=_BY_KEY).as_string(None))
+"""Rendered once: a write runs it every time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reread:
+    """A few keys' disputes taken out and their figures read, to be stored again once the
+    change that touched them has its revision (`store`)."""
+
+    before: dict[tuple[str, str], list[str]]
+    figures: list[list[Figure]]  # each key's, ordered as `dispute` wants them
+
+
+def reread(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> Reread:
+    """Delete the disputes of a few (crisis, quantity key)s and read their figures as the
+    change being made leaves them. Hold their keys' locks (service.engine.edits) until the
+    commit: the figures must stay what is read here."""
+    pairs = sorted(set(keys))
+    params = {"crises": [c for c, _ in pairs], "keys": [k for _, k in pairs]}
+    conn = cursor.connection
+    deleted = conn.execute(
+        "DELETE FROM disputed_quantities WHERE (crisis_id, quantity_key) IN "
+        "(SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[])) "
+        "RETURNING crisis_id, quantity_key, document",
+        params,
+        prepare=True,
+    )
+    with conn.cursor(row_factory=class_row(Figure)) as read:
+        read.execute(_FIGURES_BY_KEY, params, prepare=True)
+        before: dict[tuple[str, str], list[str]] = {}
+        for crisis, key, document in deleted.fetchall():
+            before.setdefault((crisis, key), []).append(document)
+        found = read.fetchall()
+    groups = itertools.groupby(found, key=lambda f: (f.crisis_id, f.quantity_key))
+    return Reread(before, [list(group) for _, group in groups])
+
+
+def store(cursor: Cursor, found: Reread, changed: schemas.Changed) -> int:
+    """Store the disputes `reread` found, those that show something new saying they
+    `changed` with this change; by statements, which a pipeline carries (a COPY is not)."""
+    stamp = _Stamp(found.before, changed)
+    rows = [row for figures in found.figures for row in _per_reader(figures, stamp)]
+    if rows:
+        cursor.executemany(
+            "INSERT INTO disputed_quantities (crisis_id, quantity_key, kind, document, views) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            rows,
+        )
+    return len(rows)
+
+
 FIGURES_PER_FETCH = 10_000
 """Figures a bulk change's server-side cursor reads at a time."""
 COPY_EVERY = 5_000

@@ -44,26 +44,35 @@ def context(cursor: Cursor, facts: list[FactSpec]) -> tuple[Known, Names]:
         places |= p
         sources |= s
     known, names = Known(), Names()
-    with cursor.connection.cursor(row_factory=namedtuple_row) as named:
-        row: Any
-        for row in named.execute(
+    conn = cursor.connection
+    # All three asked before any is read: in a pipeline, one round trip.
+    with (
+        conn.cursor(row_factory=namedtuple_row) as stored_actors,
+        conn.cursor(row_factory=namedtuple_row) as stored_places,
+        conn.cursor(row_factory=namedtuple_row) as stored_sources,
+    ):
+        stored_actors.execute(
             "SELECT id, crisis_id, kind, name, role, corrections FROM actors WHERE id = ANY(%s)",
             [list(actors)],
-        ):
-            known.actors[row.id] = row.crisis_id
-            names.actor(ActorRow(**row._asdict()))
-        for row in named.execute(
+        )
+        stored_places.execute(
             "SELECT id, crisis_id, name, aliases, lat, lon, coordinates_source FROM places "
             "WHERE id = ANY(%s)",
             [list(places)],
-        ):
-            known.places[row.id] = row.crisis_id
-            names.place(PlaceRow(**row._asdict()))
-        for row in named.execute(
+        )
+        stored_sources.execute(
             "SELECT id, crisis_id, file_name, title, outlet, url, language, published_note, "
             "published_on, published_precision, text FROM sources WHERE id = ANY(%s)",
             [list(sources)],
-        ):
+        )
+        row: Any
+        for row in stored_actors.fetchall():
+            known.actors[row.id] = row.crisis_id
+            names.actor(ActorRow(**row._asdict()))
+        for row in stored_places.fetchall():
+            known.places[row.id] = row.crisis_id
+            names.place(PlaceRow(**row._asdict()))
+        for row in stored_sources.fetchall():
             spec = SourceSpec(
                 id=row.id,
                 file=row.file_name,
@@ -129,39 +138,53 @@ def fact_specs(cursor: Cursor, kind: FactKind, ids: list[str]) -> list[tuple[str
     """Stored facts of one kind as the specs that would write them again, with their crises,
     in id order: a few set queries, however many facts (an actor's rename rewrites all of
     its facts). Raises msgspec.ValidationError when one breaks the fixture format."""
-    with cursor.connection.cursor(row_factory=namedtuple_row) as rows:
-        named: Any = rows  # its rows are named by the columns each query reads
-        facts: list[Any] = named.execute(
+    conn = cursor.connection
+    # Every query asked before any is read: in a pipeline, one round trip.
+    with (
+        conn.cursor(row_factory=namedtuple_row) as stored_facts,
+        conn.cursor(row_factory=namedtuple_row) as stored_details,
+        conn.cursor(row_factory=namedtuple_row) as stored_mentions,
+        conn.cursor(row_factory=namedtuple_row) as stored_citations,
+        conn.cursor(row_factory=namedtuple_row) as stored_texts,
+    ):
+        stored_facts.execute(
             "SELECT * FROM facts WHERE id = ANY(%s) AND kind = %s ORDER BY id", [ids, kind.value]
-        ).fetchall()
-        details: dict[str, Any] = {
-            row.fact_id: row
-            for row in named.execute(
-                sql.SQL("SELECT * FROM {} WHERE fact_id = ANY(%s)").format(
-                    sql.Identifier(KINDS[kind].table)
-                ),
-                [ids],
-            )
-        }
-        mentioned: dict[str, list[str]] = {}
-        for row in named.execute(
+        )
+        stored_details.execute(
+            sql.SQL("SELECT * FROM {} WHERE fact_id = ANY(%s)").format(
+                sql.Identifier(KINDS[kind].table)
+            ),
+            [ids],
+        )
+        stored_mentions.execute(
             "SELECT fact_id, actor_id FROM fact_actors WHERE fact_id = ANY(%s) "
             "AND role = 'mentioned' ORDER BY fact_id, actor_id",
             [ids],
-        ):
-            mentioned.setdefault(row.fact_id, []).append(row.actor_id)
-        citations: dict[str, list[Any]] = {}
-        for row in named.execute(
+        )
+        stored_citations.execute(
             "SELECT fact_id, source_id, quote, start_offset FROM citations "
             "WHERE fact_id = ANY(%s) ORDER BY fact_id, position",
             [ids],
-        ):
+        )
+        stored_texts.execute(
+            "SELECT id, text FROM sources "
+            "WHERE id IN (SELECT source_id FROM citations WHERE fact_id = ANY(%s))",
+            [ids],
+        )
+        row: Any
+        facts: list[Any] = stored_facts.fetchall()
+        details: dict[str, Any] = {}
+        for row in stored_details.fetchall():
+            details[row.fact_id] = row
+        mentioned: dict[str, list[str]] = {}
+        for row in stored_mentions.fetchall():
+            mentioned.setdefault(row.fact_id, []).append(row.actor_id)
+        citations: dict[str, list[Any]] = {}
+        for row in stored_citations.fetchall():
             citations.setdefault(row.fact_id, []).append(row)
-        cited = list({c.source_id for rows in citations.values() for c in rows})
-        texts = {
-            row.id: row.text
-            for row in named.execute("SELECT id, text FROM sources WHERE id = ANY(%s)", [cited])
-        }
+        texts: dict[str, str] = {}
+        for row in stored_texts.fetchall():
+            texts[row.id] = row.text
     found = []
     for fact in facts:
         raw: dict[str, Any] = {

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 
 from service.engine import rows as r
+from service.engine.answers import digest
 from service.engine.read import FixtureError
 from service.models import Base
 
@@ -28,19 +29,26 @@ CHUNK = 20_000
 """Facts written per round of COPYs: bounds memory, not speed."""
 
 WRITE_LOCK = 727_001
-"""pg_advisory_xact_lock key held by every writer from numbering its revisions to its
-commit: revisions are numbered in commit order, and two writers never interleave."""
+"""pg_advisory_xact_lock key: held whole by a load and by an article's or actor's write
+from its first statement to its commit; shared by curators' writes of facts, which
+keep apart by finer locks (service.engine.edits)."""
+
+NUMBER_LOCK = 727_002
+"""pg_advisory_xact_lock key held from reading the last revision to the commit by every
+writer that numbers revisions: revisions are numbered in commit order."""
 
 CHANGE_TIME = (
     "SELECT coalesce(nullif(current_setting('crisis_facts.change_time', true), '')::timestamptz,"
     " set_config('crisis_facts.change_time', clock_timestamp()::text, true)::timestamptz)"
 )
-"""The time of every change a transaction makes, read first under the write lock and kept
+"""The time of every change a transaction makes, read first under the numbering lock and kept
 for the transaction: times follow revisions, and a review's time is its revision's."""
 
 
 def change_time(conn: psycopg.Connection[Any] | Cursor) -> dt.datetime:
-    """The time of this transaction's changes (call it holding the write lock)."""
+    """The time of this transaction's changes; from here to the commit, this transaction
+    alone numbers revisions."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", [NUMBER_LOCK])
     row = conn.execute(CHANGE_TIME).fetchone()
     assert row is not None
     moment: dt.datetime = row[0]
@@ -50,12 +58,29 @@ def change_time(conn: psycopg.Connection[Any] | Cursor) -> dt.datetime:
 FACT_TABLES = ("fact_documents", "citations", "fact_actors", *(k.table for k in r.KINDS.values()))
 """What hangs off a fact, deleted before it."""
 
-ENGLISH_VECTOR = sql.SQL(
-    "to_tsvector('english', coalesce((SELECT string_agg(t->>'text', ' ') "
-    "FROM json_array_elements(translations::json) t WHERE t->>'language' = 'en'), ''))"
-)
-"""A fact's English translations, stemmed as English, in its search vector: an English
-search finds a French fact (the original stays what is cited)."""
+
+def english_vector(translations: sql.Composable) -> sql.Composed:
+    """A fact's English translations, stemmed as English, in its search vector: an English
+    search finds a French fact (the original stays what is cited)."""
+    return sql.SQL(
+        "to_tsvector('english', coalesce((SELECT string_agg(t->>'text', ' ') "
+        "FROM json_array_elements({}::json) t WHERE t->>'language' = 'en'), ''))"
+    ).format(translations)
+
+
+ENGLISH_VECTOR = english_vector(sql.Identifier("translations"))
+
+DOCUMENT_COLUMNS = ("fact_id", "kind", "document", "digest", "revision", "review_status")
+"""The columns of `fact_documents` a write fills, in the order of `document_row`."""
+
+
+def document_row(
+    fact: r.FactRecord, text: str, answer: bytes, revision: int
+) -> tuple[str, str, str, bytes, int, str]:
+    """A written fact's row of `fact_documents`: its answer as stored and served."""
+    row = fact.row
+    return (row.id, row.kind, text, digest(answer), revision, row.review_status)
+
 
 OWNED = {
     "source": (("source_passages", "source_id"), ("sources", "id")),
@@ -159,9 +184,8 @@ class Writer:
         """(fact id, kind, answer, digest, revision, review status) of facts written, into
         fact_documents."""
         if rows:
-            names = ("fact_id", "kind", "document", "digest", "revision", "review_status")
             types = [TEXT_OID, TEXT_OID, TEXT_OID, BYTEA_OID, INT8_OID, TEXT_OID]
-            self._copy("fact_documents", names, types, rows)
+            self._copy("fact_documents", DOCUMENT_COLUMNS, types, rows)
 
     def delete_facts(self, ids: list[str]) -> list[tuple[str, str]]:
         """Delete facts and what hangs off them; their (crisis, quantity key)s, where set.

@@ -46,7 +46,7 @@ class Record(Base):
 
 class Revision(Base):
     """The change log: one row per change to a record, tombstones included, numbered in
-    commit order (every writer holds the write lock while it numbers and commits)."""
+    commit order (every writer holds the numbering lock from numbering to its commit)."""
 
     __tablename__ = "revisions"
 
