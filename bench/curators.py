@@ -5,7 +5,9 @@ database of its own (`bench_curators_<N>`: the curated fixtures and a synthetic 
 N facts; `--reuse` keeps it between runs, since 1M facts take minutes to build):
 
 1. one curator: PATCHes of distinct facts one after another, each with If-Match: latency
-   p50 and p99 (no other load);
+   p50 and p99 (no other load), after `WARM_UP` PATCHes that are not counted: each
+   worker's first write opens its write connections and prepares their statements, a
+   cost paid once a worker, reported apart (`first_writes_ms`);
 2. reads alone: `--readers` readers (casualty pages by cursor, fact details, the timeline)
    for `--seconds`: reads/s and their p99, the baseline of 3;
 3. `--writers` curators at once, each PATCHing facts of its own (never one twice), while
@@ -93,6 +95,10 @@ def published(url: str, facts: int, kind: str, count: int, skip: int = 0) -> dic
             [crisis_id(facts), kind, skip, count],
         ).fetchall()
     return {f"/v1/{path}/{fact}": fact_etag(revision, digest) for fact, revision, digest in rows}
+
+
+WARM_UP = 10
+"""PATCHes before the measured ones: enough that both workers have written."""
 
 
 def writer_client(token: str) -> httpx.Client:
@@ -188,15 +194,19 @@ def main() -> None:
     token = curator(url)
     details = list(published(url, args.facts, "statement", 50))
     # Enough distinct facts that no writer runs out at 1,000 writes/s.
-    pool = list(published(url, args.facts, "casualty", 300 + 1000 * int(args.seconds)).items())
-    alone, shared = dict(pool[:300]), pool[300:]
+    pool = list(
+        published(url, args.facts, "casualty", WARM_UP + 300 + 1000 * int(args.seconds)).items()
+    )
+    warm, alone, shared = pool[:WARM_UP], dict(pool[WARM_UP : WARM_UP + 300]), pool[WARM_UP + 300 :]
     readers = [
         (lambda deadline: reading(args.facts, details, deadline)) for _ in range(args.readers)
     ]
     writers = [writing(token, iter(shared[i :: args.writers])) for i in range(args.writers)]
     with running([CLI, "serve"], {"DATABASE_URL": url, **SERVE}, f"{BASE}/ready",
                  RESULTS / "curators.log"):  # fmt: skip
-        one = one_curator(token, alone)
+        with writer_client(token) as client:
+            first = [patch(client, path, etag, "Warming up.") for path, etag in warm]
+        one = {**one_curator(token, alone), "first_writes_ms": [round(t, 1) for t in first]}
         _, baseline = side_by_side([], readers, args.seconds)
         wrote, read = side_by_side(writers, readers, args.seconds)
     figures = {
