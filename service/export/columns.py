@@ -183,6 +183,60 @@ Flatten = Callable[[Any], tuple[Any, ...]]
 def flattener(shape: type[msgspec.Struct], columns: Sequence[Column]) -> Flatten:
     """A function from an item of `shape` to its row of `columns`, compiled once: each step
     of each path read once, each cell made by `cell`; a column `shape` lacks is empty."""
+    flatten: Flatten = _compiled(shape, columns, lambda column, value: f"cell({value})", "row")
+    return flatten
+
+
+def texts(shape: type[msgspec.Struct], columns: Sequence[Column]) -> Callable[[Any], list[str]]:
+    """A function from an item of `shape` to its cells as the csv module writes them in a
+    row of `columns` (`cell`, then quoted where RFC 4180 needs it), compiled once."""
+    cells: Callable[[Any], list[str]] = _compiled(shape, columns, _text_of, "cells")
+    return cells
+
+
+def quoted(text: str) -> str:
+    """A text cell as the csv module writes it: quoted, `"` doubled, when it holds the
+    delimiter, a quote or a line break."""
+    if '"' in text or "," in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _neutral(value: str | None) -> str:
+    if value is None:
+        return ""
+    return quoted("'" + value if value.startswith(FORMULA_STARTS) else str(value))
+
+
+def _json(value: Any) -> str:
+    return "" if value is None else quoted(_encode(value).decode())
+
+
+def _text_of(column: Column, value: str) -> str:
+    """Python making `column`'s text cell from the variable `value`, as `cell` and the csv
+    module make it, without asking each value its type."""
+    if column.type == "string" and column.enum is None:
+        return f"_neutral({value})"
+    if column.type in ("array", "object"):
+        return f"_json({value})"
+    if column.enum is not None:
+        # a vocabulary word: nothing to neutralise or quote
+        assert all(quoted(v) == v and not v.startswith(FORMULA_STARTS) for v in column.enum)
+    if column.type == "boolean":
+        return f"('' if {value} is None else 'true' if {value} else 'false')"
+    if column.type in ("date", "datetime"):
+        return f"('' if {value} is None else {value}.isoformat())"
+    return f"('' if {value} is None else str({value}))"
+
+
+def _compiled(
+    shape: type[msgspec.Struct],
+    columns: Sequence[Column],
+    make: Callable[[Column, str], str],
+    result: str,
+) -> Any:
+    """Compile a function from an item of `shape` to a `row` (tuple) or `cells` (list) of
+    `columns`, each made by `make(column, variable)`: each step of each path read once."""
     config = shape.__struct_config__
     fields = set(shape.__struct_fields__)
     lines: list[str] = []
@@ -206,11 +260,26 @@ def flattener(shape: type[msgspec.Struct], columns: Sequence[Column]) -> Flatten
         elif column.path[0] not in fields:
             cells.append("''")
         elif column.length:
-            cells.append(f"len({reach(column.path)})")
+            length = f"len({reach(column.path)})"
+            cells.append(length if result == "row" else f"str({length})")
         else:
-            cells.append(f"cell({reach(column.path)})")
-    source = "def flatten(item):\n" + "\n".join(lines) + f"\n    return ({', '.join(cells)},)\n"
-    namespace: dict[str, Any] = {"cell": cell}
-    exec(compile(source, f"<CSV row of {shape.__name__}>", "exec"), namespace)
-    flatten: Flatten = namespace["flatten"]
-    return flatten
+            cells.append(make(column, reach(column.path)))
+    made = f"({', '.join(cells)},)" if result == "row" else f"[{', '.join(cells)}]"
+    source = "def flatten(item):\n" + "\n".join(lines) + f"\n    return {made}\n"
+    namespace: dict[str, Any] = {"cell": cell, "_neutral": _neutral, "_json": _json}
+    exec(compile(source, f"<CSV {result} of {shape.__name__}>", "exec"), namespace)
+    return namespace["flatten"]
+
+
+_FACT_CELLS: dict[type[schemas.Fact], Callable[[Any], list[str]]] = {}
+
+
+def fact_cells(fact: schemas.Fact) -> list[str]:
+    """The fact's cells in its kind's own CSV (`fact_columns([its shape])`), as the csv
+    module writes them: stored beside its answer when it is written, so that an export
+    joins them instead of parsing every answer again (bench/RESULTS.md, exports)."""
+    shape = type(fact)
+    made = _FACT_CELLS.get(shape)
+    if made is None:
+        made = _FACT_CELLS[shape] = texts(shape, fact_columns([shape]))
+    return made(fact)
