@@ -28,7 +28,8 @@ from psycopg import sql
 from service import engine as write_path
 from service import schemas, synth
 from service.export import listings, package
-from service.export.columns import fact_cells, fact_columns, flattener
+from service.export.cells import fact_cells
+from service.export.columns import fact_columns, flattener
 from service.export.formats import Csv, Ndjson
 from service.export.snapshot import snapshot
 from service.queries import FactFilter

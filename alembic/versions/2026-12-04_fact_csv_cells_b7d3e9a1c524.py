@@ -36,7 +36,7 @@ def upgrade() -> None:
 def _fill(conn: Any) -> None:
     """Each stored answer's cells, a batch at a time through a temporary table."""
     from service import schemas
-    from service.export.columns import fact_cells
+    from service.export.cells import fact_cells
 
     decode = msgspec.json.Decoder(schemas.AnyFact).decode
     conn.execute("CREATE TEMP TABLE migrating_cells (fact_id text, cells text[])")

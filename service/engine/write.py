@@ -19,7 +19,7 @@ from service import schemas
 from service.engine import rows as r
 from service.engine.answers import digest
 from service.engine.read import FixtureError
-from service.export.columns import fact_cells
+from service.export.cells import fact_cells
 from service.models import Base
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]

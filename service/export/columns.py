@@ -8,6 +8,7 @@ columns are known before the first row, so no row pays for walking them."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -98,7 +99,9 @@ def _bare(kind: inspect.Type) -> inspect.Type:
     return kind.type if isinstance(kind, inspect.Metadata) else kind
 
 
+@functools.cache
 def _info(shape: type[msgspec.Struct]) -> inspect.StructType:
+    """msgspec's description of a shape: looked up once, as it takes milliseconds."""
     info = inspect.type_info(shape)
     assert isinstance(info, inspect.StructType)
     return info
@@ -112,19 +115,14 @@ def fact_columns(shapes: Sequence[type[schemas.Fact]]) -> list[Column]:
     columns = [Column("kind", "string", ("kind",), True, enum=tags)]
     seen = {"kind"}
     for shape in shapes:
-        for column in struct_columns(_info(shape)):
+        for column in _own(shape):
             if column.name in seen:
                 continue
             seen.add(column.name)
             if len(shapes) > 1 and not all(column.name in _names(s) for s in shapes):
                 column = replace(column, required=False)
             columns.append(column)
-    citation = struct_columns(
-        _info(schemas.Citation),
-        prefix="citation_",
-        path=("citations", FIRST),
-        required=False,
-    )
+    citation = _citation()
     # A citation names its source twice (`source_id`, and `source.id` with the rest of
     # what it shows of the article): one column.
     for column in citation:
@@ -144,8 +142,20 @@ def fact_columns(shapes: Sequence[type[schemas.Fact]]) -> list[Column]:
     return columns
 
 
-def _names(shape: type[schemas.Fact]) -> set[str]:
-    return {c.name for c in struct_columns(_info(shape))}
+@functools.cache
+def _own(shape: type[schemas.Fact]) -> tuple[Column, ...]:
+    """A fact shape's own columns, made once: exports and the write path ask often."""
+    return tuple(struct_columns(_info(shape)))
+
+
+@functools.cache
+def _citation() -> tuple[Column, ...]:
+    return tuple(struct_columns(_info(schemas.Citation), "citation_", ("citations", FIRST), False))
+
+
+@functools.cache
+def _names(shape: type[schemas.Fact]) -> frozenset[str]:
+    return frozenset(c.name for c in _own(shape))
 
 
 def plain_columns(shape: type[msgspec.Struct]) -> list[Column]:
@@ -269,17 +279,3 @@ def _compiled(
     namespace: dict[str, Any] = {"cell": cell, "_neutral": _neutral, "_json": _json}
     exec(compile(source, f"<CSV {result} of {shape.__name__}>", "exec"), namespace)
     return namespace["flatten"]
-
-
-_FACT_CELLS: dict[type[schemas.Fact], Callable[[Any], list[str]]] = {}
-
-
-def fact_cells(fact: schemas.Fact) -> list[str]:
-    """The fact's cells in its kind's own CSV (`fact_columns([its shape])`), as the csv
-    module writes them: stored beside its answer when it is written, so that an export
-    joins them instead of parsing every answer again (bench/RESULTS.md, exports)."""
-    shape = type(fact)
-    made = _FACT_CELLS.get(shape)
-    if made is None:
-        made = _FACT_CELLS[shape] = texts(shape, fact_columns([shape]))
-    return made(fact)
