@@ -211,6 +211,28 @@ def test_the_lines_sql_joins_are_the_csv_modules_bytes(
         assert bytes(line) == encoder.flatten([document])
 
 
+def test_the_lines_sql_makes_of_disputes_are_the_structs_flattened(big_url: str) -> None:
+    """The CSV lines PostgreSQL makes of the stored disputes hold, cell for cell, what the
+    Structs flatten to in Python, JSON cells as the same JSON."""
+    listing = listings.disputes(None, None)
+    encoder = Csv(listing)
+    both = sql.SQL("{}, {}").format(Ndjson(listing).item, encoder.item)
+    with psycopg.connect(big_url) as conn:
+        rows = conn.execute(listing.query(both), listing.params, binary=True).fetchall()
+    assert len(rows) > 100
+    csv.field_size_limit(1 << 30)  # a synthetic dispute's figures are a long JSON cell
+    json_cells = [i for i, c in enumerate(encoder.columns) if c.type in ("array", "object")]
+    for document, line in rows:
+        made, flattened = (
+            next(csv.reader(io.StringIO(b.decode(), newline="")))
+            for b in (line, encoder.flatten([document]))
+        )
+        for i in json_cells:
+            made[i], flattened[i] = json.loads(made[i]), json.loads(flattened[i])
+        assert made == flattened
+        assert bytes(line).endswith(b"\r\n")
+
+
 def cells_unlike_answers(url: str) -> list[str]:
     """The facts whose stored CSV cells are not their stored answer as the csv module
     writes it in its kind's columns."""
