@@ -45,14 +45,7 @@ def runs(shape: type[schemas.Fact]) -> tuple[Run, ...]:
 
 @functools.cache
 def _maker(shape: type[schemas.Fact]) -> Callable[[Any], list[str]]:
-    cells = texts(shape, fact_columns([shape]))
-    joined = runs(shape)
-
-    def make(fact: Any) -> list[str]:
-        made = cells(fact)
-        return [",".join(made[a:b]) for a, b in joined]
-
-    return make
+    return texts(shape, fact_columns([shape]), runs(shape))
 
 
 def fact_cells(fact: schemas.Fact) -> list[str]:

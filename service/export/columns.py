@@ -193,14 +193,17 @@ Flatten = Callable[[Any], tuple[Any, ...]]
 def flattener(shape: type[msgspec.Struct], columns: Sequence[Column]) -> Flatten:
     """A function from an item of `shape` to its row of `columns`, compiled once: each step
     of each path read once, each cell made by `cell`; a column `shape` lacks is empty."""
-    flatten: Flatten = _compiled(shape, columns, lambda column, value: f"cell({value})", "row")
+    flatten: Flatten = _compiled(shape, columns, lambda column, value: f"cell({value})", None)
     return flatten
 
 
-def texts(shape: type[msgspec.Struct], columns: Sequence[Column]) -> Callable[[Any], list[str]]:
+def texts(
+    shape: type[msgspec.Struct], columns: Sequence[Column], runs: Sequence[tuple[int, int]]
+) -> Callable[[Any], list[str]]:
     """A function from an item of `shape` to its cells as the csv module writes them in a
-    row of `columns` (`cell`, then quoted where RFC 4180 needs it), compiled once."""
-    cells: Callable[[Any], list[str]] = _compiled(shape, columns, _text_of, "cells")
+    row of `columns` (`cell`, then quoted where RFC 4180 needs it), the cells of each of
+    `runs` (`[start, end)`) joined by `,`, compiled once."""
+    cells: Callable[[Any], list[str]] = _compiled(shape, columns, _text_of, runs)
     return cells
 
 
@@ -243,10 +246,11 @@ def _compiled(
     shape: type[msgspec.Struct],
     columns: Sequence[Column],
     make: Callable[[Column, str], str],
-    result: str,
+    runs: Sequence[tuple[int, int]] | None,
 ) -> Any:
-    """Compile a function from an item of `shape` to a `row` (tuple) or `cells` (list) of
-    `columns`, each made by `make(column, variable)`: each step of each path read once."""
+    """Compile a function from an item of `shape` to its row (a tuple) of `columns`, or
+    with `runs` to the texts of its cells joined by run, each cell made by
+    `make(column, variable)`: each step of each path read once."""
     config = shape.__struct_config__
     fields = set(shape.__struct_fields__)
     lines: list[str] = []
@@ -271,10 +275,14 @@ def _compiled(
             cells.append("''")
         elif column.length:
             length = f"len({reach(column.path)})"
-            cells.append(length if result == "row" else f"str({length})")
+            cells.append(length if runs is None else f"str({length})")
         else:
             cells.append(make(column, reach(column.path)))
-    made = f"({', '.join(cells)},)" if result == "row" else f"[{', '.join(cells)}]"
+    if runs is None:
+        made, result = f"({', '.join(cells)},)", "row"
+    else:
+        joined = (f"','.join(({', '.join(cells[a:b])},))" for a, b in runs)
+        made, result = f"[{', '.join(joined)}]", "cells"
     source = "def flatten(item):\n" + "\n".join(lines) + f"\n    return {made}\n"
     namespace: dict[str, Any] = {"cell": cell, "_neutral": _neutral, "_json": _json}
     exec(compile(source, f"<CSV {result} of {shape.__name__}>", "exec"), namespace)
