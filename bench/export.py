@@ -8,8 +8,8 @@ client pages `/v1/casualties`; figures go to RESULTS.md by hand.
 `--base DIR` (another checkout, e.g. a `git worktree` of main) runs its server too, each
 round the base first then this tree, for a side-by-side comparison under the same load;
 `--rounds N` repeats, `--paths` picks exports. Each row ends with the load average, and
-says the CPU seconds the server and the export's PostgreSQL backend used: on a shared
-machine, rows per CPU second are steadier than rows per second.
+says the CPU seconds the server, the export's PostgreSQL backend and the reading client
+used: on a shared machine, rows per CPU second are steadier than rows per second.
 """
 
 from __future__ import annotations
@@ -110,14 +110,14 @@ def export(served: Served, path: str) -> str:
     threads = [threading.Thread(target=watch.memory), threading.Thread(target=watch.paging)]
     for thread in threads:
         thread.start()
-    started = time.perf_counter()
+    started, client = time.perf_counter(), time.thread_time()
     lines = size = 0
     headers = {"Accept-Encoding": "identity"}
     with httpx.stream("GET", served.base + path, timeout=600, headers=headers) as answer:
         for chunk in answer.iter_raw(1 << 20):
             lines += chunk.count(b"\n")
             size += len(chunk)
-    took = time.perf_counter() - started
+    took, client = time.perf_counter() - started, time.thread_time() - client
     watch.stop.set()
     for thread in threads:
         thread.join()
@@ -125,7 +125,7 @@ def export(served: Served, path: str) -> str:
     rows = lines - 1  # the closing line (NDJSON) or the header row (CSV)
     return (
         f"{path.rsplit('/', 1)[1]} | {rows:,} | {size / 1e6:.1f} | {took:.2f} | "
-        f"{rows / took:,.0f} | {server:.1f} / {database:.1f} | "
+        f"{rows / took:,.0f} | {server:.1f} / {database:.1f} / {client:.1f} | "
         f"{base / 1e6:.0f} → {watch.peak / 1e6:.0f} MB | "
         f"{p99(watch.pages):.1f} ms ({len(watch.pages)} pages)"
     )
@@ -133,10 +133,12 @@ def export(served: Served, path: str) -> str:
 
 def serve(tree: str | None) -> Served:
     """A one-worker server of this checkout, or of `tree` (its `service` package first on
-    the path, the current directory left off it)."""
+    the path, the current directory left off it) on EXPORT_BENCH_BASE_URL when set: a copy
+    of the database at the base's schema, when this tree's has a migration the base lacks."""
     if tree is None:
         return Served(os.environ["EXPORT_BENCH_URL"], WORKERS="1")
-    return Served(os.environ["EXPORT_BENCH_URL"], WORKERS="1", PYTHONSAFEPATH="1", PYTHONPATH=tree)
+    url = os.environ.get("EXPORT_BENCH_BASE_URL", os.environ["EXPORT_BENCH_URL"])
+    return Served(url, WORKERS="1", PYTHONSAFEPATH="1", PYTHONPATH=tree)
 
 
 def load() -> str:
@@ -154,7 +156,7 @@ def main() -> None:
     if args.base:
         trees.insert(0, ("base", args.base))
     print(
-        "| tree | export | rows | MB | s | rows/s | CPU s server / PostgreSQL "
+        "| tree | export | rows | MB | s | rows/s | CPU s server / PostgreSQL / client "
         "| server RSS before → peak | page p99 meanwhile | page p99 alone | load |"
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |")

@@ -21,6 +21,7 @@ from service.app import create_app
 from service.settings import Settings
 from service.vocabulary import Role
 from tests.conftest import FIXTURES, loaded_database
+from tests.test_export import cells_unlike_answers
 from tests.waiting import until
 
 CRISIS = "kazakhstan-2022"
@@ -314,7 +315,7 @@ class TestActors:
         assert len(client.get(f"{path}/revisions").json()) == 2
 
     def test_a_new_name_reaches_the_facts_that_involve_the_actor(
-        self, client: TestClient[Litestar], tokens: dict[Role, str]
+        self, client: TestClient[Litestar], tokens: dict[Role, str], url: str
     ) -> None:
         actor = post(client, tokens, "/v1/actors", new_actor()).json()
         source = post(client, tokens, "/v1/sources", new_source()).json()
@@ -350,6 +351,7 @@ class TestActors:
         assert [r["operation"] for r in history] == ["updated", "created"], "once: on the rename"
         history = client.get(f"/v1/actors/{actor['id']}/revisions", params={"limit": 3}).json()
         assert [r["answer"] for r in history[:2]] == [renamed.json(), retitled.json()]
+        assert cells_unlike_answers(url) == [], "a CSV export has the new name too"
 
     @pytest.mark.parametrize(
         ("changes", "status", "named"),

@@ -17,6 +17,7 @@ from service.app import create_app
 from service.settings import Settings
 from service.vocabulary import Role
 from tests.conftest import FIXTURES, loaded_database
+from tests.test_export import cells_unlike_answers
 
 CRISIS = "kazakhstan-2022"
 QUOTE = "the police also reporting 18 killed and 748 wounded in their ranks"
@@ -89,7 +90,7 @@ def create(client: TestClient[Litestar], tokens: dict[Role, str], **changes: Any
 
 
 def test_a_created_fact_is_served_with_its_revision(
-    client: TestClient[Litestar], tokens: dict[Role, str]
+    client: TestClient[Litestar], tokens: dict[Role, str], url: str
 ) -> None:
     created = create(client, tokens)
     fact = created.json()
@@ -106,6 +107,7 @@ def test_a_created_fact_is_served_with_its_revision(
         "From the police",
     )
     assert revision["answer"] == fact
+    assert cells_unlike_answers(url) == [], "a CSV export has the fact as it is served"
 
 
 def test_an_edit_needs_the_etag_it_was_made_against(

@@ -29,6 +29,7 @@ from service.engine.write import (
     WRITE_LOCK,
     Background,
     Cursor,
+    DocumentRow,
     Writer,
     change_time,
     document_row,
@@ -116,7 +117,7 @@ class _Batch:
     updated: list[tuple[str, Any, tuple[str, list[Any]] | None]] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)  # facts whose old rows go first
     facts: list[r.FactRecord] = field(default_factory=list)
-    documents: list[tuple[str, str, str, bytes, int, str]] = field(default_factory=list)
+    documents: list[DocumentRow] = field(default_factory=list)
     log: list[Revision] = field(default_factory=list)
     current: list[Current] = field(default_factory=list)  # replacing what `records` holds
     fresh: list[Current] = field(default_factory=list)  # records never stored before
@@ -323,13 +324,14 @@ class Applier:
         if change is None:
             return
         revision, operation, state = change
-        answer = self._stamped(built, revision)
+        stamped = answers.stamped(built, revision, self.at)
+        answer = answers.encode(stamped)
         text = answer.decode()  # one string for its stored answer and its revision
         batch, row = self.batch, record.row
         batch.facts.append(record)
         if operation != Operation.CREATED:  # updated, published or retracted
             batch.replaced.append(row.id)
-        batch.documents.append(document_row(record, text, answer, revision))
+        batch.documents.append(document_row(record, text, answer, revision, stamped))
         public = row.review_status != ReviewStatus.DRAFT
         batch.log.append(self._revision(record, revision, operation, text)._replace(public=public))
         self._record(record, revision, operation, state)

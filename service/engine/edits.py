@@ -300,9 +300,10 @@ def _numbered(
         outcome.changes[item.key[0], item.operation.value] += 1
         text = None
         if item.record is not None:
-            answer = answers.encode(answers.stamped(item.built, revision, at))
+            stamped = answers.stamped(item.built, revision, at)
+            answer = answers.encode(stamped)
             text = answer.decode()
-            row = document_row(item.record, text, answer, revision)
+            row = document_row(item.record, text, answer, revision, stamped)
             documents.append(row)
             outcome.answers[item.key] = (revision, row[3], answer)
         log.append(

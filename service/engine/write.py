@@ -15,15 +15,18 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from service import schemas
 from service.engine import rows as r
 from service.engine.answers import digest
 from service.engine.read import FixtureError
+from service.export.cells import fact_cells
 from service.models import Base
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
 TEXT_OID = 25
 BYTEA_OID = 17
 INT8_OID = 20
+TEXT_ARRAY_OID = 1009
 
 CHUNK = 20_000
 """Facts written per round of COPYs: bounds memory, not speed."""
@@ -70,16 +73,27 @@ def english_vector(translations: sql.Composable) -> sql.Composed:
 
 ENGLISH_VECTOR = english_vector(sql.Identifier("translations"))
 
-DOCUMENT_COLUMNS = ("fact_id", "kind", "document", "digest", "revision", "review_status")
+DOCUMENT_COLUMNS = ("fact_id", "kind", "document", "digest", "revision", "review_status", "cells")
 """The columns of `fact_documents` a write fills, in the order of `document_row`."""
+
+DocumentRow = tuple[str, str, str, bytes, int, str, list[str]]
 
 
 def document_row(
-    fact: r.FactRecord, text: str, answer: bytes, revision: int
-) -> tuple[str, str, str, bytes, int, str]:
-    """A written fact's row of `fact_documents`: its answer as stored and served."""
+    fact: r.FactRecord, text: str, answer: bytes, revision: int, stamped: schemas.Fact
+) -> DocumentRow:
+    """A written fact's row of `fact_documents`: its answer as stored and served (`stamped`,
+    encoded as `answer`, `text`) and its CSV cells, what an export joins."""
     row = fact.row
-    return (row.id, row.kind, text, digest(answer), revision, row.review_status)
+    return (
+        row.id,
+        row.kind,
+        text,
+        digest(answer),
+        revision,
+        row.review_status,
+        fact_cells(stamped),
+    )
 
 
 OWNED = {
@@ -180,11 +194,11 @@ class Writer:
         self.copy("fact_actors", [a for f in records for a in f.actors])
         self.copy("citations", [c for f in records for c in f.citations])
 
-    def documents(self, rows: Sequence[tuple[str, str, str, bytes, int, str]]) -> None:
-        """(fact id, kind, answer, digest, revision, review status) of facts written, into
-        fact_documents."""
+    def documents(self, rows: Sequence[DocumentRow]) -> None:
+        """(fact id, kind, answer, digest, revision, review status, CSV cells) of facts
+        written, into fact_documents."""
         if rows:
-            types = [TEXT_OID, TEXT_OID, TEXT_OID, BYTEA_OID, INT8_OID, TEXT_OID]
+            types = [TEXT_OID, TEXT_OID, TEXT_OID, BYTEA_OID, INT8_OID, TEXT_OID, TEXT_ARRAY_OID]
             self._copy("fact_documents", DOCUMENT_COLUMNS, types, rows)
 
     def delete_facts(self, ids: list[str]) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ columns are known before the first row, so no row pays for walking them."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -98,7 +99,9 @@ def _bare(kind: inspect.Type) -> inspect.Type:
     return kind.type if isinstance(kind, inspect.Metadata) else kind
 
 
+@functools.cache
 def _info(shape: type[msgspec.Struct]) -> inspect.StructType:
+    """msgspec's description of a shape: looked up once, as it takes milliseconds."""
     info = inspect.type_info(shape)
     assert isinstance(info, inspect.StructType)
     return info
@@ -112,19 +115,14 @@ def fact_columns(shapes: Sequence[type[schemas.Fact]]) -> list[Column]:
     columns = [Column("kind", "string", ("kind",), True, enum=tags)]
     seen = {"kind"}
     for shape in shapes:
-        for column in struct_columns(_info(shape)):
+        for column in _own(shape):
             if column.name in seen:
                 continue
             seen.add(column.name)
             if len(shapes) > 1 and not all(column.name in _names(s) for s in shapes):
                 column = replace(column, required=False)
             columns.append(column)
-    citation = struct_columns(
-        _info(schemas.Citation),
-        prefix="citation_",
-        path=("citations", FIRST),
-        required=False,
-    )
+    citation = _citation()
     # A citation names its source twice (`source_id`, and `source.id` with the rest of
     # what it shows of the article): one column.
     for column in citation:
@@ -144,8 +142,20 @@ def fact_columns(shapes: Sequence[type[schemas.Fact]]) -> list[Column]:
     return columns
 
 
-def _names(shape: type[schemas.Fact]) -> set[str]:
-    return {c.name for c in struct_columns(_info(shape))}
+@functools.cache
+def _own(shape: type[schemas.Fact]) -> tuple[Column, ...]:
+    """A fact shape's own columns, made once: exports and the write path ask often."""
+    return tuple(struct_columns(_info(shape)))
+
+
+@functools.cache
+def _citation() -> tuple[Column, ...]:
+    return tuple(struct_columns(_info(schemas.Citation), "citation_", ("citations", FIRST), False))
+
+
+@functools.cache
+def _names(shape: type[schemas.Fact]) -> frozenset[str]:
+    return frozenset(c.name for c in _own(shape))
 
 
 def plain_columns(shape: type[msgspec.Struct]) -> list[Column]:
@@ -183,6 +193,64 @@ Flatten = Callable[[Any], tuple[Any, ...]]
 def flattener(shape: type[msgspec.Struct], columns: Sequence[Column]) -> Flatten:
     """A function from an item of `shape` to its row of `columns`, compiled once: each step
     of each path read once, each cell made by `cell`; a column `shape` lacks is empty."""
+    flatten: Flatten = _compiled(shape, columns, lambda column, value: f"cell({value})", None)
+    return flatten
+
+
+def texts(
+    shape: type[msgspec.Struct], columns: Sequence[Column], runs: Sequence[tuple[int, int]]
+) -> Callable[[Any], list[str]]:
+    """A function from an item of `shape` to its cells as the csv module writes them in a
+    row of `columns` (`cell`, then quoted where RFC 4180 needs it), the cells of each of
+    `runs` (`[start, end)`) joined by `,`, compiled once."""
+    cells: Callable[[Any], list[str]] = _compiled(shape, columns, _text_of, runs)
+    return cells
+
+
+def quoted(text: str) -> str:
+    """A text cell as the csv module writes it: quoted, `"` doubled, when it holds the
+    delimiter, a quote or a line break."""
+    if '"' in text or "," in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _neutral(value: str | None) -> str:
+    if value is None:
+        return ""
+    return quoted("'" + value if value.startswith(FORMULA_STARTS) else str(value))
+
+
+def _json(value: Any) -> str:
+    return "" if value is None else quoted(_encode(value).decode())
+
+
+def _text_of(column: Column, value: str) -> str:
+    """Python making `column`'s text cell from the variable `value`, as `cell` and the csv
+    module make it, without asking each value its type."""
+    if column.type == "string" and column.enum is None:
+        return f"_neutral({value})"
+    if column.type in ("array", "object"):
+        return f"_json({value})"
+    if column.enum is not None:
+        # a vocabulary word: nothing to neutralise or quote
+        assert all(quoted(v) == v and not v.startswith(FORMULA_STARTS) for v in column.enum)
+    if column.type == "boolean":
+        return f"('' if {value} is None else 'true' if {value} else 'false')"
+    if column.type in ("date", "datetime"):
+        return f"('' if {value} is None else {value}.isoformat())"
+    return f"('' if {value} is None else str({value}))"
+
+
+def _compiled(
+    shape: type[msgspec.Struct],
+    columns: Sequence[Column],
+    make: Callable[[Column, str], str],
+    runs: Sequence[tuple[int, int]] | None,
+) -> Any:
+    """Compile a function from an item of `shape` to its row (a tuple) of `columns`, or
+    with `runs` to the texts of its cells joined by run, each cell made by
+    `make(column, variable)`: each step of each path read once."""
     config = shape.__struct_config__
     fields = set(shape.__struct_fields__)
     lines: list[str] = []
@@ -206,11 +274,16 @@ def flattener(shape: type[msgspec.Struct], columns: Sequence[Column]) -> Flatten
         elif column.path[0] not in fields:
             cells.append("''")
         elif column.length:
-            cells.append(f"len({reach(column.path)})")
+            length = f"len({reach(column.path)})"
+            cells.append(length if runs is None else f"str({length})")
         else:
-            cells.append(f"cell({reach(column.path)})")
-    source = "def flatten(item):\n" + "\n".join(lines) + f"\n    return ({', '.join(cells)},)\n"
-    namespace: dict[str, Any] = {"cell": cell}
-    exec(compile(source, f"<CSV row of {shape.__name__}>", "exec"), namespace)
-    flatten: Flatten = namespace["flatten"]
-    return flatten
+            cells.append(make(column, reach(column.path)))
+    if runs is None:
+        made, result = f"({', '.join(cells)},)", "row"
+    else:
+        joined = (f"','.join(({', '.join(cells[a:b])},))" for a, b in runs)
+        made, result = f"[{', '.join(joined)}]", "cells"
+    source = "def flatten(item):\n" + "\n".join(lines) + f"\n    return {made}\n"
+    namespace: dict[str, Any] = {"cell": cell, "_neutral": _neutral, "_json": _json}
+    exec(compile(source, f"<CSV {result} of {shape.__name__}>", "exec"), namespace)
+    return namespace["flatten"]

@@ -2,8 +2,10 @@
 CSV (RFC 4180, UTF-8 with a BOM, columns from service.export.columns).
 
 Each format says what PostgreSQL selects per row (`item`): the stored answers' own text, or
-for CSV their lines made in SQL (service.export.lines), so that a row costs no Python; the
-lists built on the fly (actors, sources, a few thousand rows) are encoded here."""
+for CSV their lines made in SQL, of facts from the cells stored with them
+(service.export.lines), of disputes from their answers (service.export.answer_lines), so
+that a row costs no Python; the lists built on the fly (actors, sources, a few thousand
+rows) are encoded here."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import msgspec
 from psycopg import sql
 
 from service import schemas
-from service.export import lines
+from service.export import answer_lines, lines
 from service.export.columns import Column, Flatten, fact_columns, flattener, plain_columns
 from service.export.listings import FACT_SHAPES, Listing, list_decoder
 
@@ -86,7 +88,11 @@ class Csv:
         self.writer = csv.writer(self.buffer, lineterminator="\r\n")
         self.in_python = not listing.stored
         """Its rows take Python work (a thread's): stored answers' lines come made by SQL."""
-        self.item = _text(listing) if self.in_python else lines.line(self.columns, listing.document)
+        self.item: sql.Composable = _text(listing)
+        if listing.kinds:  # facts: their stored cells joined
+            self.item = lines.line(self.columns, shapes)
+        elif listing.stored:  # disputes: their answers parsed
+            self.item = answer_lines.line(self.columns, listing.document)
 
     def _flush(self) -> bytes:
         text = self.buffer.getvalue()

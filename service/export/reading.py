@@ -15,8 +15,10 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection, sql
 
-BATCH_ROWS = 2000
-"""Rows per FETCH: each is one round trip, and statement_timeout applies to each alone."""
+BATCH_ROWS = 500
+"""Rows per FETCH: each is one round trip, and statement_timeout applies to each alone.
+500 streamed faster than 2,000 and held the worker's other requests up less (half a
+megabyte a batch stays in the caches; bench/RESULTS.md, exports)."""
 
 Conn = AsyncConnection[Any]
 

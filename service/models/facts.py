@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     CheckConstraint,
     Date,
@@ -202,6 +203,12 @@ class FactDocument(Base):
     """The fact's current revision (`revisions`): the basis of its own ETag."""
     review_status: Mapped[str] = mapped_column(Text, server_default=ReviewStatus.PUBLISHED.value)
     """The fact's review status, beside its answer: a public page reads published ones."""
+    cells: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    """The fact's CSV cells in its kind's columns, quoted, joined into the runs every export
+    keeps together (service.export.cells): an export joins them instead of parsing each
+    answer again. The table keeps its rows
+    whole up to 8 kB (toast_tuple_target, set by the migration): answer and cells are read
+    as they lie, neither compressed."""
 
     __table_args__ = (
         ForeignKeyConstraint(["fact_id", "kind"], ["facts.id", "facts.kind"], ondelete="CASCADE"),
