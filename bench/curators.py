@@ -10,8 +10,10 @@ N facts; `--reuse` keeps it between runs, since 1M facts take minutes to build):
    cost paid once a worker, reported apart (`first_writes_ms`);
 2. reads alone: `--readers` readers (casualty pages by cursor, fact details, the timeline)
    for `--seconds`: reads/s and their p99, the baseline of 3;
-3. `--writers` curators at once, each PATCHing facts of its own (never one twice), while
-   the same readers read: writes/s, the writes' p50 and p99, reads/s and their p99.
+3. `--writers` curators at once, each PATCHing facts of its own (never one twice), alone,
+   then while the same readers read: writes/s, the writes' p50 and p99, reads/s and their
+   p99, and the CPU seconds that this client, the server and PostgreSQL used meanwhile
+   (where the two cores went).
 
 Writes bench/results/curators-<N>.json; bench/RESULTS.md quotes it. bench/hitrate.py
 measures the answer cache under writes on the same database.
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -31,6 +35,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import psutil
 import psycopg
 
 from bench.servers import running
@@ -164,6 +169,39 @@ def side_by_side(
         )
 
 
+def cpu_seconds(server: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU seconds used so far by this client, the server's processes and PostgreSQL's."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    tree = psutil.Process(server.pid)
+    served = [tree, *tree.children(recursive=True)]
+    database = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+    used = {"client": me.ru_utime + me.ru_stime}
+    for name, processes in (("server", served), ("postgresql", database)):
+        used[name] = 0.0
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                used[name] += sum(process.cpu_times()[:2])
+    return used
+
+
+def measured(
+    server: subprocess.Popen[bytes],
+    writers: list[Callable[[float], list[float]]],
+    readers: list[Callable[[float], list[float]]],
+    seconds: float,
+) -> dict[str, Any]:
+    """side_by_side's figures, with the CPU each side used a second."""
+    before = cpu_seconds(server)
+    wrote, read = side_by_side(writers, readers, seconds)
+    after = cpu_seconds(server)
+    cores = {name: round((after[name] - before[name]) / seconds, 2) for name in before}
+    return {"writers": len(writers), "readers": len(readers), "seconds": seconds,
+            "writes_per_s": round(len(wrote) / seconds, 1),
+            "write_p50_ms": percentile(wrote, 0.5), "write_p99_ms": percentile(wrote, 0.99),
+            **(reads_figures(read, seconds) if readers else {}),
+            "cores_used": cores}  # fmt: skip
+
+
 def writing(token: str, own: Iterator[tuple[str, str]]) -> Callable[[float], list[float]]:
     def write(deadline: float) -> list[float]:
         times = []
@@ -193,34 +231,33 @@ def main() -> None:
     url = database(args.facts, args.reuse)
     token = curator(url)
     details = list(published(url, args.facts, "statement", 50))
-    # Enough distinct facts that no writer runs out at 1,000 writes/s.
+    # Enough distinct facts that no writer runs out at 1,000 writes/s, in each of two runs.
     pool = list(
-        published(url, args.facts, "casualty", WARM_UP + 300 + 1000 * int(args.seconds)).items()
+        published(url, args.facts, "casualty", WARM_UP + 300 + 2000 * int(args.seconds)).items()
     )
     warm, alone, shared = pool[:WARM_UP], dict(pool[WARM_UP : WARM_UP + 300]), pool[WARM_UP + 300 :]
     readers = [
         (lambda deadline: reading(args.facts, details, deadline)) for _ in range(args.readers)
     ]
-    writers = [writing(token, iter(shared[i :: args.writers])) for i in range(args.writers)]
+    half = len(shared) // 2
+    writers = [writing(token, iter(shared[i : half : args.writers])) for i in range(args.writers)]
+    more = [writing(token, iter(shared[half + i :: args.writers])) for i in range(args.writers)]
     with running([CLI, "serve"], {"DATABASE_URL": url, **SERVE}, f"{BASE}/ready",
-                 RESULTS / "curators.log"):  # fmt: skip
+                 RESULTS / "curators.log") as served:  # fmt: skip
         with writer_client(token) as client:
             first = [patch(client, path, etag, "Warming up.") for path, etag in warm]
         one = {**one_curator(token, alone), "first_writes_ms": [round(t, 1) for t in first]}
         _, baseline = side_by_side([], readers, args.seconds)
-        wrote, read = side_by_side(writers, readers, args.seconds)
+        alone_writing = measured(served, writers, [], args.seconds)
+        with_reads = measured(served, more, readers, args.seconds)
     figures = {
         "facts": args.facts,
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "one_curator_distinct_facts": one,
         "reads_alone": {"readers": args.readers, **reads_figures(baseline, args.seconds)},
-        "curators_with_reads": {
-            "writers": args.writers, "readers": args.readers, "seconds": args.seconds,
-            "writes_per_s": round(len(wrote) / args.seconds, 1),
-            "write_p50_ms": percentile(wrote, 0.5), "write_p99_ms": percentile(wrote, 0.99),
-            **reads_figures(read, args.seconds),
-        },
-    }  # fmt: skip
+        "curators_alone": alone_writing,
+        "curators_with_reads": with_reads,
+    }
     print(msgspec.json.format(msgspec.json.encode(figures)).decode())
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"curators-{args.facts}.json"
