@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -17,8 +19,13 @@ from service import engine as write_path
 from service import migrations
 from service.database import drop_database, make_engine
 from service.engine.check import passages
+from service.export.cells import SHAPES, runs
+from service.export.columns import fact_columns
 from service.settings import PROJECT_ROOT
 from tests.conftest import FIXTURES, fresh_database
+
+CELLS_LAYOUT = "b973223b5dd9331a"
+"""The CSV columns of facts the stored cells are made for (the test below says why)."""
 
 
 @pytest.fixture
@@ -134,6 +141,18 @@ class TestMigrations:
             engine.dispose()
         assert len(written) > 50 and all(cells for _, cells in written)
         assert migrated == written
+
+    def test_the_csv_columns_stored_cells_are_made_for_are_these(self) -> None:
+        """Cells are made when a fact is written, so a database keeps the cells of the columns
+        of its facts' last write: a change to the CSV columns of facts (names, types, the runs
+        they are stored in) needs a migration that makes every stored fact's cells again, as
+        b7d3e9a1c524 does; then this fingerprint is the new layout's."""
+        layout = [
+            (shape.__name__, [(c.name, c.type) for c in fact_columns([shape])], runs(shape))
+            for shape in SHAPES
+        ]
+        fingerprint = hashlib.sha256(msgspec.json.encode(layout)).hexdigest()[:16]
+        assert fingerprint == CELLS_LAYOUT, "the CSV columns of facts changed: see the docstring"
 
     def test_autogenerate_finds_no_difference_with_the_models(self, database_url: str) -> None:
         try:
