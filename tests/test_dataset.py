@@ -236,6 +236,17 @@ def test_fact_actors_carry_their_facts_dates(db: Conn) -> None:
     assert dated is not None and dated[0] > 0
 
 
+def test_fact_documents_carry_their_facts_dates(db: Conn) -> None:
+    # The timeline's export reads answers in the order of this copy of the date.
+    differing = db.execute(
+        "SELECT d.fact_id, d.occurred_on, f.occurred_on FROM fact_documents d "
+        "JOIN facts f ON f.id = d.fact_id WHERE d.occurred_on IS DISTINCT FROM f.occurred_on"
+    ).fetchall()
+    assert differing == []
+    dated = db.execute("SELECT count(*) FROM fact_documents WHERE occurred_on IS NOT NULL")
+    assert (row := dated.fetchone()) is not None and row[0] > 0
+
+
 def test_nationwide_arrests_are_one_disputed_quantity(db: Conn) -> None:
     rows = db.execute(
         "SELECT s.file_name, r.count, r.hedge FROM facts f "

@@ -91,6 +91,7 @@ class TestNdjson:
             ("arrests", {"confirmed": "true"}),
             ("deployments", {"since": "2022-01-06", "until": "2022-01-07"}),
             ("timeline", {"kind": ["arrest", "casualty"], "verification": "reported"}),
+            ("timeline", {"kind": ["statement", "deployment"]}),
             ("actors", {"kind": "person", "name": "Masimov"}),
             ("sources", {"language": "en"}),
             ("disputes", {"kind": "casualty"}),

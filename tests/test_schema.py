@@ -154,6 +154,27 @@ class TestMigrations:
         fingerprint = hashlib.sha256(msgspec.json.encode(layout)).hexdigest()[:16]
         assert fingerprint == CELLS_LAYOUT, "the CSV columns of facts changed: see the docstring"
 
+    def test_facts_stored_before_their_documents_had_dates_get_their_dates(
+        self, empty_url: str
+    ) -> None:
+        # The timeline's export orders the answers by this copy of the date: the migration
+        # that added it must give the stored facts the dates a write gives them.
+        migrations.upgrade(empty_url)
+        engine = make_engine(empty_url)
+        query = sa.text("SELECT fact_id, occurred_on FROM fact_documents ORDER BY 1")
+        try:
+            write_path.load(engine, FIXTURES)
+            with engine.connect() as conn:
+                written = conn.execute(query).all()
+            migrations.downgrade(empty_url, "b7d3e9a1c524")  # the revision before the dates
+            migrations.upgrade(empty_url)
+            with engine.connect() as conn:
+                migrated = conn.execute(query).all()
+        finally:
+            engine.dispose()
+        assert len(written) > 50 and any(on for _, on in written)
+        assert migrated == written
+
     def test_autogenerate_finds_no_difference_with_the_models(self, database_url: str) -> None:
         try:
             command.check(migrations.alembic_config(database_url))

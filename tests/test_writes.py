@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -344,3 +345,26 @@ def test_a_write_answer_is_gzipped_when_asked(
     assert "content-encoding" not in plain.headers
     assert int(zipped.headers["content-length"]) < len(plain.content)
     assert zipped.json()["note"] == plain.json()["note"] == note
+
+
+def test_a_redated_fact_moves_in_the_timeline_export(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    # The export reads answers in the order of their own copy of the date: an edit moves both.
+    created = create(client, tokens, date="2022-01-06")
+    path, etag = created.headers["location"], created.headers["etag"]
+    merge = {"Content-Type": "application/merge-patch+json", "If-Match": etag}
+    edited = client.patch(
+        path, json={"date": "2022-01-09"}, headers=as_(tokens, Role.CURATOR, **merge)
+    )
+    assert edited.status_code == 200, edited.text
+    export = client.get("/v1/export/timeline.ndjson", headers=as_(tokens, Role.CURATOR))
+    items = [json.loads(line) for line in export.content.splitlines()][:-1]
+    placed = [(_first_day(i["date"]["value"]), i["id"]) for i in items]
+    assert placed == sorted(placed)
+    assert ("2022-01-09", created.json()["id"]) in placed
+
+
+def _first_day(value: str) -> str:
+    """A partial date's place on the timeline: `2022-01` stands on 2022-01-01."""
+    return value + "-01" * (2 - value.count("-"))

@@ -27,6 +27,7 @@ TEXT_OID = 25
 BYTEA_OID = 17
 INT8_OID = 20
 TEXT_ARRAY_OID = 1009
+DATE_OID = 1082
 
 CHUNK = 20_000
 """Facts written per round of COPYs: bounds memory, not speed."""
@@ -73,17 +74,27 @@ def english_vector(translations: sql.Composable) -> sql.Composed:
 
 ENGLISH_VECTOR = english_vector(sql.Identifier("translations"))
 
-DOCUMENT_COLUMNS = ("fact_id", "kind", "document", "digest", "revision", "review_status", "cells")
+DOCUMENT_COLUMNS = (
+    "fact_id",
+    "kind",
+    "document",
+    "digest",
+    "revision",
+    "review_status",
+    "cells",
+    "occurred_on",
+)
 """The columns of `fact_documents` a write fills, in the order of `document_row`."""
 
-DocumentRow = tuple[str, str, str, bytes, int, str, list[str]]
+DocumentRow = tuple[str, str, str, bytes, int, str, list[str], dt.date | None]
 
 
 def document_row(
     fact: r.FactRecord, text: str, answer: bytes, revision: int, stamped: schemas.Fact
 ) -> DocumentRow:
     """A written fact's row of `fact_documents`: its answer as stored and served (`stamped`,
-    encoded as `answer`, `text`) and its CSV cells, what an export joins."""
+    encoded as `answer`, `text`), its CSV cells, what an export joins, and its date, by
+    which the timeline's export reads it."""
     row = fact.row
     return (
         row.id,
@@ -93,6 +104,7 @@ def document_row(
         revision,
         row.review_status,
         fact_cells(stamped),
+        row.occurred_on,
     )
 
 
@@ -195,10 +207,11 @@ class Writer:
         self.copy("citations", [c for f in records for c in f.citations])
 
     def documents(self, rows: Sequence[DocumentRow]) -> None:
-        """(fact id, kind, answer, digest, revision, review status, CSV cells) of facts
-        written, into fact_documents."""
+        """(fact id, kind, answer, digest, revision, review status, CSV cells, date) of
+        facts written, into fact_documents."""
         if rows:
             types = [TEXT_OID, TEXT_OID, TEXT_OID, BYTEA_OID, INT8_OID, TEXT_OID, TEXT_ARRAY_OID]
+            types.append(DATE_OID)
             self._copy("fact_documents", DOCUMENT_COLUMNS, types, rows)
 
     def delete_facts(self, ids: list[str]) -> list[tuple[str, str]]:

@@ -99,6 +99,8 @@ def timeline(filters: FactFilter, kinds: tuple[FactKind, ...], undated: bool = F
     it), in date order then id, as the timeline pages."""
     date: LiteralString = PLACED_ON if undated else "f.occurred_on"
     params: dict[str, Any] = filters.params()
+    if not params and not undated:
+        return _dated_answers(filters.visibility.statuses, kinds)
     where = Where.of(sql.SQL("{} IS NOT NULL").format(sql.SQL(date)))
     where += fact_conditions(tuple(params), None, date=date)
     if set(kinds) != set(FactKind):  # every kind: no condition, so no visit of the row
@@ -108,6 +110,20 @@ def timeline(filters: FactFilter, kinds: tuple[FactKind, ...], undated: bool = F
         date=sql.SQL(date), where=where.joined()
     )
     source = _answers_of(selected, filters.visibility.statuses, "f.placed, f.id")
+    return Listing("timeline", source, params, schemas.AnyFact, kinds=kinds)
+
+
+def _dated_answers(statuses: tuple[str, ...], kinds: tuple[FactKind, ...]) -> Listing:
+    """The unfiltered timeline: one range of fact_documents (occurred_on, fact_id), each
+    answer one index entry and its row, not a probe per fact found in `facts`."""
+    where = Where.of("d.occurred_on IS NOT NULL") + reviewed("d", statuses)
+    params: dict[str, Any] = {}
+    if set(kinds) != set(FactKind):
+        where += Where.of("d.kind = ANY(%(kinds)s)")
+        params["kinds"] = [k.value for k in kinds]
+    source = sql.SQL("FROM fact_documents d WHERE {} ORDER BY d.occurred_on, d.fact_id").format(
+        where.joined()
+    )
     return Listing("timeline", source, params, schemas.AnyFact, kinds=kinds)
 
 

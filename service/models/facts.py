@@ -209,12 +209,16 @@ class FactDocument(Base):
     answer again. The table keeps its rows
     whole up to 8 kB (toast_tuple_target, set by the migration): answer and cells are read
     as they lie, neither compressed."""
+    occurred_on: Mapped[dt.date | None] = mapped_column(Date)
+    """The fact's date, repeated from `facts` by the same write: the timeline's export reads
+    the answers in date order from this table's own index, no probe of another per fact."""
 
     __table_args__ = (
         ForeignKeyConstraint(["fact_id", "kind"], ["facts.id", "facts.kind"], ondelete="CASCADE"),
         CheckConstraint("length(digest) = 16", name="digest_length"),
         # An unfiltered page of one kind is one range of this index: no probe per fact.
         Index(None, "kind", "fact_id"),
+        Index(None, "occurred_on", "fact_id", postgresql_where=text("occurred_on IS NOT NULL")),
     )
 
 
