@@ -73,6 +73,11 @@ def hold(
     conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [WRITE_LOCK])
     _take(conn, RETRY_LOCKS, [] if retry is None else [retry])
     _take(conn, RECORD_LOCKS, records)
+    hold_keys(conn, keys)
+
+
+def hold_keys(conn: Conn, keys: Iterable[tuple[str, str | None]]) -> None:
+    """`hold`'s last step alone, for a write that holds the rest already."""
     _take(conn, DISPUTE_LOCKS, (f"{crisis}\0{key}" for crisis, key in keys if key is not None))
 
 
@@ -109,11 +114,13 @@ def change(
     message: str | None = None,
     expect: dict[tuple[str, str], int] | None = None,
     operations: dict[tuple[str, str], Operation] | None = None,
+    held: bool = False,
 ) -> Outcome:
     """engine.change for a few facts, inside the caller's transaction (best in a
     pipeline, which makes each step below one round trip)."""
     named = [(KIND_OF[type(spec)].value, spec.id) for _, spec in facts] + deleted
-    hold(conn, records=[record_id for _, record_id in named])
+    if not held:
+        hold(conn, records=[record_id for _, record_id in named])
     stored, crises = _stored(conn, named, {crisis for crisis, _ in facts})
     known, names = store.context(conn.cursor(), [spec for _, spec in facts])
     problems: list[str] = []
