@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import Any, NamedTuple
 
 import psycopg
@@ -121,8 +123,9 @@ def change(
     named = [(KIND_OF[type(spec)].value, spec.id) for _, spec in facts] + deleted
     if not held:
         hold(conn, records=[record_id for _, record_id in named])
-    stored, crises = _stored(conn, named, {crisis for crisis, _ in facts})
-    known, names = store.context(conn.cursor(), [spec for _, spec in facts])
+    with _stored(conn, named, {crisis for crisis, _ in facts}) as stored_now:
+        known, names = store.context(conn.cursor(), [spec for _, spec in facts])
+        stored, crises = stored_now()
     problems: list[str] = []
     records = []
     known.crises = crises
@@ -148,11 +151,13 @@ def change(
     return _numbered(conn, changes, reread, author, message)
 
 
+@contextmanager
 def _stored(
     conn: Conn, named: list[tuple[str, str]], crisis_ids: set[str]
-) -> tuple[dict[tuple[str, str], Stored], set[str]]:
+) -> Iterator[Callable[[], tuple[dict[tuple[str, str], Stored], set[str]]]]:
     """The named records as stored (locked: they cannot change before the commit), and
-    which of `crisis_ids` are crises."""
+    which of `crisis_ids` are crises: asked on entry, read when the function it yields is
+    called, so that in a pipeline what is asked in between shares their round trip."""
     with conn.cursor() as current, conn.cursor() as facts, conn.cursor() as crises:
         current.execute(
             "SELECT kind, id, crisis_id, revision, state FROM records WHERE (kind, id) IN "
@@ -164,16 +169,22 @@ def _stored(
             [[record_id for _, record_id in named]],
         )
         crises.execute("SELECT id FROM crises WHERE id = ANY(%s)", [list(crisis_ids)])
-        found = {}
-        for kind, record_id, crisis, revision, state in current.fetchall():
-            held = None if state is None else bytes(state)
-            found[kind, record_id] = Stored(Current(kind, record_id, crisis, revision, held))
-        for kind, record_id, quantity_key, review_status in facts.fetchall():
-            if (kind, record_id) in found:
-                found[kind, record_id] = found[kind, record_id]._replace(
-                    quantity_key=quantity_key, review_status=review_status
-                )
-        return found, {row[0] for row in crises.fetchall()}
+        yield partial(_read_stored, current, facts, crises)
+
+
+def _read_stored(
+    current: psycopg.Cursor[Any], facts: psycopg.Cursor[Any], crises: psycopg.Cursor[Any]
+) -> tuple[dict[tuple[str, str], Stored], set[str]]:
+    found = {}
+    for kind, record_id, crisis, revision, state in current.fetchall():
+        held = None if state is None else bytes(state)
+        found[kind, record_id] = Stored(Current(kind, record_id, crisis, revision, held))
+    for kind, record_id, quantity_key, review_status in facts.fetchall():
+        if (kind, record_id) in found:
+            found[kind, record_id] = found[kind, record_id]._replace(
+                quantity_key=quantity_key, review_status=review_status
+            )
+    return found, {row[0] for row in crises.fetchall()}
 
 
 def _changes(
