@@ -298,7 +298,7 @@ UPSERT_RECORD = _once(
 def _numbered(
     conn: Conn,
     changes: list[_Change],
-    reread: disputes.Reread | None,
+    reread: Callable[[], disputes.Reread] | None,
     author: str,
     message: str | None,
 ) -> Outcome:
@@ -344,7 +344,7 @@ def _numbered(
     cursor.executemany(INSERT_REVISION, log)
     cursor.executemany(UPSERT_RECORD, current)
     if reread is not None:
-        disputes.store(cursor, reread, schemas.Changed(revision=revision, at=at))
+        disputes.store(cursor, reread(), schemas.Changed(revision=revision, at=at))
     outcome.rows = Counter(
         {"facts": len(documents), "revisions": len(log), "records": len(current)}
     )
