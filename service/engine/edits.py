@@ -158,32 +158,26 @@ def _stored(
     """The named records as stored (locked: they cannot change before the commit), and
     which of `crisis_ids` are crises: asked on entry, read when the function it yields is
     called, so that in a pipeline what is asked in between shares their round trip."""
-    with conn.cursor() as current, conn.cursor() as facts, conn.cursor() as crises:
+    with conn.cursor() as current, conn.cursor() as crises:
         current.execute(
-            "SELECT kind, id, crisis_id, revision, state FROM records WHERE (kind, id) IN "
+            "SELECT r.kind, r.id, r.crisis_id, r.revision, r.state, f.quantity_key, "
+            "f.review_status FROM records AS r "
+            "LEFT JOIN facts AS f ON f.id = r.id AND f.kind = r.kind WHERE (r.kind, r.id) IN "
             "(SELECT * FROM unnest(%s::text[], %s::text[]))",
             [[kind for kind, _ in named], [record_id for _, record_id in named]],
         )
-        facts.execute(
-            "SELECT kind, id, quantity_key, review_status FROM facts WHERE id = ANY(%s)",
-            [[record_id for _, record_id in named]],
-        )
         crises.execute("SELECT id FROM crises WHERE id = ANY(%s)", [list(crisis_ids)])
-        yield partial(_read_stored, current, facts, crises)
+        yield partial(_read_stored, current, crises)
 
 
 def _read_stored(
-    current: psycopg.Cursor[Any], facts: psycopg.Cursor[Any], crises: psycopg.Cursor[Any]
+    current: psycopg.Cursor[Any], crises: psycopg.Cursor[Any]
 ) -> tuple[dict[tuple[str, str], Stored], set[str]]:
     found = {}
-    for kind, record_id, crisis, revision, state in current.fetchall():
+    for kind, record_id, crisis, revision, state, quantity_key, review in current.fetchall():
         held = None if state is None else bytes(state)
-        found[kind, record_id] = Stored(Current(kind, record_id, crisis, revision, held))
-    for kind, record_id, quantity_key, review_status in facts.fetchall():
-        if (kind, record_id) in found:
-            found[kind, record_id] = found[kind, record_id]._replace(
-                quantity_key=quantity_key, review_status=review_status
-            )
+        now = Current(kind, record_id, crisis, revision, held)
+        found[kind, record_id] = Stored(now, quantity_key, review)
     return found, {row[0] for row in crises.fetchall()}
 
 
