@@ -39,10 +39,21 @@ ADD = (
 )
 
 
+PEEK = (
+    "SELECT used, extract(epoch FROM ends - now())::float8 FROM rate_counts "
+    "WHERE key = %(key)s AND ends > now()"
+)
+
+
 class Counts(Protocol):
     async def add(self, key: str, n: int) -> tuple[int, float]:
         """Add `n` to the count of `key`'s window, opening one if none is open; the count
         after, and the seconds left in the window."""
+        ...
+
+    async def peek(self, key: str) -> tuple[int, float]:
+        """The count of `key`'s open window and its seconds left, (0, 0.0) when none is
+        open; writes nothing."""
         ...
 
 
@@ -61,6 +72,11 @@ class MemoryCounts:
             used, ends = 0, now + WINDOW
         self.windows[key] = (used + n, ends)
         return used + n, ends - now
+
+    async def peek(self, key: str) -> tuple[int, float]:
+        used, ends = self.windows.get(key, (0, 0.0))
+        left = ends - time.monotonic()
+        return (used, left) if left > 0 else (0, 0.0)
 
 
 class PostgresCounts:
@@ -93,6 +109,12 @@ class PostgresCounts:
         assert row is not None
         return int(row[0]), float(row[1])
 
+    async def peek(self, key: str) -> tuple[int, float]:
+        assert self.pool is not None, "open() first"
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(PEEK, {"key": key})).fetchone()
+        return (0, 0.0) if row is None else (int(row[0]), float(row[1]))
+
 
 class RedisCounts:
     """Counts in Redis, a key per window that expires with it."""
@@ -115,6 +137,13 @@ class RedisCounts:
             pipe.pttl(key)
             _, used, left_ms = await pipe.execute()
         return int(used), max(0, int(left_ms)) / 1000
+
+    async def peek(self, key: str) -> tuple[int, float]:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.get(key)
+            pipe.pttl(key)
+            used, left_ms = await pipe.execute()
+        return (0, 0.0) if used is None or left_ms <= 0 else (int(used), left_ms / 1000)
 
 
 class SharedCounts:
@@ -139,12 +168,29 @@ class SharedCounts:
         if self.store is not None:
             await self.store.close()
 
+    def in_primary(self) -> bool:
+        """True when the counts are the primary's table and it answers: a caller already
+        asking the primary may read a count in the same statement (service.keys)."""
+        return isinstance(self.store, PostgresCounts) and time.monotonic() >= self.away_until
+
     async def add(self, key: str, n: int) -> tuple[int, float]:
         if self.store is None or time.monotonic() < self.away_until:
             return await self.alone.add(key, n)
         try:
             return await self.store.add(key, n)
         except (psycopg.Error, PoolTimeout, redis.exceptions.RedisError, OSError) as error:
-            log.warning("shared counts unreachable, counting alone: %s", error)
-            self.away_until = time.monotonic() + AWAY
+            self._away(error)
             return await self.alone.add(key, n)
+
+    async def peek(self, key: str) -> tuple[int, float]:
+        if self.store is None or time.monotonic() < self.away_until:
+            return await self.alone.peek(key)
+        try:
+            return await self.store.peek(key)
+        except (psycopg.Error, PoolTimeout, redis.exceptions.RedisError, OSError) as error:
+            self._away(error)
+            return await self.alone.peek(key)
+
+    def _away(self, error: Exception) -> None:
+        log.warning("shared counts unreachable, counting alone: %s", error)
+        self.away_until = time.monotonic() + AWAY

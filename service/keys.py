@@ -99,6 +99,27 @@ async def find(conn: AsyncConnection[Any], prefix: str) -> Key | None:
     return None if row is None else _key(row)
 
 
+_FIND_COUNTED = (
+    f"SELECT {', '.join('k.' + c for c in _COLUMNS.split(', '))}, c.used,"
+    " extract(epoch FROM c.ends - now())::float8"
+    " FROM (SELECT) AS one"
+    " LEFT JOIN api_keys AS k ON k.prefix = %(prefix)s"
+    " LEFT JOIN rate_counts AS c ON c.key = %(count)s AND c.ends > now()"
+)
+
+
+async def find_counted(
+    conn: AsyncConnection[Any], prefix: str, count: str
+) -> tuple[Key | None, int, float]:
+    """`find`, and the open window of `count` in service.counts' table (its failures and
+    seconds left, 0 and 0.0 when none is open): one round trip where a write had two."""
+    cursor = await conn.execute(_FIND_COUNTED, {"prefix": prefix, "count": count})
+    row = await cursor.fetchone()
+    assert row is not None  # one row, whatever matched
+    key = None if row[0] is None else _key(row[:7])
+    return key, int(row[7] or 0), float(row[8] or 0.0)
+
+
 def _key(row: tuple[Any, ...]) -> Key:
     name, role, prefix, token_hash, created_at, revoked_at, expires_at = row
     return Key(

@@ -65,10 +65,49 @@ async def reader_key(connection: Connection) -> keys.Key | None:
 
 
 async def checked_key(connection: Connection) -> keys.Key:
-    """The request's valid key, counting a failure against its address (429 past the limit)."""
+    """The request's valid key, counting a failure against its address: past the limit,
+    429 even with a valid key."""
     failures: Failures = connection.app.state.auth_failures
     address = connection.client.host if connection.client else "unknown"
-    wait = await failures.blocked(address)
+    header = connection.headers.get("authorization")
+    prefix, token = _bearer(header)
+    together = prefix is not None and failures.in_primary()
+    if not together:
+        _refuse_blocked(await failures.blocked(address))
+    try:
+        if header is None:
+            raise _unauthorized(
+                "This needs an API key: send `Authorization: Bearer <token>`.", None
+            )
+        if prefix is None:
+            raise _unauthorized(
+                "The Authorization header is not `Bearer <token>` with a token of this API.",
+                "invalid_request",
+            )
+        async with connection.app.state.write_pool.connection() as conn:
+            if together:  # the failures read in the same statement: one round trip
+                key, used, seconds = await keys.find_counted(conn, prefix, failures.key(address))
+                _refuse_blocked(failures.wait(used, seconds))
+            else:
+                key = await keys.find(conn, prefix)
+        return _in_force(key, token)
+    except Problem as problem:
+        if problem.status == 401:
+            await failures.add(address)
+        raise
+
+
+def _bearer(header: str | None) -> tuple[str | None, str]:
+    """The token's prefix (None when the header is not a bearer token of this API), and the
+    token."""
+    if header is None:
+        return None, ""
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return (keys.prefix_of(token) if scheme.lower() == "bearer" else None), token
+
+
+def _refuse_blocked(wait: int | None) -> None:
     if wait is not None:
         raise Problem(
             429,
@@ -76,28 +115,10 @@ async def checked_key(connection: Connection) -> keys.Key:
             kind="too-many-failures",
             headers={"Retry-After": str(wait)},
         )
-    try:
-        key = await _key(connection)
-    except Problem:
-        await failures.add(address)
-        raise
-    return key
 
 
-async def _key(connection: Connection) -> keys.Key:
-    header = connection.headers.get("authorization")
-    if header is None:
-        raise _unauthorized("This needs an API key: send `Authorization: Bearer <token>`.", None)
-    scheme, _, token = header.partition(" ")
-    prefix = keys.prefix_of(token.strip()) if scheme.lower() == "bearer" else None
-    if prefix is None:
-        raise _unauthorized(
-            "The Authorization header is not `Bearer <token>` with a token of this API.",
-            "invalid_request",
-        )
-    async with connection.app.state.write_pool.connection() as conn:
-        key = await keys.find(conn, prefix)
-    if key is None or not keys.matches(key, token.strip()):
+def _in_force(key: keys.Key | None, token: str) -> keys.Key:
+    if key is None or not keys.matches(key, token):
         raise _unauthorized("This API key is unknown or revoked.", "invalid_token")
     if not key.in_force(dt.datetime.now(dt.UTC)):
         ended = "was revoked" if key.revoked_at else "expired"

@@ -18,7 +18,7 @@ from typing import Any
 
 from litestar.exceptions import TooManyRequestsException
 
-from service.counts import WINDOW, Counts
+from service.counts import WINDOW, Counts, SharedCounts
 
 MAX_ADDRESSES = 10_000
 """Past this many addresses, those whose window has ended are forgotten."""
@@ -111,7 +111,7 @@ class Failures:
     past the limit, the address gets 429 until its window ends, on every replica, so that
     tokens cannot be guessed fast by spreading the guesses."""
 
-    def __init__(self, per_minute: int, counts: Counts) -> None:
+    def __init__(self, per_minute: int, counts: SharedCounts) -> None:
         self.per_minute = per_minute
         self.counts = counts
 
@@ -119,14 +119,23 @@ class Failures:
         """Seconds to wait when `address` is over the limit, else None (0 turns it off)."""
         if self.per_minute <= 0:
             return None
-        used, seconds = await self.counts.add(self._key(address), 0)
-        return max(1, round(seconds)) if used >= self.per_minute else None
+        return self.wait(*await self.counts.peek(self.key(address)))
+
+    def wait(self, used: int, seconds: float) -> int | None:
+        """Seconds to wait for a window holding `used` failures with `seconds` left."""
+        if self.per_minute <= 0 or used < self.per_minute:
+            return None
+        return max(1, round(seconds))
+
+    def in_primary(self) -> bool:
+        """True when the count can be read beside the key, in the same statement."""
+        return self.per_minute > 0 and self.counts.in_primary()
 
     async def add(self, address: str) -> None:
         if self.per_minute > 0:
-            await self.counts.add(self._key(address), 1)
+            await self.counts.add(self.key(address), 1)
 
-    def _key(self, address: str) -> str:
+    def key(self, address: str) -> str:
         return f"auth:{self.per_minute}:{address}"
 
 

@@ -114,9 +114,8 @@ def _create(
     taken = store.kind_of(conn.cursor(), data.id)
     if taken is not None:
         raise Problem(409, f"A {taken} with id {data.id!r} exists already.", kind="conflict")
-    outcome = engine.change(
-        conn, [(crisis, convert(raw, store.SPEC_OF[kind]))], [], author, summary
-    )
+    spec = convert(raw, store.SPEC_OF[kind])
+    outcome = engine.change(conn, [(crisis, spec)], [], author, summary, held=True)
     written = _written(conn, kind, data.id, outcome)
     answer = Written(201, written.etag, written.location, written.body, outcome.touched)
     if retry is not None:
@@ -159,9 +158,8 @@ def _edit(
         except msgspec.ValidationError as exc:
             raise Problem(422, f"fact {fact_id!r}: {exc}", kind="invalid-fact") from None
     try:
-        outcome = engine.change(
-            conn, facts, [] if facts else [(kind.value, fact_id)], author, summary, expect
-        )
+        deleted = [] if facts else [(kind.value, fact_id)]
+        outcome = engine.change(conn, facts, deleted, author, summary, expect, held=True)
     except engine.Stale:
         raise _stale(conn, kind, fact_id) from None
     location = f"{KINDS[kind].path}/{fact_id}"
@@ -191,11 +189,12 @@ def _transition(
     if at is None or at[0] != expected:
         raise _stale(conn, kind, fact_id)
     crisis, spec = found
-    edits.hold(conn, keys=[(crisis, spec.key)])  # what its revision writes, before its time
+    edits.hold_keys(conn, [(crisis, spec.key)])  # what its revision writes, before its time
     moved, operation = review.moved(kind, fact_id, spec, to, author, review.now(conn), reason)
     key = (kind.value, fact_id)
+    why = reason or summary
     outcome = engine.change(
-        conn, [(crisis, moved)], [], author, reason or summary, {key: expected}, {key: operation}
+        conn, [(crisis, moved)], [], author, why, {key: expected}, {key: operation}, held=True
     )
     return _written(conn, kind, fact_id, outcome)
 

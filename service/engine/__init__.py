@@ -102,6 +102,7 @@ def change(
     message: str | None = None,
     expect: dict[tuple[str, str], int] | None = None,
     operations: dict[tuple[str, str], Operation] | None = None,
+    held: bool = False,
 ) -> Outcome:
     """Apply a change set inside the caller's transaction: `facts` (crisis, spec) to create
     or rewrite, `deleted` (kind, id) to delete, each record at the revision `expect` says;
@@ -109,8 +110,9 @@ def change(
 
     The facts are checked with the same rules and words as a load's, against the stored
     actors, places and articles they name; nothing else is read or compared. Raises
-    FixtureError listing every problem, or Stale when a record moved on."""
-    return edits.change(conn, facts, deleted, author, message, expect, operations)
+    FixtureError listing every problem, or Stale when a record moved on. `held`: the caller
+    holds the write lock and the records' locks already (edits.hold)."""
+    return edits.change(conn, facts, deleted, author, message, expect, operations, held)
 
 
 def load(

@@ -8,7 +8,7 @@ each dispute's answer, are decided here from `schemas.Dispute`, then stored in
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -267,10 +267,11 @@ class Reread:
     figures: list[list[Figure]]  # each key's, ordered as `dispute` wants them
 
 
-def reread(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> Reread:
+def reread(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> Callable[[], Reread]:
     """Delete the disputes of a few (crisis, quantity key)s and read their figures as the
     change being made leaves them. Hold their keys' locks (service.engine.edits) until the
-    commit: the figures must stay what is read here."""
+    commit: the figures must stay what is read here. Asked now, read when the function
+    returned is called: in a pipeline, with the next round trip rather than one of its own."""
     pairs = sorted(set(keys))
     params = {"crises": [c for c, _ in pairs], "keys": [k for _, k in pairs]}
     conn = cursor.connection
@@ -281,14 +282,19 @@ def reread(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> Reread:
         params,
         prepare=True,
     )
-    with conn.cursor(row_factory=class_row(Figure)) as read:
-        read.execute(_FIGURES_BY_KEY, params, prepare=True)
-        before: dict[tuple[str, str], list[str]] = {}
-        for crisis, key, document in deleted.fetchall():
-            before.setdefault((crisis, key), []).append(document)
-        found = read.fetchall()
-    groups = itertools.groupby(found, key=lambda f: (f.crisis_id, f.quantity_key))
-    return Reread(before, [list(group) for _, group in groups])
+    read = conn.cursor(row_factory=class_row(Figure))
+    read.execute(_FIGURES_BY_KEY, params, prepare=True)
+
+    def found() -> Reread:
+        with read:
+            before: dict[tuple[str, str], list[str]] = {}
+            for crisis, key, document in deleted.fetchall():
+                before.setdefault((crisis, key), []).append(document)
+            figures = read.fetchall()
+        groups = itertools.groupby(figures, key=lambda f: (f.crisis_id, f.quantity_key))
+        return Reread(before, [list(group) for _, group in groups])
+
+    return found
 
 
 def store(cursor: Cursor, found: Reread, changed: schemas.Changed) -> int:

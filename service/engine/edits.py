@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from typing import Any, NamedTuple
 
 import psycopg
@@ -73,6 +75,11 @@ def hold(
     conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", [WRITE_LOCK])
     _take(conn, RETRY_LOCKS, [] if retry is None else [retry])
     _take(conn, RECORD_LOCKS, records)
+    hold_keys(conn, keys)
+
+
+def hold_keys(conn: Conn, keys: Iterable[tuple[str, str | None]]) -> None:
+    """`hold`'s last step alone, for a write that holds the rest already."""
     _take(conn, DISPUTE_LOCKS, (f"{crisis}\0{key}" for crisis, key in keys if key is not None))
 
 
@@ -109,13 +116,16 @@ def change(
     message: str | None = None,
     expect: dict[tuple[str, str], int] | None = None,
     operations: dict[tuple[str, str], Operation] | None = None,
+    held: bool = False,
 ) -> Outcome:
     """engine.change for a few facts, inside the caller's transaction (best in a
     pipeline, which makes each step below one round trip)."""
     named = [(KIND_OF[type(spec)].value, spec.id) for _, spec in facts] + deleted
-    hold(conn, records=[record_id for _, record_id in named])
-    stored, crises = _stored(conn, named, {crisis for crisis, _ in facts})
-    known, names = store.context(conn.cursor(), [spec for _, spec in facts])
+    if not held:
+        hold(conn, records=[record_id for _, record_id in named])
+    with _stored(conn, named, {crisis for crisis, _ in facts}) as stored_now:
+        known, names = store.context(conn.cursor(), [spec for _, spec in facts])
+        stored, crises = stored_now()
     problems: list[str] = []
     records = []
     known.crises = crises
@@ -141,32 +151,34 @@ def change(
     return _numbered(conn, changes, reread, author, message)
 
 
+@contextmanager
 def _stored(
     conn: Conn, named: list[tuple[str, str]], crisis_ids: set[str]
-) -> tuple[dict[tuple[str, str], Stored], set[str]]:
+) -> Iterator[Callable[[], tuple[dict[tuple[str, str], Stored], set[str]]]]:
     """The named records as stored (locked: they cannot change before the commit), and
-    which of `crisis_ids` are crises."""
-    with conn.cursor() as current, conn.cursor() as facts, conn.cursor() as crises:
+    which of `crisis_ids` are crises: asked on entry, read when the function it yields is
+    called, so that in a pipeline what is asked in between shares their round trip."""
+    with conn.cursor() as current, conn.cursor() as crises:
         current.execute(
-            "SELECT kind, id, crisis_id, revision, state FROM records WHERE (kind, id) IN "
+            "SELECT r.kind, r.id, r.crisis_id, r.revision, r.state, f.quantity_key, "
+            "f.review_status FROM records AS r "
+            "LEFT JOIN facts AS f ON f.id = r.id AND f.kind = r.kind WHERE (r.kind, r.id) IN "
             "(SELECT * FROM unnest(%s::text[], %s::text[]))",
             [[kind for kind, _ in named], [record_id for _, record_id in named]],
         )
-        facts.execute(
-            "SELECT kind, id, quantity_key, review_status FROM facts WHERE id = ANY(%s)",
-            [[record_id for _, record_id in named]],
-        )
         crises.execute("SELECT id FROM crises WHERE id = ANY(%s)", [list(crisis_ids)])
-        found = {}
-        for kind, record_id, crisis, revision, state in current.fetchall():
-            held = None if state is None else bytes(state)
-            found[kind, record_id] = Stored(Current(kind, record_id, crisis, revision, held))
-        for kind, record_id, quantity_key, review_status in facts.fetchall():
-            if (kind, record_id) in found:
-                found[kind, record_id] = found[kind, record_id]._replace(
-                    quantity_key=quantity_key, review_status=review_status
-                )
-        return found, {row[0] for row in crises.fetchall()}
+        yield partial(_read_stored, current, crises)
+
+
+def _read_stored(
+    current: psycopg.Cursor[Any], crises: psycopg.Cursor[Any]
+) -> tuple[dict[tuple[str, str], Stored], set[str]]:
+    found = {}
+    for kind, record_id, crisis, revision, state, quantity_key, review in current.fetchall():
+        held = None if state is None else bytes(state)
+        now = Current(kind, record_id, crisis, revision, held)
+        found[kind, record_id] = Stored(now, quantity_key, review)
+    return found, {row[0] for row in crises.fetchall()}
 
 
 def _changes(
@@ -280,7 +292,7 @@ UPSERT_RECORD = _once(
 def _numbered(
     conn: Conn,
     changes: list[_Change],
-    reread: disputes.Reread | None,
+    reread: Callable[[], disputes.Reread] | None,
     author: str,
     message: str | None,
 ) -> Outcome:
@@ -326,7 +338,7 @@ def _numbered(
     cursor.executemany(INSERT_REVISION, log)
     cursor.executemany(UPSERT_RECORD, current)
     if reread is not None:
-        disputes.store(cursor, reread, schemas.Changed(revision=revision, at=at))
+        disputes.store(cursor, reread(), schemas.Changed(revision=revision, at=at))
     outcome.rows = Counter(
         {"facts": len(documents), "revisions": len(log), "records": len(current)}
     )

@@ -127,6 +127,15 @@ def partial_text(value: Any, precision: str | None) -> str | None:
     return text
 
 
+FACT_COLUMNS = (
+    "id, crisis_id, claimant_id, verification, occurred_on, date_precision, date_note, "
+    "quantity_key, place_id, note, review_status, review_reason, reviewed_by, reviewed_at, "
+    "translations, corrections"
+)
+"""What a spec is made from: every column of `facts` but its search vector, which PostgreSQL
+would print and the driver parse for nothing."""
+
+
 def fact_spec(cursor: Cursor, kind: FactKind, fact_id: str) -> tuple[str, FactSpec] | None:
     """A stored fact as the spec that would write it again, and its crisis; None if there
     is no such fact of that kind."""
@@ -148,7 +157,8 @@ def fact_specs(cursor: Cursor, kind: FactKind, ids: list[str]) -> list[tuple[str
         conn.cursor(row_factory=namedtuple_row) as stored_texts,
     ):
         stored_facts.execute(
-            "SELECT * FROM facts WHERE id = ANY(%s) AND kind = %s ORDER BY id", [ids, kind.value]
+            f"SELECT {FACT_COLUMNS} FROM facts WHERE id = ANY(%s) AND kind = %s ORDER BY id",
+            [ids, kind.value],
         )
         stored_details.execute(
             sql.SQL("SELECT * FROM {} WHERE fact_id = ANY(%s)").format(
