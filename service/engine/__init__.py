@@ -20,13 +20,12 @@ import psycopg
 import sqlalchemy as sa
 
 from service.database import libpq_url
-from service.engine import edits, store
+from service.engine import store
 from service.engine.check import checked
 from service.engine.diff import Applier, Outcome, Progress, Stale
+from service.engine.edits import change
 from service.engine.read import Bundle, FixtureError, read_bundle
 from service.engine.rows import INSERT_ORDER, Record
-from service.engine.specs import FactSpec
-from service.vocabulary import Operation
 
 __all__ = [
     "Bundle",
@@ -92,27 +91,6 @@ def apply(
         finally:
             applier.background.stop()
     raise FixtureError(problems)
-
-
-def change(
-    conn: psycopg.Connection[Any],
-    facts: list[tuple[str, FactSpec]],
-    deleted: list[tuple[str, str]],
-    author: str,
-    message: str | None = None,
-    expect: dict[tuple[str, str], int] | None = None,
-    operations: dict[tuple[str, str], Operation] | None = None,
-    held: bool = False,
-) -> Outcome:
-    """Apply a change set inside the caller's transaction: `facts` (crisis, spec) to create
-    or rewrite, `deleted` (kind, id) to delete, each record at the revision `expect` says;
-    `operations` names a rewrite that is a publication or a retraction.
-
-    The facts are checked with the same rules and words as a load's, against the stored
-    actors, places and articles they name; nothing else is read or compared. Raises
-    FixtureError listing every problem, or Stale when a record moved on. `held`: the caller
-    holds the write lock and the records' locks already (edits.hold)."""
-    return edits.change(conn, facts, deleted, author, message, expect, operations, held)
 
 
 def load(

@@ -118,8 +118,13 @@ def change(
     operations: dict[tuple[str, str], Operation] | None = None,
     held: bool = False,
 ) -> Outcome:
-    """engine.change for a few facts, inside the caller's transaction (best in a
-    pipeline, which makes each step below one round trip)."""
+    """Apply a change set inside the caller's transaction (best in a pipeline, which makes
+    each step below one round trip): `facts` (crisis, spec) to create or rewrite, `deleted`
+    (kind, id) to delete, each record at the revision `expect` says; `operations` names a
+    rewrite that is a publication or a retraction. The facts are checked with the same rules
+    and words as a load's, against the stored actors, places and articles they name. Raises
+    FixtureError listing every problem, or Stale when a record moved on. `held`: the caller
+    holds the write lock and the records' locks already (`hold`)."""
     named = [(KIND_OF[type(spec)].value, spec.id) for _, spec in facts] + deleted
     if not held:
         hold(conn, records=[record_id for _, record_id in named])
