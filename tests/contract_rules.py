@@ -4,6 +4,7 @@ cannot state. Shared by the stateless and the stateful schemathesis tests."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,9 +19,9 @@ def refused_by_design(case: schemathesis.Case[Any], response: schemathesis.Respo
     """Why a valid-by-schema request got a 4xx, by design: an opaque cursor the API did not
     issue; a date its pattern allows that the calendar does not (`2022-02-31`), or `until`
     before `since` (rules OpenAPI cannot state); a query string longer than the guard reads
-    (each parameter has a maximum length, not their sum); a NUL character in a body,
-    which PostgreSQL text cannot hold; a write that breaks a rule of the data; a fact
-    deleted by an earlier step."""
+    (each parameter has a maximum length, not their sum), or a body longer than it reads;
+    a NUL character in a body, which PostgreSQL text cannot hold; a write that breaks a rule
+    of the data; a fact deleted by an earlier step."""
     if response.status_code < 400:
         return set()  # accepted: schemathesis may reuse a real cursor it read in an answer
     query = case.query or {}
@@ -45,6 +46,15 @@ def refused_by_design(case: schemathesis.Case[Any], response: schemathesis.Respo
         reasons.add("until")
     if len(urlsplit(response.request.url or "").query) > MAX_QUERY_BYTES:
         reasons.add("query string")
+    if response.status_code == 413:
+        # A body longer than the guard reads (each member has a maximum, not their sum).
+        limit = re.search(r"limited to (\d+) bytes", response.json().get("detail", ""))
+        sent = response.request.body
+        if isinstance(sent, str):
+            sent = sent.encode()
+        size = len(sent) if isinstance(sent, bytes) else 0
+        if limit is not None and size > int(limit.group(1)):
+            reasons.add("body")
     if response.status_code == 410:
         reasons.add("deleted")  # a deleted fact's URL answers its tombstone, not a 404
     if case.method != "GET" and response.status_code in {409, 412, 422, 428}:
