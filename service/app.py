@@ -151,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             app.state.listener = asyncio.create_task(follow_dataset(url, follow, pool))
         else:
             await reads.open(url, pool)
+            app.state.reads = reads
         # Everything built so far lives as long as the worker: keep it out of the garbage
         # collector's full passes, which otherwise walk it again and again under load.
         gc.freeze()

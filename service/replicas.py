@@ -27,6 +27,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from service import schemas
 from service.database import WATCH_EVERY, Position, make_read_pool, watch
 from service.queries import Conn, dataset_version
 from service.settings import Settings
@@ -214,6 +215,18 @@ class Reads:
             database.version = max(version, database.version or 0)
             self.raise_floor(version)
         return result
+
+    def standing(self) -> list[schemas.Standby]:
+        """Each standby as this process last saw it, for /ready."""
+        return [
+            schemas.Standby(
+                name=standby.name,
+                serving=standby.serving,
+                dataset_version=standby.version,
+                lag_seconds=None if math.isinf(standby.lag) else round(standby.lag, 3),
+            )
+            for standby in self.standbys
+        ]
 
     def raise_floor(self, version: int) -> None:
         if version > self.floor:

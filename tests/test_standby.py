@@ -68,6 +68,24 @@ class Setup:
     def caught_up(self) -> bool:
         return self.pair.replayed(DATABASE) == self.primary_version()
 
+    def seen_caught_up(self) -> bool:
+        """Both servers have seen the standby replay the primary's version and read from it
+        (/ready): until they look again (a tenth of a second), a process whose floor a
+        writer's read raised reads from the primary, and would serve a write made meanwhile."""
+        version = self.primary_version()
+        return all(in_rotation_at(served, version) for served in (self.one, self.two))
+
+
+def standby_serving(served: Served) -> bool:
+    [standby] = httpx.get(served.base + "/ready", timeout=10).json()["standbys"]
+    return bool(standby["serving"])
+
+
+def in_rotation_at(served: Served, version: int) -> bool:
+    ready = httpx.get(served.base + "/ready", timeout=10).json()
+    [standby] = ready["standbys"]
+    return bool(standby["serving"] and standby["dataset_version"] == version == ready["floor"])
+
 
 def status(via: Served, actor: str, client: httpx.Client | None = None) -> int:
     url = f"{via.base}/v1/actors/{actor}"
@@ -115,8 +133,9 @@ def setup() -> Iterator[Setup]:
 
 @pytest.fixture
 def paused(setup: Setup) -> Iterator[Setup]:
-    """The standby, caught up, then holding its replay until the test ends."""
-    until(setup.caught_up, timeout=10, what="the standby replays every change")
+    """The standby, caught up and seen so by both servers, then holding its replay until the
+    test ends."""
+    until(setup.seen_caught_up, timeout=10, what="both servers read the caught-up standby")
     setup.pair.pause()
     try:
         yield setup
@@ -235,6 +254,8 @@ def test_a_stopped_standby_leaves_reads_to_the_primary_then_serves_again(
         actor = setup.write(setup.one)
         # Reads come from the primary now: the write is seen without the standby.
         until(lambda: status(setup.two, actor) == 200, timeout=2.0)
+        # /ready tells why: the standby is out of the rotation.
+        until(lambda: not standby_serving(setup.two), timeout=2.0, what="/ready shows it out")
         until(lambda: all(len(load.outcomes) >= 60 for load in loads), timeout=10)
         setup.pair.standby.start()
         until(setup.caught_up, timeout=10)

@@ -33,7 +33,8 @@ async def health() -> schemas.Health:
     "/ready", operation_id="GetReady", summary="Readiness", tags=["system"], cache_control=NO_STORE
 )
 async def ready(request: Request[Any, Any, Any]) -> schemas.Ready:
-    """200 only when the database answers and its schema is at the code's migration head."""
+    """200 only when the database answers and its schema is at the code's migration head;
+    with standbys, also where this worker's reads go and why."""
     pool = request.app.state.pool
     expected = head()
     async with pool.connection() as conn:
@@ -47,7 +48,16 @@ async def ready(request: Request[Any, Any, Any]) -> schemas.Ready:
             kind="not-migrated",
             headers={"Retry-After": "5"},
         )
-    return schemas.Ready(status="ready", revision=expected, dataset_version=version)
+    reads = request.app.state.get("reads")
+    if reads is None:
+        return schemas.Ready(status="ready", revision=expected, dataset_version=version)
+    return schemas.Ready(
+        status="ready",
+        revision=expected,
+        dataset_version=version,
+        floor=reads.floor,
+        standbys=reads.standing(),
+    )
 
 
 @get(

@@ -62,6 +62,7 @@ from service.schemas.resources import (
     SnippetOrigin,
     Source,
     SourceSummary,
+    Standby,
     StreamEnd,
 )
 
@@ -103,6 +104,7 @@ __all__ = [
     "PartialDate",
     "Place",
     "Ready",
+    "Standby",
     "Ref",
     "Retraction",
     "Review",

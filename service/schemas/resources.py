@@ -180,10 +180,27 @@ class Key(Shape, frozen=True, kw_only=True):
     role: Role
 
 
+class Standby(Shape, frozen=True, kw_only=True):
+    """A hot standby as the answering worker last saw it (ten times a second)."""
+
+    name: str
+    serving: bool
+    """In this worker's read rotation."""
+    dataset_version: int | None
+    """The dataset version it had replayed when it last answered."""
+    lag_seconds: float | None
+    """How far its replay trails the primary's WAL; None while it does not answer."""
+
+
 class Ready(Shape, frozen=True, kw_only=True):
     status: str
     revision: str
     dataset_version: int | None
+    """The primary's."""
+    floor: int | None = None
+    """With standbys: the dataset version this worker serves from (it never serves older)."""
+    standbys: list[Standby] = []
+    """With standbys (DATABASE_READ_URLS): where reads may go, as this worker sees it."""
 
 
 class StreamEnd(Shape, frozen=True, kw_only=True):
