@@ -96,8 +96,10 @@ def _create(
     retry: tuple[str, bytes] | None,
     role: Role = Role.CURATOR,
 ) -> Written:
+    raw = msgspec.to_builtins(data)  # a fact spec and its crisis (NEW_FACTS)
+    crisis: str = raw.pop("crisis")
     retried = None if retry is None else f"{author}\0{retry[0]}"
-    edits.hold(conn, [data.id], [(data.crisis, data.key)], retried)  # type: ignore[attr-defined]
+    edits.hold(conn, [data.id], [(crisis, data.key)], retried)
     if retry is not None:
         kept = idempotency.kept(conn, author, retry[0])
         if kept is not None and kept.fingerprint != retry[1]:
@@ -108,9 +110,7 @@ def _create(
             )
         if kept is not None:
             return Written(kept.status, kept.etag, kept.location, kept.body)
-    raw = msgspec.to_builtins(data)
     raw["review"] = review.created(conn, data.review, author, role)
-    crisis = raw.pop("crisis")
     taken = store.kind_of(conn.cursor(), data.id)
     if taken is not None:
         raise Problem(409, f"A {taken} with id {data.id!r} exists already.", kind="conflict")
