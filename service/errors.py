@@ -123,7 +123,7 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     if status == 404:
         detail = f"No resource at {request.url.path}."
     elif status == 405:
-        allowed = (exc.headers or {}).get("Allow", "GET")
+        allowed = next((v for k, v in (exc.headers or {}).items() if k.lower() == "allow"), "GET")
         detail = f"{request.method} is not allowed on {request.url.path}; it answers {allowed}."
     headers = {
         k: v

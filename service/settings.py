@@ -110,7 +110,7 @@ class Settings:
         "Comma-separated Host header values the service answers; `*` answers any.",
     )
     max_body_bytes: int = _doc(
-        16384, "Largest request body accepted; the API reads none, larger ones get 413."
+        16384, "Largest request body accepted; a larger one is not read and gets 413."
     )
     answer_cache_entries: int = _doc(
         2048,

@@ -176,6 +176,8 @@ class TestEveryOperation:
             body = assert_problem(response, 405)
             assert "GET" in response.headers["allow"]
             assert method in body["detail"]
+            allowed = response.headers["allow"].split(", ")
+            assert body["detail"].endswith(f"it answers {', '.join(allowed)}."), body["detail"]
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,8 @@ PROBLEMS = {
     "405": "This path does not answer that method; `Allow` lists those it does.",
     "410": "The record was deleted: the problem says in which revision, when and why.",
     "406": "The Accept header refuses what the path serves; the problem names it.",
-    "413": "The request carries a body larger than MAX_BODY_BYTES; the API reads none.",
+    "413": "The request's body is larger than MAX_BODY_BYTES (MAX_SOURCE_BYTES for an "
+    "article): it is not read.",
     "414": f"The query string is longer than {MAX_QUERY_BYTES} bytes.",
     "401": "No API key, or not one in force; `WWW-Authenticate` says which.",
     "403": "The API key's role may not do this.",

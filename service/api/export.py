@@ -93,13 +93,13 @@ async def negotiate(request: Request[Any, Any, Any]) -> None:
         return
     if request.accept.best_match([media]) is not None:
         return
-    serves = f"this path serves {media}"
+    serves = f"this path serves: {media}"
     export = LIST_EXPORTS.get(request.scope["path"].rstrip("/"))
     if export is not None:
         serves += "; the whole list as " + " or ".join(_paths(export))
     raise Problem(
         406,
-        f"The Accept header allows none of what {serves}.",
+        f"The Accept header allows none of the media types {serves}.",
         kind="not-acceptable",
         invalid=[InvalidParam("Accept", serves)],
     )

@@ -141,7 +141,7 @@ class GuardMiddleware(ASGIMiddleware):
             limit = self.max_source_bytes  # an article's full text
         if not length.isdigit() or int(length) > limit:
             return _refused(
-                413, f"Request bodies are limited to {limit} bytes; the API reads none."
+                413, f"Request bodies are limited to {limit} bytes here; this one was not read."
             )
         return None
 
