@@ -118,6 +118,19 @@ class TestSources:
         (change,) = [c for c in feed["items"] if c["id"] == source["id"]]
         assert change["answer"] == source and change["revision"] == revision["revision"]
 
+    @pytest.mark.parametrize(
+        "address", ["javascript:alert(1)", "data:text/html,<b>x</b>", "ftp://desk.example/a", ""]
+    )
+    def test_an_article_s_address_is_a_web_address(
+        self, client: TestClient[Litestar], tokens: dict[Role, str], address: str
+    ) -> None:
+        record = new_source(url=address)
+        refused = client.post("/v1/sources", json=record, headers=as_curator(tokens))
+        assert refused.status_code in (400, 422), refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "url" in refused.text
+        assert client.get(f"/v1/sources/{record['id']}").status_code == 404
+
     def test_a_fact_cites_a_posted_article_by_quote(
         self, client: TestClient[Litestar], tokens: dict[Role, str]
     ) -> None:

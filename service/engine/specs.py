@@ -30,6 +30,10 @@ Slug = Annotated[str, Meta(pattern=r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$", max_length=
 Count = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 """A figure as PostgreSQL's `integer` holds it: a larger one would be cut to 32 bits."""
 Text = Annotated[str, Meta(min_length=1)]
+WebUrl = Annotated[
+    str, Meta(pattern=r"^https?://[^\s]+$", max_length=2000, description="http(s) only")
+]
+"""An article's address: served as a link, so never `javascript:` or another scheme."""
 PartialDateText = Annotated[
     str, Meta(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$", description="YYYY, YYYY-MM or YYYY-MM-DD")
 ]
@@ -100,7 +104,7 @@ class SourceSpec(Spec, frozen=True, kw_only=True):
     published: PartialDateText
     published_note: Text  # how the publication date was determined
     outlet: str | None = None
-    url: str | None = None
+    url: WebUrl | None = None
     translations: list[TranslationSpec] = []  # of the title
 
 
@@ -270,7 +274,7 @@ class NewSource(Spec, frozen=True, kw_only=True):
     published: PartialDateText
     published_note: Text  # how the publication date was determined
     outlet: str | None = None
-    url: str | None = None
+    url: WebUrl | None = None
     text: Text
 
 
