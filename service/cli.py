@@ -329,8 +329,19 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import psycopg
+
     args = parser().parse_args(argv)
-    code: int = args.func(Settings.from_env(), args)
+    try:
+        code: int = args.func(Settings.from_env(), args)
+    except psycopg.errors.UndefinedTable as exc:
+        # A database never migrated (or DATABASE_URL naming another one): say so, not how.
+        print(
+            f"{args.command} refused: the database has no crisis-facts schema "
+            f"({exc.diag.message_primary}); check DATABASE_URL, or run `crisis-facts migrate`",
+            file=sys.stderr,
+        )
+        return 2
     return code
 
 
