@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import psycopg
 
 KEPT_FOR = "24 hours"
@@ -27,8 +28,17 @@ class Kept:
 
 
 def fingerprint(method: str, path: str, body: bytes) -> bytes:
-    """What makes two requests the same request."""
+    """What makes two requests the same request: method, path and the body's JSON value, so
+    that a client which serialises the same body again (other spacing, members in another
+    order) replays its first answer."""
+    try:
+        body = _canonical(msgspec.json.decode(body))
+    except msgspec.DecodeError:
+        pass  # not JSON: its bytes, as sent
     return hashlib.sha256(b"\0".join([method.encode(), path.encode(), body])).digest()
+
+
+_canonical = msgspec.json.Encoder(order="sorted").encode
 
 
 def kept(conn: psycopg.Connection[Any], key_name: str, key: str) -> Kept | None:

@@ -189,6 +189,19 @@ def test_a_retried_post_replays_and_a_reused_key_is_refused(
     assert len(history) == 1
 
 
+def test_a_retry_is_the_same_request_however_its_json_is_spelled(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    body = new_casualty()
+    headers = as_(tokens, Role.CURATOR, **{"Idempotency-Key": secrets.token_hex(8)})
+    headers["Content-Type"] = "application/json"
+    first = client.post("/v1/casualties", content=json.dumps(body), headers=headers)
+    assert first.status_code == 201, first.text
+    respelled = json.dumps(dict(reversed(body.items())), indent=2)
+    again = client.post("/v1/casualties", content=respelled, headers=headers)
+    assert (again.status_code, again.content) == (201, first.content)
+
+
 def test_posts_racing_with_one_idempotency_key_make_one_fact(
     client: TestClient[Litestar], tokens: dict[Role, str], url: str
 ) -> None:
