@@ -194,3 +194,52 @@ def test_an_answer_to_a_key_is_never_kept_or_shared(
     mine = client.get(ME, headers=bearer(token))
     assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store"
     assert client.get(ME).status_code == 401, "served from no cache to a request without it"
+
+
+READS = [
+    "/v1/crises",
+    "/v1/crises/kazakhstan-2022",
+    "/v1/actors",
+    "/v1/actors/karim-massimov",
+    "/v1/actors/karim-massimov/revisions",
+    "/v1/sources",
+    "/v1/sources/src-003-evz",
+    "/v1/sources/src-003-evz/revisions",
+    "/v1/export/actors.csv",
+    "/v1/export/sources.ndjson",
+    "/v1/export/datapackage.json",
+    "/v1/casualties",
+    "/v1/timeline",
+    "/v1/changes",
+    "/v1/disputes",
+    "/v1/search?q=arrestations",
+]
+"""Reads that show drafts to a key, and reads that show everyone the same (whose answers a
+key does not change): a key that is not valid is refused on both."""
+
+UNKNOWN = "cfk_0123abcd_" + "A" * 43
+
+
+@pytest.mark.parametrize("path", READS)
+def test_every_read_refuses_a_key_that_is_not_valid(
+    client: TestClient[Litestar],
+    database_url: str,
+    key_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+    path: str,
+) -> None:
+    """Reads of crises, actors and sources answered a revoked or unknown key with the public
+    answer, where the fact lists said 401: a client never learnt its key had stopped working."""
+    token = make_key(database_url, key_name, "curator", monkeypatch, capsys)
+    assert client.get(path).status_code == 200
+    assert client.get(path, headers=bearer(token)).status_code == 200
+    assert cli.main(["keys", "revoke", key_name]) == 0
+    sent = [(bearer(token), "invalid_token"), (bearer(UNKNOWN), "invalid_token")]
+    sent += [({"Authorization": "Basic dXNlcjpwYXNz"}, "invalid_request")]
+    for headers, error in sent:
+        refused = client.get(path, headers=headers)
+        assert refused.status_code == 401, headers
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert f'error="{error}"' in refused.headers["www-authenticate"]
+    assert client.get(path).status_code == 200, "without a key, the public answer"

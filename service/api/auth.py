@@ -1,8 +1,9 @@
 """Who is writing: a Litestar guard that checks the bearer key and its role.
 
-Reads are public. A route that writes says the least role it needs in its `opt`
-(`opt={"role": Role.EDITOR}`); the guard finds the key on the primary (revocation holds
-on the next request, in every worker) and leaves the key on `request.state.key`.
+Reads are public, but a key sent with one must be valid (service.api.readers). A route
+that writes says the least role it needs in its `opt` (`opt={"role": Role.EDITOR}`); the
+guard finds the key on the primary (revocation holds on the next request, in every
+worker) and leaves the key on `request.state.key`.
 """
 
 from __future__ import annotations
@@ -58,10 +59,13 @@ async def require_key(connection: Connection, route: BaseRouteHandler) -> None:
 
 async def reader_key(connection: Connection) -> keys.Key | None:
     """A read's key: None for an anonymous read; a key sent must be valid (401 otherwise),
-    as a write's must, since it changes what the read answers (drafts)."""
+    as a write's must. Checked once a request: kept on `state.key`, as require_key does."""
     if not has_header(connection.scope, b"authorization"):
         return None
-    return await checked_key(connection)
+    key: keys.Key | None = connection.state.get("key")
+    if key is None:
+        key = connection.state.key = await checked_key(connection)
+    return key
 
 
 async def checked_key(connection: Connection) -> keys.Key:
