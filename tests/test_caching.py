@@ -245,3 +245,30 @@ def test_the_cache_is_bounded_in_bytes() -> None:
     assert cache.bytes == 10
     cache.put(b"big", Answer(200, [], b"x" * 11, b'"b"'), cache.generation)
     assert cache.get(b"big") is None, "an answer larger than the whole cache is not kept"
+
+
+XML = {"Accept": "application/xml"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/crises", "/v1/crises?", "/v1/crises/", "/v1/crises?limit=1", PAGE, "/v1/sources"],
+)
+def test_an_accept_that_refuses_json_is_406_also_when_the_answer_is_kept(
+    cached_app: tuple[Heard, TestClient[Litestar]], path: str
+) -> None:
+    """The answer kept for a URL was served to any Accept: `Accept: application/xml` got
+    JSON once someone had read the URL, 406 before."""
+    _, client = cached_app
+    for headers in [XML, {}, XML, {"Accept": "application/json"}, XML]:
+        answer = client.get(path, headers=headers)
+        if headers is XML:
+            assert answer.status_code == 406
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert "application/json" in answer.json()["detail"]
+        else:
+            assert answer.status_code == 200
+            assert answer.headers["content-type"] == "application/json"
+    kept = client.get(path).headers["etag"]
+    refused = client.get(path, headers={**XML, "If-None-Match": kept})
+    assert refused.status_code == 406, "not a 304 either"

@@ -17,7 +17,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from service.api import reach, zipping
+from service.api import negotiation, reach, zipping
+from service.api.asgi import header_value
 from service.settings import Settings
 from service.touched import Touched
 
@@ -207,7 +208,9 @@ class Caching:
         if_none_match = request_headers.get(b"if-none-match")
         # An answer to a request made with a key is that key's alone: never kept or shared.
         private = b"authorization" in request_headers
-        shared = scope["path"].startswith(CACHED_PREFIX) and not private
+        # One whose Accept refuses what the path serves is the route's to refuse (406).
+        refused = negotiation.refuses(scope["path"], header_value(scope, b"accept"))
+        shared = scope["path"].startswith(CACHED_PREFIX) and not private and not refused
         cache = self.cache if shared else None
         # With standbys, what this request may be answered from (service.replicas).
         reading = self.reads.begin(scope) if self.reads is not None else None

@@ -19,7 +19,8 @@ from litestar.params import Parameter
 from litestar.response import Stream
 
 from service.api import zipping
-from service.api.asgi import has_header
+from service.api.asgi import header_value
+from service.api.negotiation import EXPORTS, refuses, served
 from service.api.params import (
     FILTER_DEPENDENCIES,
     ActorKindFilter,
@@ -47,12 +48,9 @@ from service.vocabulary import (
     FactKind,
 )
 
-JSON = "application/json"
-PREFIX = "/v1/export/"
-
 
 def _paths(name: str) -> list[str]:
-    return [f"{PREFIX}{name}.{suffix}" for suffix in FORMATS]
+    return [f"{EXPORTS}{name}.{suffix}" for suffix in FORMATS]
 
 
 def operation_id(handler: Any, method: Any, components: list[Any]) -> str:
@@ -75,26 +73,13 @@ LIST_EXPORTS = {
 """Each JSON list and the name of its export."""
 
 
-def served(path: str) -> str | None:
-    """The media type a /v1 path answers with; None outside /v1."""
-    if not path.startswith("/v1/"):
-        return None
-    if path.startswith(PREFIX) and "." in path:
-        encoder = FORMATS.get(path.rsplit(".", 1)[1])
-        if encoder is not None:
-            return encoder.media_type
-    return JSON
-
-
 async def negotiate(request: Request[Any, Any, Any]) -> None:
     """A before_request hook: 406 when `Accept` refuses what the path serves."""
-    media = served(request.scope["path"])
-    if media is None or not has_header(request.scope, b"accept"):
+    path = request.scope["path"]
+    if not refuses(path, header_value(request.scope, b"accept")):
         return
-    if request.accept.best_match([media]) is not None:
-        return
-    serves = f"this path serves: {media}"
-    export = LIST_EXPORTS.get(request.scope["path"].rstrip("/"))
+    serves = f"this path serves: {served(path)}"
+    export = LIST_EXPORTS.get(path.rstrip("/"))
     if export is not None:
         serves += "; the whole list as " + " or ".join(_paths(export))
     raise Problem(
@@ -286,7 +271,7 @@ async def export_disputes(
 
 
 @get(
-    f"{PREFIX}datapackage.json",
+    f"{EXPORTS}datapackage.json",
     operation_id="GetDataPackage",
     summary="The data package of the CSV exports",
     tags=["export"],
