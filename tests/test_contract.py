@@ -102,6 +102,12 @@ class TestEveryOperationIsDocumented:
                 assert "oneOf" not in schema and "anyOf" not in schema, (path, parameter["name"])
                 assert schema.get("type") != "null", (path, parameter["name"])
 
+    def test_a_read_says_a_key_sent_with_it_is_checked(self) -> None:
+        """Reads are public, yet a key sent with one must be in force: 401 is in the
+        contract of every /v1 read (and of no probe, which never looks at a key)."""
+        for path, read in committed_reads():
+            assert ("401" in read["responses"]) == path.startswith("/v1/"), path
+
     def test_every_error_status_is_a_problem(self) -> None:
         for path, read in committed_reads():
             responses = read["responses"]

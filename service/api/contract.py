@@ -133,14 +133,14 @@ def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
     examples = {**FIXED_EXAMPLES, **load_examples(examples_file)}
     strict_body(components.schemas.get("NewWebhook"))
     strict_body(components.schemas.get("Retraction"), required=["reason"])
-    for item in (schema.paths or {}).values():
+    for path, item in (schema.paths or {}).items():
         for method in ("get", "post", "patch", "delete"):
             operation = getattr(item, method)
             if operation is None:
                 continue
             plain_queryparameters_of(operation)
             require_checked_headers(operation)
-            document_responses(operation, method)
+            document_responses(operation, method, keyed=path.startswith("/v1/"))
             if operation.security is None:
                 operation.security = []  # public: declared so, not left unsaid (Redocly)
             example = examples.get(operation.operation_id or "")
@@ -181,7 +181,9 @@ def write_bodies(schemas: dict[str, Any]) -> None:
         schemas[body.__name__] = Verbatim(generated[body.__name__])
 
 
-def document_responses(operation: Operation, method: str = "get") -> None:
+def document_responses(operation: Operation, method: str = "get", keyed: bool = True) -> None:
+    """An operation's answers: headers of its success, and every problem it can meet;
+    `keyed`: a key sent with it is checked (every /v1 path), so 401 can answer a read too."""
     responses = operation.responses or {}
     ok = responses.get("201" if method == "post" else "200") or responses.get("200")
     streamed = export_form(operation)
@@ -212,8 +214,10 @@ def document_responses(operation: Operation, method: str = "get") -> None:
     for code, description in PROBLEMS.items():
         if code == "410" and not any(p.name == "fact_id" for p in parameters_of(operation)):
             continue  # only facts leave tombstones that their URL answers
-        if code in {"401", "403"} and not operation.security:
+        if code == "403" and not operation.security:
             continue  # reads are public
+        if code == "401" and not (operation.security or keyed):
+            continue  # a probe's answer never depends on a key
         if code in WRITES_ONLY and code not in _write_problems(operation, method):
             continue
         if code == "405" and method != "get":
@@ -225,6 +229,8 @@ def document_responses(operation: Operation, method: str = "get") -> None:
             problem_headers["Allow"] = ALLOW
         if code == "401":
             problem_headers["WWW-Authenticate"] = WWW_AUTHENTICATE
+            if not operation.security:
+                description = PUBLIC_401
         responses[code] = OpenAPIResponse(
             description=description,
             headers=problem_headers or None,
@@ -234,6 +240,10 @@ def document_responses(operation: Operation, method: str = "get") -> None:
 
 
 WRITES_ONLY = {"409", "412", "415", "422", "428"}
+PUBLIC_401 = (
+    "An API key was sent and is not one in force: a public read needs none, but a key sent "
+    "is checked; `WWW-Authenticate` says why."
+)
 
 
 def _write_problems(operation: Operation, method: str) -> set[str]:
