@@ -528,3 +528,17 @@ def test_a_write_to_a_fact_that_is_not_there_answers_404_or_410(
         for answer in answers:
             assert answer.status_code == status, (answer.request.method, answer.text)
             assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("if_match", [None, "*", 'W/"1.00000000000000000000000000000000"'])
+def test_an_edit_of_an_actor_that_is_not_there_answers_404(
+    client: TestClient[Litestar], tokens: dict[Role, str], if_match: str | None
+) -> None:
+    headers = {"Content-Type": "application/merge-patch+json"}
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    answer = client.patch(
+        "/v1/actors/nobody-ever", json={"role": "x"}, headers=as_(tokens, Role.CURATOR, **headers)
+    )
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
