@@ -542,3 +542,16 @@ def test_an_edit_of_an_actor_that_is_not_there_answers_404(
     )
     assert answer.status_code == 404, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_an_edit_of_the_wrong_type_names_the_member(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    created = create(client, tokens)
+    headers = {"Content-Type": "application/merge-patch+json", "If-Match": created.headers["etag"]}
+    answer = client.patch(
+        created.headers["location"],
+        json={"count": "44"},
+        headers=as_(tokens, Role.CURATOR, **headers),
+    )
+    assert "Expected `int`, got `str`" in refused_naming(answer, 422, "count")["detail"]

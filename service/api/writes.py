@@ -30,6 +30,7 @@ from service.api.writing import (
     IfMatch,
     Summary,
     Written,
+    at_fault,
     body_type,
     expected_revision,
     kept_answer,
@@ -159,7 +160,11 @@ def _edit(
         try:
             facts = [(crisis, convert(merged, store.SPEC_OF[kind]))]
         except msgspec.ValidationError as exc:
-            raise Problem(422, f"fact {fact_id!r}: {exc}", kind="invalid-fact") from None
+            name, reason = at_fault(exc)
+            invalid = [InvalidParam(name or "body", reason)]
+            raise Problem(
+                422, f"fact {fact_id!r}: {exc}", kind="invalid-fact", invalid=invalid
+            ) from None
     try:
         deleted = [] if facts else [(kind.value, fact_id)]
         outcome = engine.change(conn, facts, deleted, author, summary, expect, held=True)

@@ -192,14 +192,21 @@ def strict_body(body: bytes, shape: Any, media_type: str) -> None:
     try:
         msgspec.convert(_whole(value), shape, strict=True)
     except msgspec.ValidationError as exc:
-        reason, _, at = str(exc).partition(" - at `")
-        name = at.removesuffix("`").removeprefix("$").removeprefix(".")
-        field = _FIELD.search(reason)
-        if field:
-            name = f"{name}.{field[1]}" if name else field[1]
+        name, reason = at_fault(exc)
         if not name and reason.startswith("Expected `object`"):
             reason = f"the body must be a JSON object ({what}), not {reason.split('got ')[-1]}"
         raise body_problem(name or "body", reason) from None
+
+
+def at_fault(exc: msgspec.ValidationError) -> tuple[str, str]:
+    """The member msgspec names (`count`, `citations[0].quote`; '' for the whole value) and
+    what is wrong with it."""
+    reason, _, at = str(exc).partition(" - at `")
+    name = at.removesuffix("`").removeprefix("$").removeprefix(".")
+    field = _FIELD.search(reason)
+    if field:
+        name = f"{name}.{field[1]}" if name else field[1]
+    return name, reason
 
 
 def _whole(value: Any) -> Any:
