@@ -11,6 +11,7 @@ import psycopg
 import psycopg_pool
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import HeaderParameter
 
 from service.queries import BadCursor
 
@@ -93,12 +94,23 @@ def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Respo
     )
 
 
-def _from_validation(exc: ValidationException) -> Problem:
+def _header_name(request: Request[Any, Any, Any], key: str) -> str:
+    """A header parameter as the client sends it (`X-Edit-Summary`), not as the handler
+    names its argument (`summary`)."""
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    kwarg = getattr(parameter, "kwarg_definition", None)
+    header = kwarg.name if isinstance(kwarg, HeaderParameter) else getattr(kwarg, "header", None)
+    return header if isinstance(header, str) else key
+
+
+def _from_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Problem:
     invalid: list[InvalidParam] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
         if isinstance(item, dict):
             name = str(item.get("key") or item.get("source") or "request")
+            if item.get("source") != "body":
+                name = _header_name(request, name)
             invalid.append(InvalidParam(name, str(item.get("message", "invalid value"))))
     if not invalid:
         return Problem(400, str(exc.detail), kind="invalid-request")
@@ -112,7 +124,7 @@ def handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[by
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     if isinstance(exc, ValidationException):
-        return problem_response(request, _from_validation(exc))
+        return problem_response(request, _from_validation(request, exc))
     status = exc.status_code
     if status >= 500:
         log.error("server error on %s: %s", request.url.path, exc.detail)

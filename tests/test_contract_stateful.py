@@ -250,6 +250,8 @@ def test_each_link_leads_to_a_documented_success(family: Any) -> None:
             if isinstance(body, dict) and verb == "Edit":
                 body = body["Actor" if family.noun == "Actor" else "fact"]
                 headers["Content-Type"] = "application/merge-patch+json"
+            elif body:
+                headers["Content-Type"] = "application/json"  # as the contract says
             if verb == "Delete":
                 headers["X-Edit-Summary"] = "Walked off."
             sent = json.dumps(body).encode() if method in {"PATCH", "POST"} and body else None

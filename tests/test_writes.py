@@ -381,3 +381,190 @@ def test_a_redated_fact_moves_in_the_timeline_export(
 def _first_day(value: str) -> str:
     """A partial date's place on the timeline: `2022-01` stands on 2022-01-01."""
     return value + "-01" * (2 - value.count("-"))
+
+
+def refused_naming(answer: Any, status: int, name: str) -> dict[str, Any]:
+    """A problem+json answer of `status` whose `invalid_params` names `name`."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = answer.json()
+    assert name in {p["name"] for p in problem.get("invalid_params", [])}, problem
+    return problem
+
+
+TOKAYEV = "kassym-jomart-tokayev"
+FACT_BODIES: dict[str, tuple[dict[str, Any], str]] = {
+    "casualties": ({"category": "killed", "victim_group": "police", "count": "1"}, "count"),
+    "arrests": ({"confirmed": "true"}, "confirmed"),
+    "deployments": ({"sender": TOKAYEV, "status": "announced", "count": "5"}, "count"),
+    "statements": (
+        {
+            "speaker": TOKAYEV, "content": QUOTE, "mode": "direct", "language": "en",
+            "translations": [{**TRANSLATION, "citation": "1"}],
+        },
+        "translations[0].citation",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kinds", FACT_BODIES)
+def test_a_posted_fact_of_the_wrong_type_is_refused_not_coerced(
+    client: TestClient[Litestar], tokens: dict[Role, str], kinds: str
+) -> None:
+    """Regression: POST read `"count": "1"` as 1 (and `"true"` as true), where the fixture
+    format and PATCH refuse a string for a number."""
+    members, name = FACT_BODIES[kinds]
+    base = new_casualty()
+    body = {k: base[k] for k in ("crisis", "id", "citations")} | members
+    answer = client.post(f"/v1/{kinds}", json=body, headers=as_(tokens, Role.EDITOR))
+    problem = refused_naming(answer, 400, name)
+    assert "got `str`" in problem["detail"]
+    read = client.get(f"/v1/{kinds}/{body['id']}", headers=as_(tokens, Role.EDITOR))
+    assert read.status_code == 404, "nothing stored"
+
+
+def test_a_whole_number_written_with_a_fraction_is_a_number(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """JSON has one kind of number: 18.0 is the integer the contract asks for."""
+    assert create(client, tokens, count=18.0).json()["figure"]["count"] == 18
+
+
+def test_a_source_an_actor_or_a_webhook_of_the_wrong_type_is_refused(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    headers = as_(tokens, Role.CURATOR)
+    actor = {"crisis": CRISIS, "id": "strict-actor", "kind": "person", "name": 7}
+    refused_naming(client.post("/v1/actors", json=actor, headers=headers), 400, "name")
+    source = {"crisis": CRISIS, "id": "strict-source", "title": ["A", "list"]}
+    refused_naming(client.post("/v1/sources", json=source, headers=headers), 400, "title")
+    hook = {"url": "https://example.org/hook", "kinds": "casualty"}
+    answer = client.post("/v1/webhooks", json=hook, headers=as_(tokens, Role.ADMIN))
+    refused_naming(answer, 400, "kinds")
+
+
+def test_a_retraction_or_publication_body_is_checked_like_any_other(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """Regression: a retraction sent as text/plain retracted, and a publication's body was
+    never read, so `{"foo": 1}` published silently."""
+    created = create(client, tokens)
+    path, etag = created.headers["location"], created.headers["etag"]
+    plain = as_(tokens, Role.EDITOR, **{"If-Match": etag, "Content-Type": "text/plain"})
+    for to in ("publication", "retraction"):
+        answer = client.post(f"{path}/{to}", content=b'{"reason": "x y"}', headers=plain)
+        assert answer.status_code == 415, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+    keyed = as_(tokens, Role.EDITOR, **{"If-Match": etag})
+    unknown = client.post(f"{path}/publication", json={"foo": 1}, headers=keyed)
+    assert "unknown field `foo`" in refused_naming(unknown, 400, "foo")["detail"]
+    assert client.get(path, headers=keyed).json()["review"]["status"] == "draft"
+    published = client.post(f"{path}/publication", json={}, headers=keyed)
+    assert published.status_code == 200, published.text
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"", "the body is empty; it must be a JSON object (a JSON Merge Patch)"),
+        (b"[1, 2]", "the body must be a JSON object (a JSON Merge Patch), not `array`"),
+        (b'{"count": ', "the body is not valid JSON"),
+    ],
+    ids=["empty", "array", "malformed"],
+)
+def test_a_patch_body_that_is_no_merge_patch_says_so(
+    client: TestClient[Litestar], tokens: dict[Role, str], body: bytes, said: str
+) -> None:
+    """Regression: these answered "Invalid parameter 'data': 'data'" or Litestar's
+    "Input data was truncated" with no kind, naming nothing a client sent."""
+    created = create(client, tokens)
+    headers = {"Content-Type": "application/merge-patch+json", "If-Match": created.headers["etag"]}
+    answer = client.patch(
+        created.headers["location"], content=body, headers=as_(tokens, Role.CURATOR, **headers)
+    )
+    problem = refused_naming(answer, 400, "body")
+    assert problem["type"] == "urn:crisis-facts:problem:invalid-body"
+    assert said in problem["detail"]
+
+
+def test_a_deletion_names_the_summary_header_it_needs(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    created = create(client, tokens)
+    path, etag = created.headers["location"], created.headers["etag"]
+    without = client.delete(path, headers=as_(tokens, Role.EDITOR, **{"If-Match": etag}))
+    refused_naming(without, 422, "X-Edit-Summary")
+    long = as_(tokens, Role.EDITOR, **{"If-Match": etag, "X-Edit-Summary": "why " * 200})
+    problem = refused_naming(client.delete(path, headers=long), 400, "X-Edit-Summary")
+    assert "summary" not in {p["name"] for p in problem["invalid_params"]}
+    assert client.get(path, headers=as_(tokens, Role.EDITOR)).status_code == 200
+
+
+def test_a_weak_etag_or_a_star_never_stands_for_a_revision(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """If-Match compares strongly (RFC 9110): `W/"..."` never matches. `*` would match any
+    revision, so it cannot guard against undoing an unseen change: refused with 428."""
+    created = create(client, tokens)
+    path, etag = created.headers["location"], created.headers["etag"]
+    patched = {"Content-Type": "application/merge-patch+json"}
+    weak = as_(tokens, Role.CURATOR, **patched, **{"If-Match": f"W/{etag}"})
+    answer = client.patch(path, json={"count": 19}, headers=weak)
+    assert answer.status_code == 412 and "weak ETag" in answer.json()["detail"], answer.text
+    star = as_(tokens, Role.CURATOR, **patched, **{"If-Match": "*"})
+    answer = client.patch(path, json={"count": 19}, headers=star)
+    assert answer.status_code == 428 and "*" in answer.json()["detail"], answer.text
+    read = client.get(path, headers=as_(tokens, Role.CURATOR))
+    assert read.json()["figure"]["count"] == 18 and read.headers["etag"] == etag
+
+
+@pytest.mark.parametrize("if_match", [None, "*", '"1.00000000000000000000000000000000"'])
+def test_a_write_to_a_fact_that_is_not_there_answers_404_or_410(
+    client: TestClient[Litestar], tokens: dict[Role, str], if_match: str | None
+) -> None:
+    """Regression: whatever If-Match said came first: 412 "If-Match names no revision"
+    for a fact that never existed, which sent a client looking for the wrong mistake."""
+    created = create(client, tokens)
+    path, etag = created.headers["location"], created.headers["etag"]
+    why = {"If-Match": etag, "X-Edit-Summary": "Duplicate"}
+    assert client.delete(path, headers=as_(tokens, Role.EDITOR, **why)).status_code == 200
+    sent = {"X-Edit-Summary": "why"} | ({} if if_match is None else {"If-Match": if_match})
+    patched = {"Content-Type": "application/merge-patch+json"}
+    for where, status in (("/v1/casualties/cas-never-was", 404), (path, 410)):
+        headers = as_(tokens, Role.EDITOR, **sent)
+        answers = [
+            client.patch(where, json={"count": 2}, headers={**headers, **patched}),
+            client.delete(where, headers=headers),
+            client.post(f"{where}/publication", headers=headers),
+            client.post(f"{where}/retraction", json={"reason": "x"}, headers=headers),
+        ]
+        for answer in answers:
+            assert answer.status_code == status, (answer.request.method, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("if_match", [None, "*", 'W/"1.00000000000000000000000000000000"'])
+def test_an_edit_of_an_actor_that_is_not_there_answers_404(
+    client: TestClient[Litestar], tokens: dict[Role, str], if_match: str | None
+) -> None:
+    headers = {"Content-Type": "application/merge-patch+json"}
+    if if_match is not None:
+        headers["If-Match"] = if_match
+    answer = client.patch(
+        "/v1/actors/nobody-ever", json={"role": "x"}, headers=as_(tokens, Role.CURATOR, **headers)
+    )
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+def test_an_edit_of_the_wrong_type_names_the_member(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    created = create(client, tokens)
+    headers = {"Content-Type": "application/merge-patch+json", "If-Match": created.headers["etag"]}
+    answer = client.patch(
+        created.headers["location"],
+        json={"count": "44"},
+        headers=as_(tokens, Role.CURATOR, **headers),
+    )
+    assert "Expected `int`, got `str`" in refused_naming(answer, 422, "count")["detail"]

@@ -22,6 +22,7 @@ from service.api.params import PathId, fetch
 from service.api.writing import (
     JSON,
     MERGE_PATCH,
+    PATCHED,
     IdempotencyKey,
     Summary,
     Written,
@@ -143,14 +144,15 @@ def _edit_actor(
     conn: psycopg.Connection[Any],
     actor_id: str,
     change: dict[str, Any],
-    expected: int,
+    if_match: str | None,
     author: str,
     summary: str | None,
 ) -> Written:
     with conn.cursor() as cursor:
         found = curated.actor_spec(cursor, actor_id)
         if found is None:
-            raise _missing(conn, "actor", actor_id)
+            raise _missing(conn, "actor", actor_id)  # whatever If-Match says
+        expected = expected_revision(if_match)
         crisis, spec = found
         merged = merge_patch(msgspec.to_builtins(spec), change)
         if merged.get("id") != actor_id or "crisis" in change:
@@ -182,7 +184,7 @@ def _edit_actor(
 
 @post(
     "/v1/sources", operation_id="CreateSource", summary="Create a source", tags=["sources"],
-    status_code=201, opt={"role": Role.CURATOR, "body": JSON}, **KEYED,
+    status_code=201, opt={"role": Role.CURATOR, "body": JSON, "shape": NewSource}, **KEYED,
 )  # fmt: skip
 async def create_source(
     request: Request[Any, Any, Any],
@@ -204,7 +206,7 @@ async def create_source(
 
 @post(
     "/v1/actors", operation_id="CreateActor", summary="Create an actor", tags=["actors"],
-    status_code=201, opt={"role": Role.CURATOR, "body": JSON}, **KEYED,
+    status_code=201, opt={"role": Role.CURATOR, "body": JSON, "shape": NewActor}, **KEYED,
 )  # fmt: skip
 async def create_actor(
     request: Request[Any, Any, Any],
@@ -226,7 +228,7 @@ async def create_actor(
 
 @patch(
     "/v1/actors/{actor_id:str}", operation_id="EditActor", summary="Edit an actor",
-    tags=["actors"], opt={"role": Role.CURATOR, "body": MERGE_PATCH}, **KEYED,
+    tags=["actors"], opt={"role": Role.CURATOR, **PATCHED}, **KEYED,
 )  # fmt: skip
 async def edit_actor(
     request: Request[Any, Any, Any],
@@ -238,13 +240,12 @@ async def edit_actor(
     """Edits the actor with a JSON Merge Patch of its fixture record (`aliases` is replaced
     whole); a new name is rewritten into the facts that involve it. Answers the actor."""
     plain_text(data)
-    expected = expected_revision(if_match)
     author = request.state.key.name
     work = partial(
         _edit_actor,
         actor_id=actor_id,
         change=data,
-        expected=expected,
+        if_match=if_match,
         author=author,
         summary=summary,
     )

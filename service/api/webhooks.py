@@ -10,6 +10,7 @@ from litestar.params import JSONBody, Parameter
 from service import schemas
 from service.api.auth import SECURITY, require_key
 from service.api.params import PathId
+from service.api.writing import JSON, body_type
 from service.errors import invalid_parameter, not_found
 from service.vocabulary import Role
 from service.webhooks import store
@@ -30,6 +31,8 @@ class WebhookController(Controller):
         operation_id="CreateWebhook",
         summary="Subscribe a URL to changes",
         status_code=201,
+        guards=[body_type],
+        opt={"body": JSON, "shape": schemas.NewWebhook},
         **ADMIN,
     )
     async def create_webhook(

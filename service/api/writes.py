@@ -25,20 +25,23 @@ from service.api.readers import sees_drafts
 from service.api.writing import (
     JSON,
     MERGE_PATCH,
+    PATCHED,
     IdempotencyKey,
     IfMatch,
     Summary,
     Written,
+    at_fault,
     body_type,
     expected_revision,
     kept_answer,
     merge_patch,
+    optional,
     write,
 )
 from service.engine import edits, store
 from service.engine.rows import KINDS
 from service.engine.specs import NEW_FACTS, FactSpec, convert
-from service.errors import Problem, gone, not_found
+from service.errors import InvalidParam, Problem, gone, not_found
 from service.queries.facts import GET_FACT, TOMBSTONE, fact_etag
 from service.vocabulary import FactKind, ReviewStatus, Role
 
@@ -128,11 +131,12 @@ def _edit(
     kind: FactKind,
     fact_id: str,
     change: dict[str, Any] | None,
-    expected: int,
+    if_match: str | None,
     author: str,
     summary: str | None,
 ) -> Written:
-    """Apply a merge patch to the fact, or delete it when `change` is None."""
+    """Apply a merge patch to the fact, or delete it when `change` is None: a fact that is
+    not there answers 404 (410 deleted) whatever If-Match says."""
     edits.hold(conn, [fact_id])  # before reading it: edits of one fact queue
     try:
         found = store.fact_spec(conn.cursor(), kind, fact_id)
@@ -146,7 +150,7 @@ def _edit(
     if found is None:
         raise _missing(conn, kind, fact_id)
     crisis, spec = found
-    expect = {(kind.value, fact_id): expected}
+    expect = {(kind.value, fact_id): expected_revision(if_match)}
     facts: list[tuple[str, FactSpec]] = []
     if change is not None:
         review.editable(kind, fact_id, spec, change)
@@ -156,7 +160,11 @@ def _edit(
         try:
             facts = [(crisis, convert(merged, store.SPEC_OF[kind]))]
         except msgspec.ValidationError as exc:
-            raise Problem(422, f"fact {fact_id!r}: {exc}", kind="invalid-fact") from None
+            name, reason = at_fault(exc)
+            invalid = [InvalidParam(name or "body", reason)]
+            raise Problem(
+                422, f"fact {fact_id!r}: {exc}", kind="invalid-fact", invalid=invalid
+            ) from None
     try:
         deleted = [] if facts else [(kind.value, fact_id)]
         outcome = engine.change(conn, facts, deleted, author, summary, expect, held=True)
@@ -173,16 +181,18 @@ def _transition(
     kind: FactKind,
     fact_id: str,
     to: ReviewStatus,
-    expected: int,
+    if_match: str | None,
     author: str,
     reason: str | None,
     summary: str | None,
 ) -> Written:
-    """Publish or retract the fact, made against the revision `expected`: one revision."""
+    """Publish or retract the fact, made against the revision If-Match names: one
+    revision. A fact that is not there answers 404 (410 deleted) whatever If-Match says."""
     edits.hold(conn, [fact_id])
     found = store.fact_spec(conn.cursor(), kind, fact_id)
     if found is None:
         raise _missing(conn, kind, fact_id)
+    expected = expected_revision(if_match)
     at = conn.execute(
         "SELECT revision FROM records WHERE kind = %s AND id = %s", [kind.value, fact_id]
     ).fetchone()
@@ -208,9 +218,8 @@ async def _move(
     reason: str | None,
     summary: str | None,
 ) -> Response[Any]:
-    expected = expected_revision(if_match)
     work = partial(
-        _transition, kind=kind, fact_id=fact_id, to=to, expected=expected,
+        _transition, kind=kind, fact_id=fact_id, to=to, if_match=if_match,
         author=request.state.key.name, reason=reason, summary=summary,
     )  # fmt: skip
     return (await write(request, work)).response()
@@ -232,14 +241,13 @@ async def _change(
     summary: str | None,
 ) -> Response[Any]:
     """An edit (a merge patch) or, with no `change`, a deletion, made against `if_match`."""
-    expected = expected_revision(if_match)
     author = request.state.key.name
     work = partial(
         _edit,
         kind=kind,
         fact_id=fact_id,
         change=change,
-        expected=expected,
+        if_match=if_match,
         author=author,
         summary=summary,
     )
@@ -304,7 +312,13 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         """Deletes the fact, leaving a tombstone: its URL answers 410 with the summary given
         here. Answers the deleting revision."""
         if not summary:
-            raise Problem(422, "Say why in X-Edit-Summary: it is what the fact's URL will answer.")
+            reason = "say why: it is what the fact's URL will answer"
+            raise Problem(
+                422,
+                f"Invalid parameter 'X-Edit-Summary': {reason}.",
+                kind="invalid-parameter",
+                invalid=[InvalidParam("X-Edit-Summary", reason)],
+            )
         return await _change(request, kind, fact_id, None, if_match, summary)
 
     async def publish(
@@ -367,11 +381,12 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         "create": post(
             "/", operation_id=f"Create{noun}", summary=f"Create {article} {kind.value}",
             status_code=201,
-            opt={"role": Role.CURATOR, "body": JSON}, **with_body,
+            opt={"role": Role.CURATOR, "body": JSON, "shape": new}, **with_body,
         )(create),
         "edit": patch(
             "/{fact_id:str}", operation_id=f"Edit{noun}", summary=f"Edit {article} {kind.value}",
-            opt={"role": Role.CURATOR, "body": MERGE_PATCH}, **with_body,
+            opt={"role": Role.CURATOR, **PATCHED},
+            **with_body,
         )(edit),
         "remove": delete(
             "/{fact_id:str}", operation_id=f"Delete{noun}",
@@ -382,12 +397,12 @@ def with_writes(reads: type[Controller], kind: FactKind) -> type[Controller]:
         "publish": post(
             "/{fact_id:str}/publication", operation_id=f"Publish{noun}",
             summary=f"Publish {article} {kind.value}", status_code=200,
-            opt={"role": Role.EDITOR}, **secured,
+            opt={"role": Role.EDITOR, **optional(schemas.Publication)}, **with_body,
         )(publish),
         "retract": post(
             "/{fact_id:str}/retraction", operation_id=f"Retract{noun}",
             summary=f"Retract {article} {kind.value}", status_code=200,
-            opt={"role": Role.EDITOR}, **secured,
+            opt={"role": Role.EDITOR, **optional(schemas.Retraction | None)}, **with_body,
         )(retract),
         "list_revisions": get(
             "/{fact_id:str}/revisions", operation_id=f"List{noun}Revisions",

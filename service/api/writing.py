@@ -1,6 +1,6 @@
 """What every write route shares: its headers, one transaction under the write locks, the
-revision an If-Match names, JSON Merge Patch, the body's media type checked before decoding,
-and the answer kept for an idempotent replay."""
+revision an If-Match names, JSON Merge Patch, the body's media type and shape checked
+strictly before Litestar decodes it, and the answer kept for an idempotent replay."""
 
 import re
 from collections.abc import Callable
@@ -24,7 +24,7 @@ from service.touched import Touched
 T = TypeVar("T")
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
-_ETAG = re.compile(r'\s*(?:W/)?"(\d+)\.[0-9a-f]{32}(?:-gzip)?"\s*')
+_ETAG = re.compile(r'\s*"(\d+)\.[0-9a-f]{32}(?:-gzip)?"\s*')
 
 Summary = Annotated[
     str | None,
@@ -104,13 +104,23 @@ async def write(
 
 
 def expected_revision(if_match: str | None) -> int:
-    """The revision an If-Match names: 428 without one, 412 when it names none."""
-    if if_match is None:
+    """The revision an If-Match names: 428 without one or with `*` (it matches whatever
+    revision is current, so it cannot keep a write from undoing a change unseen), 412 when
+    it names none; a weak ETag never matches (RFC 9110 compares If-Match strongly)."""
+    if if_match is None or if_match.strip() == "*":
+        given = "If-Match: * matches any revision, so it" if if_match else "A write without it"
         raise Problem(
             428,
-            "This write needs If-Match with the record's ETag as you last read it, so that it "
-            "cannot undo a change you have not seen.",
+            "This write needs If-Match with the record's ETag as you last read it: "
+            f"{given} cannot keep it from undoing a change you have not seen.",
             kind="precondition-required",
+        )
+    if if_match.strip().startswith("W/"):
+        raise Problem(
+            412,
+            "If-Match compares ETags strongly: a weak ETag (W/...) never matches; send the "
+            "record's ETag as its answer gave it.",
+            kind="stale",
         )
     match = _ETAG.fullmatch(if_match)
     if match is None:
@@ -140,12 +150,26 @@ def kept_answer(answer: Written) -> dict[str, Any]:
     }
 
 
+def optional(shape: Any) -> dict[str, Any]:
+    """The `opt` of a route that may take a JSON body of `shape`, or none."""
+    return {"body": JSON, "shape": shape, "optional": True}
+
+
+PATCHED: dict[str, Any] = {"body": MERGE_PATCH, "shape": dict[str, Any]}
+"""The `opt` of a route that takes a JSON Merge Patch."""
+
+
 async def body_type(
     connection: ASGIConnection[Any, Any, Any, Any], route: BaseRouteHandler
 ) -> None:
-    """A guard: the body is of the media type the route's `opt` names, checked before
-    anything decodes it."""
+    """A guard: the body is of the media type the route's `opt` names and, decoded strictly
+    (`"1"` is not a count), of the shape it names, checked before Litestar decodes it
+    leniently. A route whose body is optional (`opt["optional"]`) takes none at all."""
     media_type = route.opt["body"]
+    assert isinstance(connection, Request), "a guard of HTTP routes"
+    body = await connection.body()
+    if route.opt.get("optional") and not body.strip():
+        return
     given = connection.headers.get("content-type", "").split(";")[0].strip().lower()
     if given != media_type:
         raise Problem(
@@ -153,3 +177,58 @@ async def body_type(
             f"This write takes a body of type {media_type}, not {given or 'none'}.",
             kind="unsupported-media-type",
         )
+    strict_body(body, route.opt["shape"], media_type)
+
+
+def strict_body(body: bytes, shape: Any, media_type: str) -> None:
+    """400 naming `body`, or the member at fault, when the body is not JSON of `shape`."""
+    what = "a JSON Merge Patch" if media_type == MERGE_PATCH else "the record"
+    if not body.strip():
+        raise body_problem("body", f"the body is empty; it must be a JSON object ({what})")
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise body_problem("body", f"the body is not valid JSON: {exc}") from None
+    try:
+        msgspec.convert(_whole(value), shape, strict=True)
+    except msgspec.ValidationError as exc:
+        name, reason = at_fault(exc)
+        if not name and reason.startswith("Expected `object`"):
+            reason = f"the body must be a JSON object ({what}), not {reason.split('got ')[-1]}"
+        raise body_problem(name or "body", reason) from None
+
+
+def at_fault(exc: msgspec.ValidationError) -> tuple[str, str]:
+    """The member msgspec names (`count`, `citations[0].quote`; '' for the whole value) and
+    what is wrong with it."""
+    reason, _, at = str(exc).partition(" - at `")
+    name = at.removesuffix("`").removeprefix("$").removeprefix(".")
+    field = _FIELD.search(reason)
+    if field:
+        name = f"{name}.{field[1]}" if name else field[1]
+    return name, reason
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one kind of number: `3.0` is the integer 3 (as JSON Schema reads it), while
+    `"3"` stays a string."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    return value
+
+
+_FIELD = re.compile(r"(?:unknown|required) field `([^`]+)`")
+
+
+def body_problem(name: str, reason: str) -> Problem:
+    """A body that is not what the write takes: 400 naming the member at fault."""
+    return Problem(
+        400,
+        f"Invalid body: `{name}`: {reason}." if name != "body" else f"Invalid body: {reason}.",
+        kind="invalid-body",
+        invalid=[InvalidParam(name, reason)],
+    )

@@ -117,3 +117,8 @@ class Retraction(Shape, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(max_length=1000)] | None = None
     """Required: why the fact is withdrawn, shown with it at its URL (and the revision's
     summary). A retraction without one is refused with 422 naming `reason`."""
+
+
+class Publication(Shape, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An editor's publication takes no body, or an empty object: any member is a mistake,
+    refused by name rather than ignored."""
