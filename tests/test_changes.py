@@ -19,7 +19,7 @@ from service.app import create_app
 from service.database import make_engine
 from service.settings import Settings
 from service.vocabulary import Role
-from tests.apiclient import invalid, ok
+from tests.apiclient import invalid, ok, problem
 from tests.conftest import FIXTURES, loaded_database
 from tests.waiting import until
 
@@ -125,6 +125,29 @@ class TestFeed:
         self, client: Client, since: str
     ) -> None:
         invalid(client, "/v1/changes", "since", since=since)
+
+    @pytest.mark.parametrize("crisis", ["nope", "kazakstan-2022"])
+    @pytest.mark.parametrize("polling", ["from-the-start", "since", "since-and-wait"])
+    def test_a_crisis_that_does_not_exist_is_the_lists_404(
+        self, client: Client, crisis: str, polling: str
+    ) -> None:
+        """Not an empty page (nor a held request) as if nothing had changed in it."""
+        polled: dict[str, Any] = {}
+        if polling.startswith("since"):
+            polled["since"] = follow(client, None)[1]
+        if polling.endswith("wait"):
+            polled["wait"] = 30
+        started = time.monotonic()
+        body = problem(client, "/v1/changes", 404, crisis=crisis, **polled)
+        assert time.monotonic() - started < 10, "answered at once, not after waiting"
+        listed = problem(client, "/v1/sources", 404, crisis=crisis)
+        assert body["type"] == "urn:crisis-facts:problem:unknown-filter-id"
+        assert body["invalid_params"] == listed["invalid_params"]
+
+    def test_a_crisis_that_exists_with_nothing_newer_is_an_empty_page(self, client: Client) -> None:
+        _, cursor = follow(client, None)
+        page = ok(client, "/v1/changes", since=cursor, crisis="kazakhstan-2022")
+        assert page == {"items": [], "next_cursor": cursor}
 
     def test_wait_above_30_is_a_400(self, client: Client) -> None:
         invalid(client, "/v1/changes", "wait", wait=31)

@@ -111,6 +111,39 @@ class TestNdjson:
         invalid(client, "/v1/export/actors.ndjson", "crisis", crisis="Not A Slug")
 
 
+NAMED_FILTERS = [
+    *((name, "crisis", "kazakstan-2022") for name in EXPORTS),
+    ("casualties", "actor", "tokayev"),
+    ("casualties", "claimant", "tokayev"),
+    ("statements", "speaker", "tokayev"),
+    ("statements", "source", "src-nope"),
+    ("deployments", "sender", "tokayev"),
+    ("arrests", "source", "src-nope"),
+    ("timeline", "actor", "tokayev"),
+]
+
+
+class TestAnIdThatNamesNothing:
+    @pytest.mark.parametrize("suffix", ["csv", "ndjson"])
+    @pytest.mark.parametrize(("name", "parameter", "wrong"), NAMED_FILTERS)
+    def test_is_the_lists_404_before_any_row(
+        self, client: Client, name: str, parameter: str, wrong: str, suffix: str
+    ) -> None:
+        """Not a header alone or a closing line counting 0, as if nothing matched."""
+        listed = problem(client, EXPORTS[name], 404, **{parameter: wrong})
+        exported = problem(client, f"/v1/export/{name}.{suffix}", 404, **{parameter: wrong})
+        assert exported["type"] == listed["type"] == "urn:crisis-facts:problem:unknown-filter-id"
+        assert exported["invalid_params"] == listed["invalid_params"]
+        assert [p["name"] for p in exported["invalid_params"]] == [parameter]
+
+    def test_an_id_that_names_something_with_nothing_to_export_is_still_exported(
+        self, client: Client
+    ) -> None:
+        """An existing id that no row matches is an empty export, as it is an empty list."""
+        items, closing = ndjson(client, "arrests", crisis="kazakhstan-2022", since="2100-01-01")
+        assert items == [] and closing["count"] == 0
+
+
 class TestCsv:
     @pytest.mark.parametrize("name", [n for n in EXPORTS if n in package.PRIMARY_KEYS])
     def test_one_row_per_item_with_the_packages_columns(self, client: Client, name: str) -> None:

@@ -173,6 +173,26 @@ class TestSubscriptions:
         assert response.headers["content-type"] == "application/problem+json"
         assert name in response.text
 
+    @pytest.mark.parametrize("crisis_id", ["nope", "kazakstan-2022"])
+    def test_a_crisis_that_does_not_exist_is_a_422_naming_it_and_nothing_is_stored(
+        self, client: Client, receiver: Receiver, crisis_id: str
+    ) -> None:
+        """Such a subscription would never be sent anything, as if no change came."""
+        before = client.get("/v1/webhooks").json()["items"]
+        response = client.post("/v1/webhooks", json={"url": receiver.url, "crisis_id": crisis_id})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        (named,) = response.json()["invalid_params"]
+        assert named["name"] == "crisis_id" and repr(crisis_id) in named["reason"]
+        assert client.get("/v1/webhooks").json()["items"] == before
+
+    def test_a_crisis_that_exists_is_subscribed_to(
+        self, client: Client, receiver: Receiver
+    ) -> None:
+        created = subscribe(client, receiver, crisis_id="kazakhstan-2022")
+        assert created["crisis_id"] == "kazakhstan-2022"
+        assert client.delete(f"/v1/webhooks/{created['id']}").status_code == 204
+
     def test_private_addresses_are_refused_unless_allowed(self, hooks_url: str) -> None:
         settings = Settings(database_url=hooks_url, allowed_hosts=("testserver.local",))
         with TestClient(create_app(settings)) as strict:
@@ -256,13 +276,15 @@ class TestDelivery:
         self, client: Client, receiver: Receiver, running: Callable[[], None], hooks_url: str
     ) -> None:
         unsubscribe_all(hooks_url)
+        write(hooks_url, 60, seed=24)  # a crisis is subscribed to once it exists
         hook = subscribe(client, receiver, crisis_id="synth-60")
         running()
         running()
         write(hooks_url, 60, seed=25)
         with psycopg.connect(hooks_url) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM revisions WHERE crisis_id = 'synth-60'"
+                "SELECT count(*) FROM revisions WHERE crisis_id = 'synth-60' AND revision > %s",
+                [hook["cursor"]],
             ).fetchone()
         expected = row[0] if row else 0
         receiver.wait_for(lambda: len(receiver.received) >= expected, 60)

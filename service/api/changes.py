@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from litestar.params import Parameter
 
 from service import changes, schemas
+from service.api.existing import check_named
 from service.api.params import CrisisId, Limit, fetch
 from service.api.readers import sees_drafts
 from service.errors import invalid_parameter
@@ -77,7 +78,8 @@ async def list_changes(
     `answer` is null), published, retracted — each with the record's answer as of that
     change. Kept forever. Changes to a draft fact are listed only for a request with an API
     key; the public sees a fact from the change that published it.
-    Follow `next_cursor`, given also when nothing is newer, to poll for what comes next."""
+    Follow `next_cursor`, given also when nothing is newer, to poll for what comes next.
+    A `crisis` that does not exist is a 404, as in the lists, without waiting."""
     try:
         after = changes.revision_of(since)
     except BadCursor as exc:
@@ -86,14 +88,13 @@ async def list_changes(
     deadline = loop.time() + wait
     news: News = request.app.state.news
     drafts = await sees_drafts(request)
-    while True:
-        page = await fetch(
-            request, changes.page, after, limit, crisis, kind.value if kind else None, drafts
-        )
-        remaining = deadline - loop.time()
-        if page.items or remaining <= 0:
-            break
+    args = (after, limit, crisis, kind.value if kind else None, drafts)
+    page = await fetch(request, changes.page, *args)
+    # before waiting: a crisis that does not exist will have no news either
+    await check_named(request, page.items, None, crisis=crisis)
+    while not page.items and (remaining := deadline - loop.time()) > 0:
         await news.wait(min(remaining, POLL_SECONDS))
+        page = await fetch(request, changes.page, *args)
     # A held request's answer depends on when it came: it is never kept for another.
     cache_control = "no-store" if wait else "no-cache"
     return Response(page, headers={"Cache-Control": cache_control})

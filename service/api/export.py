@@ -20,6 +20,7 @@ from litestar.response import Stream
 
 from service.api import zipping
 from service.api.asgi import header_value
+from service.api.existing import check_ids, named_ids
 from service.api.negotiation import EXPORTS, refuses, served
 from service.api.params import (
     FILTER_DEPENDENCIES,
@@ -136,9 +137,13 @@ class ExportBody:
         await self.release()  # a stream never started
 
 
-async def stream(request: Request[Any, Any, Any], listing: Listing) -> Stream:
-    """The export of `listing` in the format the path's suffix names. The transaction opens
-    before the answer starts, so an unreachable database is still a 503 problem."""
+async def stream(
+    request: Request[Any, Any, Any], listing: Listing, named: dict[str, str | None]
+) -> Stream:
+    """The export of `listing` in the format the path's suffix names. The ids its filters
+    name (parameter -> id) are checked and the transaction opens before the answer starts,
+    so an unknown id is still a 404 problem, an unreachable database a 503."""
+    await check_ids(request, **named)
     pool = request.app.state.export_pool
     conn = await pool.getconn()
     try:
@@ -183,7 +188,8 @@ async def export_statements(
     """Every statement the filters let through, as `ListStatements` filters them."""
     kind_filters = {"mode": mode, "channel": channel, **in_role("speaker_id", speaker)}
     narrowed = replace(filters, kind_filters=kind_filters)
-    return await stream(request, listings.facts("statements", FactKind.STATEMENT, narrowed))
+    listing = listings.facts("statements", FactKind.STATEMENT, narrowed)
+    return await stream(request, listing, named_ids(narrowed))
 
 
 @exported("casualties", "Export casualty figures")
@@ -195,7 +201,8 @@ async def export_casualties(
 ) -> Stream:
     """Every casualty figure the filters let through, as `ListCasualties` filters them."""
     narrowed = replace(filters, kind_filters={"category": category, "victim_group": victim_group})
-    return await stream(request, listings.facts("casualties", FactKind.CASUALTY, narrowed))
+    listing = listings.facts("casualties", FactKind.CASUALTY, narrowed)
+    return await stream(request, listing, named_ids(narrowed))
 
 
 @exported("deployments", "Export troop deployments")
@@ -207,7 +214,8 @@ async def export_deployments(
 ) -> Stream:
     """Every deployment the filters let through, as `ListDeployments` filters them."""
     narrowed = replace(filters, kind_filters={"status": status, **in_role("sender_id", sender)})
-    return await stream(request, listings.facts("deployments", FactKind.DEPLOYMENT, narrowed))
+    listing = listings.facts("deployments", FactKind.DEPLOYMENT, narrowed)
+    return await stream(request, listing, named_ids(narrowed))
 
 
 @exported("arrests", "Export arrests")
@@ -218,7 +226,8 @@ async def export_arrests(
 ) -> Stream:
     """Every arrest the filters let through, as `ListArrests` filters them."""
     narrowed = replace(filters, kind_filters={"confirmed": confirmed})
-    return await stream(request, listings.facts("arrests", FactKind.ARREST, narrowed))
+    listing = listings.facts("arrests", FactKind.ARREST, narrowed)
+    return await stream(request, listing, named_ids(narrowed))
 
 
 @exported("timeline", "Export the timeline")
@@ -234,7 +243,7 @@ async def export_timeline(
     """Every dated fact in date order, as `GetTimeline` filters them (undated ones too,
     placed, with `undated=true`); a kind's own columns are empty on the other kinds' rows."""
     kinds = tuple(sorted(set(kind))) if kind else tuple(FactKind)
-    return await stream(request, listings.timeline(filters, kinds, undated))
+    return await stream(request, listings.timeline(filters, kinds, undated), named_ids(filters))
 
 
 @exported("actors", "Export actors", fact_filters=False)
@@ -245,7 +254,7 @@ async def export_actors(
     name: ActorName = None,
 ) -> Stream:
     """Every actor the filters let through, as `ListActors` filters them."""
-    return await stream(request, listings.actors(crisis, kind, name))
+    return await stream(request, listings.actors(crisis, kind, name), {"crisis": crisis})
 
 
 @exported("sources", "Export sources", fact_filters=False)
@@ -253,7 +262,7 @@ async def export_sources(
     request: Request[Any, Any, Any], crisis: CrisisId = None, language: LanguageFilter = None
 ) -> Stream:
     """Every article (without its text) the filters let through, as `ListSources` does."""
-    return await stream(request, listings.sources(crisis, language))
+    return await stream(request, listings.sources(crisis, language), {"crisis": crisis})
 
 
 @exported("disputes", "Export disputed quantities", fact_filters=False)
@@ -267,7 +276,7 @@ async def export_disputes(
 ) -> Stream:
     """Every disputed quantity the filters let through, as `ListDisputes` filters them."""
     seen = await visibility(request, include)
-    return await stream(request, listings.disputes(crisis, kind, seen))
+    return await stream(request, listings.disputes(crisis, kind, seen), {"crisis": crisis})
 
 
 @get(

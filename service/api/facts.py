@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, get
 
 from service import queries, schemas
-from service.api.existing import check_named
+from service.api.existing import check_named, named_ids
 from service.api.paging import fetch, paged
 from service.api.params import (
     BySender,
@@ -89,18 +89,6 @@ async def _list(
     stored = await fetch(request, queries.list_facts, kind, filters, limit, cursor)
     await check_named(request, stored.value.items, cursor, **named_ids(filters))
     return paged(request, stored.value, stored.etag)
-
-
-def named_ids(filters: FactFilter) -> dict[str, str | None]:
-    """The ids a fact list's filters name, by parameter."""
-    return {
-        "crisis": filters.crisis,
-        "actor": filters.actor,
-        "source": filters.source,
-        "claimant": filters.claimant,
-        "speaker": filters.kind_filters.get("speaker_id"),
-        "sender": filters.kind_filters.get("sender_id"),
-    }
 
 
 async def _detail(

@@ -9,14 +9,26 @@ from litestar.params import JSONBody, Parameter
 
 from service import schemas
 from service.api.auth import SECURITY, require_key
+from service.api.existing import unknown_ids
 from service.api.params import PathId
 from service.api.writing import JSON, body_type
-from service.errors import invalid_parameter, not_found
+from service.errors import Problem, invalid_parameter, not_found
 from service.vocabulary import Role
 from service.webhooks import store
 from service.webhooks.outbound import Refused, check_url
 
 ADMIN: dict[str, Any] = {"security": SECURITY, "tags": ["webhooks"]}
+
+
+async def check_crisis(request: Request[Any, Any, Any], crisis_id: str | None) -> None:
+    """422 naming `crisis_id` when it names no crisis, as a fact's body naming one is: such
+    a subscription would never be sent anything."""
+    if crisis_id is None:
+        return
+    invalid = await unknown_ids(request, {"crisis_id": ("crisis", crisis_id)})
+    if invalid:
+        detail = "; ".join(f"{p.name}: {p.reason}" for p in invalid)
+        raise Problem(422, detail, kind="invalid-record", invalid=invalid)
 
 
 class WebhookController(Controller):
@@ -39,12 +51,13 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[schemas.NewWebhook]
     ) -> Response[schemas.CreatedWebhook]:
         """Every change after now of the given kinds (all when empty) and crisis (any when
-        absent) is POSTed to `url`, signed as Standard Webhooks says. The answer holds the
-        signing `secret`, shown this once."""
+        absent; one that does not exist is a 422) is POSTed to `url`, signed as Standard
+        Webhooks says. The answer holds the signing `secret`, shown this once."""
         try:
             check_url(data.url, request.app.state.settings.webhook_allow_private)
         except Refused as exc:
             raise invalid_parameter("url", str(exc)) from None
+        await check_crisis(request, data.crisis_id)
         async with request.app.state.write_pool.connection() as conn:
             created = await store.create(conn, data)
         return Response(
