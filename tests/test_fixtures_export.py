@@ -102,3 +102,29 @@ def test_a_load_names_the_files_of_the_folder_it_was_given(
     assert f"exported/facts/{CRISIS}/actors.yaml: actor 'tester-person': used by no fact" in (
         refused
     )
+
+
+def test_a_crisis_change_counts_no_draft(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The crisis as /v1/changes shows it after a load counts what its URL shows the
+    public: published facts, not drafts."""
+    draft = convert({**ADDED, "review": {"status": "draft"}}, CasualtySpec)
+    with psycopg.connect(url) as conn:
+        engine.change(conn, [(CRISIS, draft)], [], "night-desk", "AFP")
+    assert run(url, monkeypatch, "export", "--crisis", CRISIS, "--out", str(tmp_path)) == 0
+    crisis = tmp_path / "facts" / CRISIS / "crisis.yaml"
+    crisis.write_text(crisis.read_text("utf-8").replace("summary: ", "summary: Revised. "))
+    assert run(url, monkeypatch, "load", str(tmp_path)) == 0, capsys.readouterr().err
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT (SELECT answer::json FROM revisions WHERE kind = 'crisis' "
+            " AND record_id = %(c)s ORDER BY revision DESC LIMIT 1), "
+            "(SELECT count(*) FROM facts WHERE crisis_id = "
+            " %(c)s AND kind = 'casualty' AND review_status = 'published')",
+            {"c": CRISIS},
+        ).fetchone()
+    assert row is not None
+    answer, published = row
+    assert "Revised." in answer["summary"]
+    assert answer["counts"]["casualty"] == published
