@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 
 from service import cli, engine, keys
 from service.app import create_app
+from service.engine.rows import KINDS
 from service.settings import Settings
 from service.vocabulary import Role
 from tests.conftest import FIXTURES, loaded_database
@@ -435,3 +436,35 @@ def test_a_writer_reads_its_write_at_once(url: str, tokens: dict[Role, str]) -> 
 
 async def _cancel(task: Any) -> None:
     task.cancel()
+
+
+def listed(client: TestClient[Litestar], path: str, **headers: str) -> int:
+    """How many facts of the crisis a list shows, every page of it."""
+    seen, cursor = 0, None
+    while True:
+        params: dict[str, Any] = {"crisis": CRISIS, "limit": 200}
+        if cursor:
+            params["cursor"] = cursor
+        page = client.get(path, params=params, headers=headers).json()
+        seen += len(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+def test_a_crisis_counts_what_its_reader_lists_show(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """A draft counts only for a reader with a key, a retracted fact for no one: the counts
+    of a crisis and of the list of crises are those of the facts its reader's lists show."""
+    post(client, tokens, Role.CURATOR, new_casualty())
+    created = post(client, tokens, Role.EDITOR, new_casualty(review={"status": "published"}))
+    path = created.headers["location"]
+    retracted = move(client, tokens, path, "retraction", created.headers["etag"], reason="Wrong")
+    assert retracted.status_code == 200, retracted.text
+    for headers in ({}, as_(tokens, Role.CURATOR)):
+        counts = client.get(f"/v1/crises/{CRISIS}", headers=headers).json()["counts"]
+        shown = {kind.value: listed(client, info.path, **headers) for kind, info in KINDS.items()}
+        assert counts == {kind: n for kind, n in shown.items() if n}, headers or "public"
+        crises = client.get("/v1/crises", headers=headers).json()["items"]
+        assert next(c for c in crises if c["id"] == CRISIS)["counts"] == counts

@@ -77,17 +77,21 @@ SEARCH_MAX_LENGTH = 200
     **takes(CrisisQuery),
 )
 async def list_crises(request: Request[Any, Any, Any]) -> Response[schemas.Page[schemas.Crisis]]:
-    """Every crisis the service holds, with how many facts of each kind it has."""
+    """Every crisis the service holds, with how many facts of each kind it has: the
+    published ones, drafts too with an API key, as the fact lists show them."""
     query = decode(request, CrisisQuery)
-    return paged(request, await fetch(request, queries.list_crises, query.limit, query.cursor))
+    seen = await visibility(request, None)
+    page = await fetch(request, queries.list_crises, query.limit, query.cursor, seen)
+    return paged(request, page)
 
 
 @get(
     "/v1/crises/{crisis_id:str}", operation_id="GetCrisis", summary="Get a crisis", tags=["crises"]
 )
 async def get_crisis(request: Request[Any, Any, Any], crisis_id: PathId) -> schemas.Crisis:
-    """One crisis with its fact counts."""
-    crisis = await fetch(request, queries.get_crisis, crisis_id)
+    """One crisis with its fact counts: published facts, drafts too with an API key, as
+    the fact lists show them."""
+    crisis = await fetch(request, queries.get_crisis, crisis_id, await visibility(request, None))
     if crisis is None:
         raise not_found("crisis", crisis_id)
     return crisis

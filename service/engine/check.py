@@ -126,9 +126,10 @@ def checked(bundle: Bundle, problems: list[str]) -> Iterator[r.Record]:
         if crisis is not None:
             yield crisis
     yield from _sources(bundle, known, problems)
+    folders: dict[str, str] = {}  # crisis id -> its folder, as the problems name it
     for (where, cb), found in zip(bundle.crises, crisis_problems, strict=True):
         problems.extend(found)
-        folder = where.rsplit("/", 1)[0]
+        folder = folders[cb.crisis.id] = where.rsplit("/", 1)[0]
         yield from _actors(cb, folder, known, problems)
         yield from _places(cb, folder, known, problems)
         for file, fact in cb.facts:
@@ -144,7 +145,7 @@ def checked(bundle: Bundle, problems: list[str]) -> Iterator[r.Record]:
     for actor_id, crisis_id in known.actors.items():
         if actor_id not in known.used:
             problems.append(
-                f"fixtures/facts/{crisis_id}/actors.yaml: actor {actor_id!r}: used by no fact"
+                f"{folders[crisis_id]}/actors.yaml: actor {actor_id!r}: used by no fact"
             )
 
 

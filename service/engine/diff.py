@@ -149,6 +149,17 @@ class Stale(Exception):
         super().__init__(f"{kind} {record_id!r} is at revision {revision}")
 
 
+def _waiting(cursor: Cursor, crises: list[str]) -> set[tuple[str, str]]:
+    """Actors of `crises` that no fact involves: added through the API, they wait for a fact
+    before they are exported, so a load without them keeps them."""
+    rows = cursor.execute(
+        "SELECT a.id FROM actors a WHERE a.crisis_id = ANY(%s) "
+        "AND NOT EXISTS (SELECT 1 FROM fact_actors fa WHERE fa.actor_id = a.id)",
+        [crises],
+    ).fetchall()
+    return {("actor", row[0]) for row in rows}
+
+
 class Applier:
     """Takes the records the crises in scope should hold, one at a time, parents first."""
 
@@ -198,6 +209,7 @@ class Applier:
         for key, revision in (expect or {}).items():
             if revisions.get(key) != revision:
                 raise Stale(*key, revisions.get(key))
+        self.waiting = set() if only is not None else _waiting(cursor, crises)
         self.writer = Writer(cursor)
         self.background = Background(self.writer, inline=only is not None)
         self.names = answers.Names()
@@ -341,10 +353,12 @@ class Applier:
             self._flush()
 
     def _count(self, record: r.FactRecord) -> None:
-        """Facts per kind of the crisis and of each changed actor, for their answers."""
+        """Facts per kind of the crisis and of each changed actor, for their answers: the
+        crisis's as its URL answers the public (published facts only)."""
         kind = record.row.kind
         crisis = self.fact_counts.get(record.row.crisis_id)
-        if crisis is not None:  # a change set counts nothing it does not rewrite
+        published = record.row.review_status == ReviewStatus.PUBLISHED
+        if crisis is not None and published:  # a change set counts nothing it does not rewrite
             crisis[kind] += 1
         for actor_id in {a.actor_id for a in record.actors}:
             counts = self.fact_counts.get(actor_id)
@@ -423,7 +437,8 @@ class Applier:
         """Records of the crises in scope that were not given: deleted, each a tombstone."""
         gone: dict[str, list[tuple[str, str]]] = {}
         for (kind, record_id), (_, crisis) in sorted(self.stored.items()):
-            gone.setdefault(kind, []).append((record_id, crisis))
+            if (kind, record_id) not in self.waiting:
+                gone.setdefault(kind, []).append((record_id, crisis))
         log, current = [], []
         drafts = self._drafts([(k, i) for k, ids in gone.items() for i, _ in ids if k in r.KINDS])
         # Facts first: they refer to the rest.

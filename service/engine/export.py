@@ -63,7 +63,8 @@ def _dump(path: Path, records: list[dict[str, Any]] | dict[str, Any]) -> None:
 
 
 def export(cursor: Cursor, crisis_id: str, root: Path) -> dict[str, int]:
-    """Write crisis `crisis_id` under `root` as fixtures; how many records of each file."""
+    """Write crisis `crisis_id` under `root` as fixtures; how many records of each file.
+    Actors no fact involves wait out of it: a load refuses them, and keeps them stored."""
     counts: dict[str, int] = {}
     with cursor.connection.cursor(row_factory=namedtuple_row) as named:
         crisis: Any = named.execute("SELECT * FROM crises WHERE id = %s", [crisis_id]).fetchone()
@@ -83,7 +84,8 @@ def export(cursor: Cursor, crisis_id: str, root: Path) -> dict[str, int]:
         _dump(root / "articles" / "sources.yaml", sources)
         counts["sources.yaml"] = len(sources)
         actors = [_actor(named, row) for row in named.execute(
-            "SELECT * FROM actors WHERE crisis_id = %s ORDER BY id", [crisis_id]
+            "SELECT * FROM actors a WHERE crisis_id = %s AND EXISTS "
+            "(SELECT 1 FROM fact_actors fa WHERE fa.actor_id = a.id) ORDER BY id", [crisis_id]
         ).fetchall()]  # fmt: skip
         _dump(folder / "actors.yaml", actors)
         counts["actors.yaml"] = len(actors)

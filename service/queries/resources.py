@@ -92,9 +92,12 @@ async def keyset_page(
     limit: int,
     cursor: str | None,
     item_type: type[T],
+    bound: Mapping[str, Any] | None = None,
 ) -> schemas.Page[T]:
-    """A page of `listing` narrowed by the filters' values `params`."""
+    """A page of `listing` narrowed by the filters' values `params`; `bound` gives the
+    values its items' JSON asks for, which narrow nothing."""
     query = _keyset_sql(listing, tuple(params), cursor is not None, limit + 1)
+    params = {**params, **(bound or {})}
     if cursor is not None:
         (after,) = decode_cursor(scope, cursor, (str,))
         params = {**params, "after": after}
@@ -108,7 +111,8 @@ _CRISIS_JSON = sql.SQL("""json_build_object(
     'id', c.id, 'name', c.name, 'summary', c.summary, 'country', c.country,
     'start', {start}, 'end', {end},
     'counts', coalesce((SELECT json_object_agg(kind, n) FROM (
-        SELECT kind, count(*) AS n FROM facts WHERE crisis_id = c.id GROUP BY kind) k),
+        SELECT kind, count(*) AS n FROM facts
+        WHERE crisis_id = c.id AND review_status = ANY(%(statuses)s) GROUP BY kind) k),
         '{{}}'),
     'corrections', c.corrections::json, 'changed', {changed})""").format(
     start=date_json("c", "start_on", "start_precision"),
@@ -123,12 +127,20 @@ _GET_CRISIS = rendered(
 )
 
 
-async def list_crises(conn: Conn, limit: int, cursor: str | None) -> schemas.Page[schemas.Crisis]:
-    return await keyset_page(conn, _CRISES, "crises", {}, limit, cursor, schemas.Crisis)
+async def list_crises(
+    conn: Conn, limit: int, cursor: str | None, visibility: Visibility = PUBLIC
+) -> schemas.Page[schemas.Crisis]:
+    """Crises with their counts of the facts this reader's lists show."""
+    seen = {"statuses": list(visibility.statuses)}
+    return await keyset_page(conn, _CRISES, "crises", {}, limit, cursor, schemas.Crisis, seen)
 
 
-async def get_crisis(conn: Conn, crisis_id: str) -> schemas.Crisis | None:
-    return await _one(conn, _GET_CRISIS, {"id": crisis_id}, schemas.Crisis)
+async def get_crisis(
+    conn: Conn, crisis_id: str, visibility: Visibility = PUBLIC
+) -> schemas.Crisis | None:
+    """A crisis with its counts of the facts this reader's lists show."""
+    params = {"id": crisis_id, "statuses": list(visibility.statuses)}
+    return await _one(conn, _GET_CRISIS, params, schemas.Crisis)
 
 
 async def _one(
