@@ -332,12 +332,17 @@ class TestActors:
     ) -> None:
         actor = post(client, tokens, "/v1/actors", new_actor()).json()
         source = post(client, tokens, "/v1/sources", new_source()).json()
-        fact = post(client, tokens, "/v1/statements", {
+        published = {  # what every reader counts, with a key or without
             "crisis": CRISIS, "id": f"stm-api-{secrets.token_hex(3)}", "speaker": actor["id"],
             "content": "order had been restored in every region", "mode": "reported",
             "language": "en", "citations": [{"source": source["id"], "quote": "order had been "
                                              "restored in every region"}],
-        }).json()  # fmt: skip
+            "review": {"status": "published"},
+        }  # fmt: skip
+        editor = {"Authorization": f"Bearer {tokens[Role.EDITOR]}", "X-Edit-Summary": "New"}
+        made = client.post("/v1/statements", json=published, headers=editor)
+        assert made.status_code == 201, made.text
+        fact = made.json()
         read = client.get(f"/v1/actors/{actor['id']}")
         assert read.json()["fact_counts"] == {"statement": 1}
         retitled = client.patch(

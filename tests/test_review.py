@@ -468,3 +468,49 @@ def test_a_crisis_counts_what_its_reader_lists_show(
         assert counts == {kind: n for kind, n in shown.items() if n}, headers or "public"
         crises = client.get("/v1/crises", headers=headers).json()["items"]
         assert next(c for c in crises if c["id"] == CRISIS)["counts"] == counts
+
+
+def test_an_actor_counts_the_facts_its_reader_lists_show(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """An actor's fact counts, like a crisis's: a draft counts only for a reader with a key,
+    a retracted fact for no one, on the actor's URL and in the list of actors."""
+    keyed = as_(tokens, Role.CURATOR)
+
+    def casualties(headers: dict[str, str]) -> int:
+        actor = client.get("/v1/actors/kz-police", headers=headers).json()
+        items = client.get("/v1/actors", params={"crisis": CRISIS, "limit": 200}, headers=headers)
+        listed = next(a for a in items.json()["items"] if a["id"] == "kz-police")
+        assert listed["fact_counts"] == actor["fact_counts"]
+        count: int = actor["fact_counts"].get("casualty", 0)
+        return count
+
+    public, seen = casualties({}), casualties(keyed)
+    post(client, tokens, Role.CURATOR, new_casualty())
+    created = post(client, tokens, Role.EDITOR, new_casualty(review={"status": "published"}))
+    assert (casualties({}), casualties(keyed)) == (public + 1, seen + 2)
+    path = created.headers["location"]
+    retracted = move(client, tokens, path, "retraction", created.headers["etag"], reason="Wrong")
+    assert retracted.status_code == 200, retracted.text
+    assert (casualties({}), casualties(keyed)) == (public, seen + 1)
+
+
+def test_an_actor_s_change_counts_no_draft(
+    client: TestClient[Litestar], tokens: dict[Role, str]
+) -> None:
+    """The answer an actor's edit stores (its history, the changes feed) counts what its URL
+    shows the public: published facts, not drafts."""
+    post(client, tokens, Role.CURATOR, new_casualty())
+    read = client.get("/v1/actors/kz-police")
+    headers = as_(tokens, Role.CURATOR, **{"If-Match": read.headers["etag"]})
+    headers["Content-Type"] = "application/merge-patch+json"
+    role = f"Police of Kazakhstan ({secrets.token_hex(2)})"
+    edited = client.patch("/v1/actors/kz-police", json={"role": role}, headers=headers)
+    assert edited.status_code == 200, edited.text
+    (newest, *_) = client.get("/v1/actors/kz-police/revisions").json()
+    assert newest["answer"]["role"] == role
+    public = client.get("/v1/actors/kz-police").json()["fact_counts"]
+    assert newest["answer"]["fact_counts"] == public
+    as_read = client.get("/v1/actors/kz-police", headers=as_(tokens, Role.CURATOR))
+    assert edited.json() == as_read.json(), "the writer's answer is what it reads next"
+    assert edited.json()["fact_counts"] != public, "a draft counts for the writer alone"

@@ -37,7 +37,10 @@ from service.engine.specs import ActorSpec, NewActor, NewSource, SourceSpec, con
 from service.errors import InvalidParam, Problem, not_found
 from service.queries.facts import TOMBSTONE
 from service.queries.revised import GET_REVISED, revised
-from service.vocabulary import Role
+from service.vocabulary import Role, Visibility
+
+WRITER = Visibility(drafts=True)
+"""What a writer reads: every write is made with an API key."""
 
 PATHS = {"source": "/v1/sources", "actor": "/v1/actors"}
 
@@ -60,7 +63,9 @@ async def _write(
 
 
 def _current(conn: psycopg.Connection[Any], kind: str, record_id: str) -> Written:
-    row = conn.execute(GET_REVISED[kind], {"id": record_id}).fetchone()
+    """The record as its writer reads it next (with a key: an actor counts drafts too)."""
+    params = {"id": record_id, "statuses": list(WRITER.statuses)}
+    row = conn.execute(GET_REVISED[kind], params).fetchone()
     assert row is not None, "written in this transaction"
     stored = revised(kind, row)
     return Written(200, stored.etag, f"{PATHS[kind]}/{record_id}", bytes(stored.value))

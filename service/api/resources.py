@@ -138,17 +138,22 @@ async def get_source(
     **takes(ActorQuery),
 )
 async def list_actors(request: Request[Any, Any, Any]) -> Response[schemas.Page[schemas.Actor]]:
-    """People, organizations, states and groups, with every spelling the sources use."""
+    """People, organizations, states and groups, with every spelling the sources use, and
+    how many facts of each kind involve them (those the reader's lists show)."""
     q = decode(request, ActorQuery)
-    page = await fetch(request, queries.list_actors, q.crisis, q.kind, q.name, q.limit, q.cursor)
+    seen = await visibility(request, None)
+    page = await fetch(
+        request, queries.list_actors, q.crisis, q.kind, q.name, q.limit, q.cursor, seen
+    )
     await check_named(request, page.items, q.cursor, crisis=q.crisis)
     return paged(request, page)
 
 
 @get("/v1/actors/{actor_id:str}", operation_id="GetActor", summary="Get an actor", tags=["actors"])
 async def get_actor(request: Request[Any, Any, Any], actor_id: PathId) -> Response[schemas.Actor]:
-    """One actor with aliases and how many facts of each kind involve it."""
-    actor = await fetch(request, get_revised, "actor", actor_id)
+    """One actor with aliases and how many facts of each kind involve it: published, and
+    drafts too with an API key, as the fact lists show them."""
+    actor = await fetch(request, get_revised, "actor", actor_id, await visibility(request, None))
     if actor is None:
         raise not_found("actor", actor_id)
     return Response(actor.value, headers={"ETag": actor.etag})

@@ -161,9 +161,12 @@ def _involving(
 
 
 def _fact_counts(cursor: Cursor, actor_id: str) -> Counter[str]:
-    """Facts per kind that involve the actor, as its answer counts them."""
+    """Published facts per kind that involve the actor, as its answer counts them for the
+    public (the changes feed, its history)."""
     rows = cursor.execute(
-        "SELECT kind, count(DISTINCT fact_id) FROM fact_actors WHERE actor_id = %s GROUP BY kind",
+        "SELECT fa.kind, count(DISTINCT fa.fact_id) FROM fact_actors fa "
+        "JOIN facts f ON f.id = fa.fact_id "
+        "WHERE fa.actor_id = %s AND f.review_status = 'published' GROUP BY fa.kind",
         [actor_id],
     ).fetchall()
     return Counter({kind: int(n) for kind, n in rows})

@@ -353,12 +353,13 @@ class Applier:
             self._flush()
 
     def _count(self, record: r.FactRecord) -> None:
-        """Facts per kind of the crisis and of each changed actor, for their answers: the
-        crisis's as its URL answers the public (published facts only)."""
+        """Facts per kind of the crisis and of each changed actor, for their answers, as
+        their URLs answer the public: published facts only."""
         kind = record.row.kind
+        if record.row.review_status != ReviewStatus.PUBLISHED:
+            return
         crisis = self.fact_counts.get(record.row.crisis_id)
-        published = record.row.review_status == ReviewStatus.PUBLISHED
-        if crisis is not None and published:  # a change set counts nothing it does not rewrite
+        if crisis is not None:  # a change set counts nothing it does not rewrite
             crisis[kind] += 1
         for actor_id in {a.actor_id for a in record.actors}:
             counts = self.fact_counts.get(actor_id)

@@ -196,7 +196,9 @@ _ACTOR_JSON = sql.SQL("""json_build_object(
                          FROM actor_aliases al WHERE al.actor_id = a.id), '[]'),
     'fact_counts', coalesce((SELECT json_object_agg(kind, n) FROM (
         SELECT fa.kind, count(DISTINCT fa.fact_id) AS n
-        FROM fact_actors fa WHERE fa.actor_id = a.id GROUP BY fa.kind) k), '{{}}'),
+        FROM fact_actors fa JOIN facts f ON f.id = fa.fact_id
+        WHERE fa.actor_id = a.id AND f.review_status = ANY(%(statuses)s)
+        GROUP BY fa.kind) k), '{{}}'),
     'corrections', a.corrections::json, 'changed', {changed})""").format(
     changed=changed_json("actor", "a.id")
 )
@@ -223,18 +225,24 @@ async def list_actors(
     name: str | None,
     limit: int,
     cursor: str | None,
+    visibility: Visibility = PUBLIC,
 ) -> schemas.Page[schemas.Actor]:
+    """Actors with their counts of the facts this reader's lists show."""
     pattern = None
     if name is not None:
         escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
     scope = FactFilter(crisis=crisis, kind_filters={"kind": kind, "name": name}).scope("actors")
     params = given_params(crisis=crisis, kind=kind, name=pattern)
-    return await keyset_page(conn, ACTORS, scope, params, limit, cursor, schemas.Actor)
+    seen = {"statuses": list(visibility.statuses)}
+    return await keyset_page(conn, ACTORS, scope, params, limit, cursor, schemas.Actor, seen)
 
 
-async def get_actor(conn: Conn, actor_id: str) -> schemas.Actor | None:
-    return await _one(conn, _GET_ACTOR, {"id": actor_id}, schemas.Actor)
+async def get_actor(
+    conn: Conn, actor_id: str, visibility: Visibility = PUBLIC
+) -> schemas.Actor | None:
+    params = {"id": actor_id, "statuses": list(visibility.statuses)}
+    return await _one(conn, _GET_ACTOR, params, schemas.Actor)
 
 
 def viewed_by(reader: int) -> Where:

@@ -13,6 +13,7 @@ from service import schemas
 from service.queries.base import Conn, Stored, rendered
 from service.queries.facts import fact_etag
 from service.queries.resources import _ACTOR_JSON, _SOURCE_JSON
+from service.vocabulary import PUBLIC, Visibility
 
 GET_REVISED = {
     kind: rendered(
@@ -43,6 +44,10 @@ def revised(kind: str, row: tuple[Any, ...]) -> Stored[Any]:
     return Stored(msgspec.Raw(body), fact_etag(row[1], hashlib.sha256(body).digest()[:16]))
 
 
-async def get_revised(conn: Conn, kind: str, record_id: str) -> Stored[Any] | None:
-    row = await (await conn.execute(GET_REVISED[kind], {"id": record_id})).fetchone()
+async def get_revised(
+    conn: Conn, kind: str, record_id: str, visibility: Visibility = PUBLIC
+) -> Stored[Any] | None:
+    """The record as this reader sees it (an actor counts the facts its reader's lists show)."""
+    params = {"id": record_id, "statuses": list(visibility.statuses)}
+    row = await (await conn.execute(GET_REVISED[kind], params)).fetchone()
     return None if row is None else revised(kind, row)
