@@ -253,8 +253,10 @@ async def export_actors(
     kind: ActorKindFilter = None,
     name: ActorName = None,
 ) -> Stream:
-    """Every actor the filters let through, as `ListActors` filters them."""
-    return await stream(request, listings.actors(crisis, kind, name), {"crisis": crisis})
+    """Every actor the filters let through, as `ListActors` filters them, each counting
+    the facts its reader's lists show."""
+    listing = listings.actors(crisis, kind, name, await visibility(request, None))
+    return await stream(request, listing, {"crisis": crisis})
 
 
 @exported("sources", "Export sources", fact_filters=False)

@@ -127,22 +127,35 @@ def _dated_answers(statuses: tuple[str, ...], kinds: tuple[FactKind, ...]) -> Li
     return Listing("timeline", source, params, schemas.AnyFact, kinds=kinds)
 
 
-def _keyset(name: str, listing: Keyset, params: dict[str, Any], shape: Any) -> Listing:
+def _keyset(
+    name: str,
+    listing: Keyset,
+    params: dict[str, Any],
+    shape: Any,
+    bound: dict[str, Any] | None = None,
+) -> Listing:
+    """`listing` whole, narrowed by the filters' values `params`; `bound` gives the values
+    its items' JSON asks for, which narrow nothing."""
     where = Where(tuple(sql.SQL(listing.conditions[n]) for n in params))
     source = sql.SQL("FROM {table} WHERE {where} ORDER BY {order}").format(
         table=sql.SQL(listing.table), where=where.joined(), order=sql.SQL(listing.order)
     )
     document = sql.SQL("({})::text").format(listing.item)
+    params = {**params, **(bound or {})}
     return Listing(name, source, params, shape, stored=False, document=document)
 
 
-def actors(crisis: str | None, kind: str | None, name: str | None) -> Listing:
+def actors(
+    crisis: str | None, kind: str | None, name: str | None, visibility: Visibility = PUBLIC
+) -> Listing:
+    """Actors with their counts of the facts this reader's lists show."""
     pattern = None
     if name is not None:
         escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
     params = given_params(crisis=crisis, kind=kind, name=pattern)
-    return _keyset("actors", ACTORS, params, schemas.Actor)
+    seen = {"statuses": list(visibility.statuses)}
+    return _keyset("actors", ACTORS, params, schemas.Actor, seen)
 
 
 def sources(crisis: str | None, language: str | None) -> Listing:
