@@ -207,6 +207,11 @@ def test_docs_page_has_a_strict_csp_pinning_its_inline_code(
     # Only this origin: the page's assets are served here, so it works offline.
     assert "script-src 'self' 'sha256-" in policy and "https:" not in policy
     assert "frame-ancestors 'none'" in policy
+    # and the page asks for nothing elsewhere (its icon included), which the policy would block
+    linked = re.findall(r"(?:src|href)=['\"]([^'\"]+)", response.text)
+    assert linked and all(url.startswith("/") for url in linked), linked
+    for url in linked:
+        assert guarded.get(url).status_code == 200, url
 
 
 def test_cors_is_off_unless_origins_are_configured(settings: Settings) -> None:
