@@ -3,7 +3,6 @@ and every reference is still checked, once, before the transaction can commit.""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -11,7 +10,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from service import engine, schemas, synth
+from service import engine, synth
 from service.engine import diff, disputes
 from service.engine.rows import KINDS, CitationRow, FactActorRow
 from service.engine.write import Writer
@@ -178,8 +177,7 @@ def test_a_bulk_load_copies_its_disputes_a_few_at_a_time_and_keeps_each_once(
         "WHERE crisis_id = %(c)s AND quantity_key IS NOT NULL",
         {"c": crisis},
     ).all()
-    later = schemas.Changed(revision=10**9, at=dt.datetime.now(dt.UTC))
     with raw(connection).cursor() as cursor:
-        disputes.refresh(cursor, [(c, k) for c, k in keys], later)
-    # A dispute missed or stored twice by the rounds would now differ (a new `changed`).
+        disputes.refresh(cursor, [(c, k) for c, k in keys])
+    # A dispute missed or stored twice by the rounds would now differ.
     assert connection.exec_driver_sql(stored, {"c": crisis}).all() == rounds

@@ -286,6 +286,93 @@ def test_a_load_moves_what_it_changed_and_nothing_else(server_url: str, tmp_path
             changed_as_logged(crisis, before["crisis", CRISIS])
 
 
+def add_draft(root: Path, fact_id: str, count: int) -> None:
+    """A curator's draft, loaded last, giving another figure for a disputed key."""
+    path = root / "facts" / CRISIS / "casualties.yaml"
+    records = yaml.safe_load(path.read_text("utf-8"))
+    (like,) = [record for record in records if record["id"] == "cas-004-police-killed"]
+    draft = {**like, "id": fact_id, "count": count, "review": {"status": "draft"}}
+    path.write_text(yaml.safe_dump([*records, draft], allow_unicode=True, sort_keys=False), "utf-8")
+
+
+def test_a_first_load_stamps_each_dispute_with_the_last_of_its_facts(
+    server_url: str, tmp_path: Path
+) -> None:
+    """Regression: a load stamped every dispute with its last revision (an unrelated arrest's),
+    not with the newest of the facts the dispute shows, as each kind of reader sees them."""
+    root = copy_fixtures(tmp_path)
+    add_draft(root, "cas-zz-police-killed-draft", 19)
+    with loaded_database(server_url, "disputed", lambda db: engine.load(db, root)) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            token = keys.create(conn, "curator-desk", Role.CURATOR)
+        with app_client(url) as public, app_client(url) as curator:
+            curator.headers["Authorization"] = f"Bearer {token}"
+            shown = {}
+            for client in (public, curator):
+                latest = latest_changes(client)
+                made_at = {c["revision"]: c["made_at"] for c in latest.values()}
+                found = every_item(client, "/v1/disputes")
+                assert found
+                for item in found:
+                    revision = max(
+                        latest[v["kind"], v["fact_id"]]["revision"] for v in item["values"]
+                    )
+                    assert item["changed"]["revision"] == revision, item["key"]
+                    assert when(item["changed"]["at"]) == when(made_at[revision]), item["key"]
+                    if item["key"] == "killed.police":
+                        shown[client] = {v["fact_id"] for v in item["values"]}
+            assert "cas-zz-police-killed-draft" in shown[curator].difference(shown[public])
+
+
+def stamp(change: Item) -> Item:
+    """The `changed` an answer shows for `change`, as the API writes it."""
+    return {"revision": change["revision"], "at": change["made_at"]}
+
+
+def edit_fixtures(root: Path, name: str, edit: Any) -> None:
+    """Rewrite a fixtures file of the crisis: `edit` takes its records and gives them back."""
+    path = root / "facts" / CRISIS / name
+    records = edit(yaml.safe_load(path.read_text("utf-8")))
+    path.write_text(yaml.safe_dump(records, allow_unicode=True, sort_keys=False), "utf-8")
+
+
+def test_a_later_load_stamps_a_dispute_with_the_change_that_altered_it(
+    server_url: str, tmp_path: Path
+) -> None:
+    """A figure changed, a fact taken out, a note (which no dispute shows) changed: each
+    dispute says the change that altered it, not the load's last, or keeps its own."""
+    root = copy_fixtures(tmp_path)
+
+    def casualties(records: list[Item]) -> list[Item]:
+        for record in records:
+            if record["id"] == "cas-003-police-killed":
+                record["count"] = 9
+            if record["id"] == "cas-002-jihadists-killed":
+                record["note"] = "A note no dispute shows."
+        return records
+
+    edit_fixtures(root, "casualties.yaml", casualties)
+    edit_fixtures(
+        root, "arrests.yaml", lambda rs: [r for r in rs if r["id"] != "arr-000-nationwide-4266"]
+    )
+    with loaded_database(server_url, "reloaded", lambda db: engine.load(db, FIXTURES)) as url:
+        with app_client(url) as client:
+            militants = dispute(client, "killed.militants")["changed"]
+            db = make_engine(url)
+            try:
+                engine.load(db, root)
+            finally:
+                db.dispose()
+            after = latest_changes(client)
+            raised = after["casualty", "cas-003-police-killed"]
+            assert dispute(client, "killed.police")["changed"] == stamp(raised)
+            left = dispute(client, "arrests.nationwide")
+            assert left["changed"] == stamp(after["arrest", "arr-000-nationwide-4266"])
+            assert len(left["values"]) == 2
+            assert after["casualty", "cas-002-jihadists-killed"]["revision"] > militants["revision"]
+            assert dispute(client, "killed.militants")["changed"] == militants
+
+
 def stored_answers(url: str) -> dict[tuple[str, str], Item]:
     """Facts' and disputes' stored answers, decoded; a fact's digest is checked on the way."""
     found: dict[tuple[str, str], Item] = {}

@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 import msgspec
 from psycopg import sql
 
-from service import schemas
 from service.database import NOTIFY_CHANNEL
 from service.engine import answers, disputes
 from service.engine import rows as r
@@ -422,8 +421,7 @@ class Applier:
         if self.outcome.total >= CHUNK:
             # The planner must know what a bulk write wrote before the disputes are found.
             self.cursor.execute("ANALYZE " + ", ".join((*r.INSERT_ORDER, "fact_documents")))
-        changed = schemas.Changed(revision=self.revision, at=self.at)
-        disputes.refresh(self.cursor, self.keys, changed)
+        disputes.refresh(self.cursor, self.keys)
         self.outcome.rows = dict(self.writer.counts)
         if self.touched is not None:
             self.outcome.touched = Touched(tuple(self.touched))

@@ -7,11 +7,12 @@ each dispute's answer, are decided here from `schemas.Dispute`, then stored in
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import psycopg
@@ -32,7 +33,8 @@ SELECT f.id, f.crisis_id, f.kind, f.quantity_key, f.verification, f.occurred_on,
        c.source_id, c.quote, c.start_offset, c.end_offset,
        s.title AS source_title, s.outlet AS source_outlet, s.language AS source_language,
        s.published_on AS source_published_on,
-       s.published_precision AS source_published_precision, f.review_status
+       s.published_precision AS source_published_precision, f.review_status,
+       d.revision, v.made_at
 FROM facts f
 LEFT JOIN casualties ca ON ca.fact_id = f.id
 LEFT JOIN deployments de ON de.fact_id = f.id
@@ -40,6 +42,8 @@ LEFT JOIN arrests ar ON ar.fact_id = f.id
 LEFT JOIN actors a ON a.id = f.claimant_id
 JOIN citations c ON c.fact_id = f.id AND c.position = 0
 JOIN sources s ON s.id = c.source_id
+LEFT JOIN fact_documents d ON d.fact_id = f.id
+LEFT JOIN revisions v ON v.revision = d.revision
 WHERE f.quantity_key IS NOT NULL AND coalesce(ca.count, de.count, ar.count) IS NOT NULL
   AND {scope}
 ORDER BY f.crisis_id, f.quantity_key, count, f.id
@@ -77,6 +81,14 @@ class Figure:  # the columns _FIGURES selects, by name
     source_published_on: Any
     source_published_precision: str
     review_status: str
+    revision: int | None  # the fact's last change; none while an edit is rewriting it
+    made_at: dt.datetime | None
+
+    @property
+    def changed(self) -> schemas.Changed | None:
+        if self.revision is None or self.made_at is None:
+            return None
+        return schemas.Changed(revision=self.revision, at=self.made_at)
 
 
 def _lowest(f: Figure) -> Decimal:
@@ -161,11 +173,11 @@ BY_CRISIS_FROM = 1000
 """Keys touched from which a crisis's disputes are all found again in one pass."""
 
 
-def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]], changed: schemas.Changed) -> int:
+def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> int:
     """Recompute the disputes of each (crisis, quantity key) in `keys`; return how many of
     them are disputed now. A bulk change recomputes its crises whole. A dispute that now
-    shows something else says it `changed` with this change; one that shows the same keeps
-    the change it had."""
+    shows a reader something else says it `changed` with the last change that altered what
+    it shows; one that shows the same keeps the change it had."""
     pairs = sorted(set(keys))
     if not pairs:
         return 0
@@ -179,17 +191,42 @@ def refresh(cursor: Cursor, keys: Iterable[tuple[str, str]], changed: schemas.Ch
             "(SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[]))"
         )
         scope = _BY_KEY
-    deleted = cursor.execute(
-        sql.SQL(
-            "DELETE FROM disputed_quantities WHERE {} RETURNING crisis_id, quantity_key, document"
-        ).format(where),
-        params,
-    )
-    before: dict[tuple[str, str], list[str]] = {}
-    for crisis, key, document in deleted:  # a row per kind of reader that sees it differently
-        before.setdefault((crisis, key), []).append(document)
+    before: dict[tuple[str, str], list[_Old]] = {}
+    for crisis, key, document, views, ids, revisions, times in cursor.execute(
+        sql.SQL(_DELETED).format(where), params
+    ):
+        facts = {
+            i: schemas.Changed(revision=n, at=at)
+            for i, n, at in zip(ids or (), revisions or (), times or (), strict=True)
+        }
+        before.setdefault((crisis, key), []).append(_Old(document, views, facts))
     query = sql.SQL(_FIGURES).format(scope=scope)
-    return _insert(cursor, query, params, bulk=scope is _BY_CRISIS, stamp=_Stamp(before, changed))
+    return _insert(cursor, query, params, bulk=scope is _BY_CRISIS, stamp=_Stamp(before))
+
+
+_DELETED = """
+WITH gone AS (
+  DELETE FROM disputed_quantities WHERE {} RETURNING crisis_id, quantity_key, document, views
+)
+SELECT g.crisis_id, g.quantity_key, g.document, g.views, l.ids, l.revisions, l.times
+FROM gone g, LATERAL (
+  SELECT array_agg(r.id) AS ids, array_agg(r.revision) AS revisions, array_agg(v.made_at) AS times
+  FROM jsonb_array_elements(g.document::jsonb -> 'values') e
+  JOIN records r ON r.kind = e ->> 'kind' AND r.id = e ->> 'fact_id'
+  JOIN revisions v ON v.revision = r.revision
+) l
+"""
+"""The disputes taken out, each with the last change of every fact it showed: the change
+that took a fact out of a dispute is the one that altered it."""
+
+
+class _Old(NamedTuple):
+    """A dispute as stored before the change: its answer, the readers it is for, and the
+    last change of each fact it shows (known to a load, not to an edit)."""
+
+    document: str
+    views: int
+    facts: dict[str, schemas.Changed]
 
 
 def _per_reader(figures: list[Figure], stamp: _Stamp) -> list[tuple[str, str, str, str, int]]:
@@ -197,9 +234,10 @@ def _per_reader(figures: list[Figure], stamp: _Stamp) -> list[tuple[str, str, st
     different answer with the bits of the readers it is for (one row for most keys)."""
     answers: dict[bytes, tuple[schemas.Dispute, int]] = {}
     for reader in VISIBILITIES:
-        found = dispute([f for f in figures if f.review_status in reader.statuses])
+        seen = [f for f in figures if f.review_status in reader.statuses]
+        found = dispute(seen)
         if found is not None:
-            found = stamp(found)
+            found = stamp(found, seen, reader.bit)
             document = encode(found)
             _, views = answers.get(document, (found, 0))
             answers[document] = (found, views | reader.bit)
@@ -211,19 +249,47 @@ def _per_reader(figures: list[Figure], stamp: _Stamp) -> list[tuple[str, str, st
 
 @dataclass(frozen=True, slots=True)
 class _Stamp:
-    """The disputes as they were (their stored answers by crisis and key, one per different
-    view), and this change."""
+    """The disputes as they were (by crisis and key, one per different view), and the edit
+    making this change, if one is: it is what altered each dispute that shows something new."""
 
-    before: dict[tuple[str, str], list[str]]
-    changed: schemas.Changed
+    before: dict[tuple[str, str], list[_Old]]
+    edit: schemas.Changed | None = None
 
-    def __call__(self, found: schemas.Dispute) -> schemas.Dispute:
-        """`found` saying when it last changed: as it was, if some reader saw the same."""
-        for old in self.before.get((found.crisis_id, found.key), []):
-            was = _decode_dispute(old)
-            if msgspec.structs.replace(was, **UNSTAMPED) == found:
-                return was
-        return msgspec.structs.replace(found, changed=self.changed)
+    def __call__(self, found: schemas.Dispute, seen: list[Figure], bit: int) -> schemas.Dispute:
+        """`found`, the dispute of the figures a reader sees (`bit`), saying when it last
+        changed: as it was, if that reader saw the same."""
+        old = next(
+            (o for o in self.before.get((found.crisis_id, found.key), []) if o.views & bit), None
+        )
+        was = None if old is None else _decode_dispute(old.document)
+        if was is not None and msgspec.structs.replace(was, **UNSTAMPED) == found:
+            return was
+        if self.edit is not None:
+            return msgspec.structs.replace(found, changed=self.edit)
+        return msgspec.structs.replace(found, changed=_altered(found, seen, was, old))
+
+
+def _altered(
+    found: schemas.Dispute, seen: list[Figure], was: schemas.Dispute | None, old: _Old | None
+) -> schemas.Changed:
+    """The last change among those of its facts that altered the dispute a reader sees:
+    one that changed what it shows of a fact, or took a fact out of it."""
+    shown = [f.changed for f in seen if f.changed is not None]
+    if was is None or old is None:
+        return max(shown, key=_revision)
+    before = {value.fact_id: value for value in was.values}
+    now = {value.fact_id for value in found.values}
+    altered = [
+        changed
+        for figure, value in zip(seen, found.values, strict=True)
+        if before.get(figure.id) != value and (changed := figure.changed) is not None
+    ]
+    altered += [old.facts[i] for i in before.keys() - now if i in old.facts]
+    return max(altered or shown, key=_revision)
+
+
+def _revision(changed: schemas.Changed) -> int:
+    return changed.revision
 
 
 _decode_dispute = msgspec.json.Decoder(schemas.Dispute).decode
@@ -263,7 +329,7 @@ class Reread:
     """A few keys' disputes taken out and their figures read, to be stored again once the
     change that touched them has its revision (`store`)."""
 
-    before: dict[tuple[str, str], list[str]]
+    before: dict[tuple[str, str], list[_Old]]
     figures: list[list[Figure]]  # each key's, ordered as `dispute` wants them
 
 
@@ -278,7 +344,7 @@ def reread(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> Callable[[], Rere
     deleted = conn.execute(
         "DELETE FROM disputed_quantities WHERE (crisis_id, quantity_key) IN "
         "(SELECT * FROM unnest(%(crises)s::text[], %(keys)s::text[])) "
-        "RETURNING crisis_id, quantity_key, document",
+        "RETURNING crisis_id, quantity_key, document, views",
         params,
         prepare=True,
     )
@@ -287,9 +353,9 @@ def reread(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> Callable[[], Rere
 
     def found() -> Reread:
         with read:
-            before: dict[tuple[str, str], list[str]] = {}
-            for crisis, key, document in deleted.fetchall():
-                before.setdefault((crisis, key), []).append(document)
+            before: dict[tuple[str, str], list[_Old]] = {}
+            for crisis, key, document, views in deleted.fetchall():
+                before.setdefault((crisis, key), []).append(_Old(document, views, {}))
             figures = read.fetchall()
         groups = itertools.groupby(figures, key=lambda f: (f.crisis_id, f.quantity_key))
         return Reread(before, [list(group) for _, group in groups])
@@ -300,7 +366,7 @@ def reread(cursor: Cursor, keys: Iterable[tuple[str, str]]) -> Callable[[], Rere
 def store(cursor: Cursor, found: Reread, changed: schemas.Changed) -> int:
     """Store the disputes `reread` found, those that show something new saying they
     `changed` with this change; by statements, which a pipeline carries (a COPY is not)."""
-    stamp = _Stamp(found.before, changed)
+    stamp = _Stamp(found.before, edit=changed)
     rows = [row for figures in found.figures for row in _per_reader(figures, stamp)]
     if rows:
         cursor.executemany(
