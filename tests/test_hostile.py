@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import re
+import secrets
 import urllib.parse
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from service import keys
 from service.api.guards import MAX_QUERY_BYTES, docs_csp
 from service.app import create_app
 from service.settings import Settings
+from service.vocabulary import Role
 from tests.test_reliability import Served
 
 LISTS = [
@@ -249,3 +253,30 @@ def test_served_instance_refuses_long_query_strings_as_problems(database_url: st
             assert_problem(httpx.get(served.base + path, timeout=5))
     finally:
         served.close()
+
+
+@pytest.mark.parametrize("path", ["/v1/crises", "/v1/arrests", "/v1/export/arrests.csv", "/"])
+def test_an_accept_header_that_cannot_be_read_is_never_a_500(
+    guarded: TestClient[Litestar], path: str
+) -> None:
+    for _ in range(2):  # the second may meet the answer the first left in the cache
+        response = guarded.get(path, headers={"Accept": "a/b;q=1e999"})
+        assert response.status_code < 500, response.text
+        if response.status_code >= 400:
+            assert_problem(response)
+
+
+@pytest.mark.parametrize("idempotency", [False, True])
+def test_a_body_nested_thousands_deep_is_a_400_naming_the_body(
+    guarded: TestClient[Litestar], database_url: str, idempotency: bool
+) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        token = keys.create(conn, f"nesting-desk-{secrets.token_hex(3)}", Role.CURATOR)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    if idempotency:
+        headers["Idempotency-Key"] = secrets.token_hex(8)
+    body = '{"count": ' + "[" * 5000 + "]" * 5000 + "}"
+    response = guarded.post("/v1/casualties", content=body, headers=headers)
+    assert response.status_code == 400, response.text
+    assert_problem(response, 400)
+    assert [p["name"] for p in response.json()["invalid_params"]] == ["body"]

@@ -28,8 +28,11 @@ def served(path: str) -> str | None:
 @functools.lru_cache(maxsize=256)
 def allows(accept: str, media: str) -> bool:
     """Whether `accept` (a header's value) takes `media`; clients send the same few values,
-    each parsed once."""
-    return Accept(accept).best_match([media]) is not None
+    each parsed once. One that cannot be read (`q=1e999`) allows nothing."""
+    try:
+        return Accept(accept).best_match([media]) is not None
+    except (ValueError, OverflowError):
+        return False
 
 
 def refuses(path: str, accept: bytes | None) -> bool:

@@ -189,6 +189,8 @@ def strict_body(body: bytes, shape: Any, media_type: str) -> None:
         value = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise body_problem("body", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:  # arrays in arrays a few thousand deep: no record is
+        raise body_problem("body", f"the body nests too deeply to be {what}") from None
     try:
         msgspec.convert(_whole(value), shape, strict=True)
     except msgspec.ValidationError as exc:

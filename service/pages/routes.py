@@ -32,8 +32,11 @@ EMBED_WIDTH, EMBED_HEIGHT = 560, 420
 
 def wants_html(request: Request[Any, Any, Any]) -> bool:
     """A browser (its Accept prefers text/html); curl's `*/*`, no Accept or JSON is an API
-    client."""
-    return request.accept.best_match([JSON, HTML], default=JSON) == HTML
+    client; so is one whose Accept cannot be read (`q=1e999`)."""
+    try:
+        return request.accept.best_match([JSON, HTML], default=JSON) == HTML
+    except (ValueError, OverflowError):
+        return False
 
 
 def base_url(request: Request[Any, Any, Any]) -> str:
