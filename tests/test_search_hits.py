@@ -81,3 +81,29 @@ def test_a_fact_found_by_its_note_says_so(client: Client) -> None:
     assert (
         masimov["snippet"].replace("<mark>", "").replace("</mark>", "").strip(" .…") in fact["note"]
     )
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "the",  # a French fact's English note, indexed as French: "the" is no French stop word
+        "soldats",  # a French word
+        "shot",  # an English word only in a French fact's translation
+        "Tokayev",  # an actor, by one of his names
+        "Almaty",  # a place
+    ],
+)
+def test_every_fact_hit_marks_where_it_matched(client: Client, q: str) -> None:
+    hits = [hit for hit in walk(client, "/v1/search", q=q) if hit["type"] != "source"]
+    assert hits
+    unmarked = [(hit["id"], hit["snippet_from"]) for hit in hits if "<mark>" not in hit["snippet"]]
+    assert unmarked == []
+
+
+def test_a_word_found_only_in_a_note_is_marked_there(client: Client) -> None:
+    hits = [hit for hit in walk(client, "/v1/search", q="the") if hit["type"] != "source"]
+    assert {hit["snippet_from"] for hit in hits} == {"note"}
+    jihadists = next(hit for hit in hits if hit["id"] == "cas-002-jihadists-killed")
+    assert "<mark>the</mark>" in jihadists["snippet"]
+    note = client.get("/v1/casualties/cas-002-jihadists-killed").json()["note"]
+    assert all(fragment.strip(" .…") in note for fragment in fragments(jihadists["snippet"]))

@@ -117,7 +117,7 @@ SELECT h.type, h.id, h.rank,
             WHERE tf.id = h.id AND t->>'language' = 'en')
        END,
        CASE WHEN h.type <> 'source' AND strpos(head.marked, '<mark>') = 0 THEN
-           (SELECT ts_headline('english', nf.note, q.any_english, {marks})
+           (SELECT ts_headline({config}, nf.note, coalesce(q.any_word, q.query), {marks})
             FROM facts nf WHERE nf.id = h.id AND nf.note IS NOT NULL)
        END
 FROM hits h CROSS JOIN q
