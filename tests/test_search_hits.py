@@ -107,3 +107,11 @@ def test_a_word_found_only_in_a_note_is_marked_there(client: Client) -> None:
     assert "<mark>the</mark>" in jihadists["snippet"]
     note = client.get("/v1/casualties/cas-002-jihadists-killed").json()["note"]
     assert all(fragment.strip(" .…") in note for fragment in fragments(jihadists["snippet"]))
+
+
+def test_an_article_found_by_a_word_typed_without_its_accent_marks_it(client: Client) -> None:
+    """Regression: `q=siege` found an article through its stem, but looked for the stem in
+    passages as written ("siège"), found none, and showed its opening with nothing marked."""
+    hits = walk(client, "/v1/search", q="siege", type="source")
+    assert hits
+    assert [hit["id"] for hit in hits if "<mark>siège</mark>" not in hit["snippet"]] == []

@@ -127,7 +127,7 @@ LEFT JOIN LATERAL (
         (SELECT p.text FROM source_passages p
          WHERE p.source_id = s.id
            AND EXISTS (SELECT FROM unnest(q.stems) stem
-                       WHERE strpos(lower(p.text COLLATE "C"), stem) > 0)
+                       WHERE strpos({folded_passage}, {folded_stem}) > 0)
          ORDER BY p.n LIMIT 1),
         (SELECT p.text FROM source_passages p WHERE p.source_id = s.id AND p.n = 0)
     ) END AS excerpt
@@ -171,12 +171,23 @@ typed (around it, see WINDOW), else one of its stems ("arrest" of "arrested" in
 searched. `q` is a CTE on purpose: a planner that sees the words picks a sequential scan
 for a common one, which reads every article's whole vector until it has its candidates."""
 
+
+def _folded(text: sql.Composable) -> sql.Composable:
+    """`text` with the accents of French lower-case letters taken off: a stem ("sieg" of
+    `q=siege`) is found in the passage that has the word accented ("siège")."""
+    return sql.SQL("translate({}, {}, {})").format(
+        text, sql.Literal("àâäéèêëîïôöùûüÿç"), sql.Literal("aaaeeeeiioouuuyc")
+    )
+
+
 _SEARCH_CONSTANTS = {
     "source_candidates": sql.Literal(SOURCE_CANDIDATES),
     "fact_candidates": sql.Literal(FACT_CANDIDATES),
     "fact_rank_bound": sql.Literal(FACT_RANK_BOUND),
     "window_before": sql.Literal(WINDOW_BEFORE),
     "window": sql.Literal(WINDOW),
+    "folded_passage": _folded(sql.SQL('lower(p.text COLLATE "C")')),
+    "folded_stem": _folded(sql.SQL("stem")),
     "title_cut": sql.Literal(TITLE_LENGTH + 1),  # one more: whole_words sees a title was cut
     "config": _config(sql.SQL("coalesce(s.language, fs.language)")),
     "marks": sql.Literal(
