@@ -4,6 +4,7 @@ the hit matched, and says so when that is a translation or a note rather than th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -115,3 +116,15 @@ def test_an_article_found_by_a_word_typed_without_its_accent_marks_it(client: Cl
     hits = walk(client, "/v1/search", q="siege", type="source")
     assert hits
     assert [hit["id"] for hit in hits if "<mark>siège</mark>" not in hit["snippet"]] == []
+
+
+@pytest.mark.parametrize("q", ["-police", "Massimov -police", "arrested -police"])
+def test_what_a_query_excludes_is_never_marked(client: Client, q: str) -> None:
+    """Regression: `-police` excludes every name of the police, "Kazakh police" among them,
+    and snippets marked "Kazakh" as if it had been looked for."""
+    hits = walk(client, "/v1/search", q=q)
+    assert hits
+    marked = {m.lower() for hit in hits for m in re.findall(r"<mark>(.*?)</mark>", hit["snippet"])}
+    assert [word for word in marked if word.startswith(("kazakh", "polic"))] == []
+    if not q.startswith("-"):
+        assert all("<mark>" in hit["snippet"] for hit in hits)
