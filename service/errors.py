@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -58,12 +59,19 @@ class Problem(Exception):
 
 
 def invalid_parameter(name: str, reason: str) -> Problem:
-    return Problem(
-        400,
-        f"Invalid parameter '{name}': {reason}",
-        kind="invalid-parameter",
-        invalid=[InvalidParam(name, reason)],
-    )
+    return invalid_parameters([InvalidParam(name, reason)])
+
+
+def invalid_parameters(
+    invalid: list[InvalidParam], headers: dict[str, str] | None = None
+) -> Problem:
+    """The 400 of every bad parameter at once, each named with its reason."""
+    detail = "; ".join(f"Invalid parameter '{p.name}': {p.reason}" for p in invalid)
+    return Problem(400, detail, kind="invalid-parameter", invalid=invalid, headers=headers)
+
+
+_MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'")
+"""How Litestar says a required parameter is missing: in its detail alone, no `extra`."""
 
 
 def not_found(what: str, ident: str) -> Problem:
@@ -112,10 +120,12 @@ def _from_validation(request: Request[Any, Any, Any], exc: ValidationException) 
             if item.get("source") != "body":
                 name = _header_name(request, name)
             invalid.append(InvalidParam(name, str(item.get("message", "invalid value"))))
+    missing = _MISSING.match(str(exc.detail))
+    if missing is not None:
+        invalid.append(InvalidParam(missing.group(1), "a required parameter is missing"))
     if not invalid:
         return Problem(400, str(exc.detail), kind="invalid-request")
-    detail = "; ".join(f"Invalid parameter '{p.name}': {p.reason}" for p in invalid)
-    return Problem(400, detail, kind="invalid-parameter", invalid=invalid)
+    return invalid_parameters(invalid)
 
 
 def handle_problem(request: Request[Any, Any, Any], exc: Problem) -> Response[bytes]:

@@ -213,7 +213,49 @@ def test_bad_values_name_their_parameter(client: Client, url: str, name: str) ->
 
 def test_missing_required_parameter(client: Client) -> None:
     body = assert_problem(client.get("/v1/search"), 400)
-    assert "q" in body["detail"]
+    assert body["type"] == "urn:crisis-facts:problem:invalid-parameter"
+    assert body["invalid_params"] == [{"name": "q", "reason": "a required parameter is missing"}]
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "reason"),
+    [
+        ("/v1/search?q=%00", "q", "contains a NUL character"),
+        ("/v1/search?q=Massimov%00", "q", "contains a NUL character"),
+        ("/v1/arrests?limit=1%00", "limit", "contains a NUL character"),
+        ("/v1/arrests?crisis=%ff%fe", "crisis", "byte 0xff at position 0"),
+        ("/v1/search?q=caf%C3%A9%ff", "q", "byte 0xff at position 5"),
+    ],
+)
+def test_values_that_are_not_text_name_their_parameter(
+    client: Client, url: str, name: str, reason: str
+) -> None:
+    """Regression: the guard refused them before parsing, as `about:blank` naming nothing."""
+    body = assert_problem(client.get(url), 400)
+    assert body["type"] == "urn:crisis-facts:problem:invalid-parameter"
+    assert [p["name"] for p in body["invalid_params"]] == [name]
+    assert reason in body["invalid_params"][0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "reason"),
+    [
+        ("/v1/arrests?%ff=1", "%ff", "its name is not UTF-8 (byte 0xff at position 0, {}"),
+        (
+            "/v1/arrests?limit=5&ab%ff=1",
+            "ab%ff",
+            "its name is not UTF-8 (byte 0xff at position 2, {}",
+        ),
+        ("/v1/arrests?a%00b=1", "a%00b", "its name contains a NUL character"),
+    ],
+)
+def test_names_that_are_not_text_are_named_as_sent(
+    client: Client, url: str, name: str, reason: str
+) -> None:
+    body = assert_problem(client.get(url), 400)
+    assert body["type"] == "urn:crisis-facts:problem:invalid-parameter"
+    decoded = "once percent-decoded); the query string must be UTF-8"
+    assert body["invalid_params"] == [{"name": name, "reason": reason.format(decoded)}]
 
 
 class TestServerSideFailures:

@@ -4,6 +4,7 @@ the hit matched, and says so when that is a translation or a note rather than th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -81,3 +82,49 @@ def test_a_fact_found_by_its_note_says_so(client: Client) -> None:
     assert (
         masimov["snippet"].replace("<mark>", "").replace("</mark>", "").strip(" .…") in fact["note"]
     )
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "the",  # a French fact's English note, indexed as French: "the" is no French stop word
+        "soldats",  # a French word
+        "shot",  # an English word only in a French fact's translation
+        "Tokayev",  # an actor, by one of his names
+        "Almaty",  # a place
+    ],
+)
+def test_every_fact_hit_marks_where_it_matched(client: Client, q: str) -> None:
+    hits = [hit for hit in walk(client, "/v1/search", q=q) if hit["type"] != "source"]
+    assert hits
+    unmarked = [(hit["id"], hit["snippet_from"]) for hit in hits if "<mark>" not in hit["snippet"]]
+    assert unmarked == []
+
+
+def test_a_word_found_only_in_a_note_is_marked_there(client: Client) -> None:
+    hits = [hit for hit in walk(client, "/v1/search", q="the") if hit["type"] != "source"]
+    assert {hit["snippet_from"] for hit in hits} == {"note"}
+    jihadists = next(hit for hit in hits if hit["id"] == "cas-002-jihadists-killed")
+    assert "<mark>the</mark>" in jihadists["snippet"]
+    note = client.get("/v1/casualties/cas-002-jihadists-killed").json()["note"]
+    assert all(fragment.strip(" .…") in note for fragment in fragments(jihadists["snippet"]))
+
+
+def test_an_article_found_by_a_word_typed_without_its_accent_marks_it(client: Client) -> None:
+    """Regression: `q=siege` found an article through its stem, but looked for the stem in
+    passages as written ("siège"), found none, and showed its opening with nothing marked."""
+    hits = walk(client, "/v1/search", q="siege", type="source")
+    assert hits
+    assert [hit["id"] for hit in hits if "<mark>siège</mark>" not in hit["snippet"]] == []
+
+
+@pytest.mark.parametrize("q", ["-police", "Massimov -police", "arrested -police"])
+def test_what_a_query_excludes_is_never_marked(client: Client, q: str) -> None:
+    """Regression: `-police` excludes every name of the police, "Kazakh police" among them,
+    and snippets marked "Kazakh" as if it had been looked for."""
+    hits = walk(client, "/v1/search", q=q)
+    assert hits
+    marked = {m.lower() for hit in hits for m in re.findall(r"<mark>(.*?)</mark>", hit["snippet"])}
+    assert [word for word in marked if word.startswith(("kazakh", "polic"))] == []
+    if not q.startswith("-"):
+        assert all("<mark>" in hit["snippet"] for hit in hits)

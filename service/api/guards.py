@@ -28,7 +28,13 @@ from service.api import zipping
 from service.api.caching import Caching
 from service.api.limits import RateLimiter
 from service.counts import Counts
-from service.errors import Problem, handle_http, problem_response
+from service.errors import (
+    InvalidParam,
+    Problem,
+    handle_http,
+    invalid_parameters,
+    problem_response,
+)
 from service.settings import Settings
 
 DOCS_PATH = "/docs"
@@ -61,22 +67,61 @@ def host_allowed(host: bytes, allowed: tuple[str, ...]) -> bool:
 
 
 def query_problem(query: bytes, raw_path: bytes) -> Problem | None:
-    """A query string too long to be a real request, or not text: refused before parsing."""
+    """A query string too long to be a real request, or not text: refused before parsing,
+    each parameter it spoils named (Litestar would read bad bytes as U+FFFD, and PostgreSQL
+    text cannot hold a NUL)."""
     if len(query) > MAX_QUERY_BYTES:
         return _refused(
             414, f"The query string is {len(query)} bytes; at most {MAX_QUERY_BYTES} are read."
         )
-    for part in (query, raw_path):
-        if part.isascii() and b"%" not in part and b"\x00" not in part:
-            continue  # text as it is: nothing to decode (the usual case)
-        decoded = urllib.parse.unquote_to_bytes(part.replace(b"+", b" "))
-        try:
-            text = decoded.decode("utf-8")
-        except UnicodeDecodeError:
-            return _refused(400, "The request's path or query string is not valid UTF-8.")
-        if "\x00" in text:
-            return _refused(400, "The request's path or query string contains a NUL character.")
-    return None
+    path = raw_path.partition(b"?")[0]  # some servers send the query string with it
+    if not _plain(path):
+        unreadable = _unreadable(path)
+        if unreadable is not None:
+            return _refused(400, f"The request's path {unreadable}.")
+    if _plain(query):
+        return None
+    invalid = [p for field in query.split(b"&") if (p := _unreadable_field(field)) is not None]
+    return invalid_parameters(invalid, headers=dict(CLOSE)) if invalid else None
+
+
+def _plain(part: bytes) -> bool:
+    """Text as it is: nothing to decode (the usual case)."""
+    return part.isascii() and b"%" not in part and b"\x00" not in part
+
+
+def _decoded(raw: bytes) -> bytes:
+    return urllib.parse.unquote_to_bytes(raw.replace(b"+", b" "))
+
+
+NUL = "contains a NUL character"
+"""Why a text is refused that PostgreSQL cannot hold, in the words a body's refusal uses."""
+
+
+def _unreadable(raw: bytes) -> str | None:
+    """Why `raw`, percent-decoded, is not text (which bytes, where), else None."""
+    decoded = _decoded(raw)
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError as error:
+        bad = " ".join(f"0x{byte:02x}" for byte in decoded[error.start : error.end])
+        return f"is not UTF-8 (byte {bad} at position {error.start}, once percent-decoded)"
+    return NUL if "\x00" in text else None
+
+
+def _unreadable_field(field: bytes) -> InvalidParam | None:
+    """A `name=value` of the query string that is not text, named by its name, or by the
+    name as sent when that is what cannot be read."""
+    raw_name, _, raw_value = field.partition(b"=")
+    in_name = _unreadable(raw_name)
+    reason = _unreadable(raw_value) if in_name is None else f"its name {in_name}"
+    if reason is None:
+        return None
+    if not reason.endswith(NUL):
+        reason += "; the query string must be UTF-8"
+    if in_name is None:
+        return InvalidParam(_decoded(raw_name).decode("utf-8"), reason)
+    return InvalidParam(raw_name.decode("utf-8", "backslashreplace"), reason)
 
 
 def _hashes(pattern: re.Pattern[bytes], body: bytes) -> str:
@@ -227,6 +272,9 @@ def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
     return sending
 
 
+CLOSE = {"Connection": "close"}
+"""A refusal's header: the client may still be sending a body nobody will read."""
+
+
 def _refused(status: int, detail: str) -> Problem:
-    # Close the connection: the client may still be sending a body nobody will read.
-    return Problem(status, detail, headers={"Connection": "close"})
+    return Problem(status, detail, headers=dict(CLOSE))

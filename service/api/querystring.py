@@ -27,7 +27,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-from service.errors import InvalidParam, Problem, invalid_parameter
+from service.errors import InvalidParam, Problem, invalid_parameter, invalid_parameters
 
 Q = TypeVar("Q", bound=msgspec.Struct)
 
@@ -109,8 +109,7 @@ def _invalid(given: dict[str, Any], query: type[msgspec.Struct]) -> Problem:
     for field in msgspec.structs.fields(query):
         if field.required and field.name not in given:
             invalid.append(InvalidParam(field.name, "a required parameter is missing"))
-    detail = "; ".join(f"Invalid parameter '{p.name}': {p.reason}" for p in invalid)
-    return Problem(400, detail, kind="invalid-parameter", invalid=invalid)
+    return invalid_parameters(invalid)
 
 
 # ---------------------------------------------------------------- the contract

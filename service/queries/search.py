@@ -62,7 +62,10 @@ WITH q AS (
                 THEN regexp_replace(words::text, '&', '|', 'g')::tsquery END AS any_word,
            CASE WHEN strpos(query::text, '!') = 0
                 THEN regexp_replace(english::text, '&|<(-|[0-9]+)>', '|', 'g')::tsquery
-                ELSE english END AS any_english,
+                ELSE websearch_to_tsquery('english', %(shown)s) END AS any_english,
+           CASE WHEN strpos(query::text, '!') = 0 THEN query
+                ELSE websearch_to_tsquery('english', %(shown)s)
+                     || websearch_to_tsquery('french', %(shown)s) END AS shown,
            tsvector_to_array(to_tsvector('english', %(near_word)s)
                              || to_tsvector('french', %(near_word)s)
                              || to_tsvector('simple', %(near_names)s)) AS stems
@@ -117,7 +120,7 @@ SELECT h.type, h.id, h.rank,
             WHERE tf.id = h.id AND t->>'language' = 'en')
        END,
        CASE WHEN h.type <> 'source' AND strpos(head.marked, '<mark>') = 0 THEN
-           (SELECT ts_headline('english', nf.note, q.any_english, {marks})
+           (SELECT ts_headline({config}, nf.note, coalesce(q.any_word, q.shown), {marks})
             FROM facts nf WHERE nf.id = h.id AND nf.note IS NOT NULL)
        END
 FROM hits h CROSS JOIN q
@@ -127,7 +130,7 @@ LEFT JOIN LATERAL (
         (SELECT p.text FROM source_passages p
          WHERE p.source_id = s.id
            AND EXISTS (SELECT FROM unnest(q.stems) stem
-                       WHERE strpos(lower(p.text COLLATE "C"), stem) > 0)
+                       WHERE strpos({folded_passage}, {folded_stem}) > 0)
          ORDER BY p.n LIMIT 1),
         (SELECT p.text FROM source_passages p WHERE p.source_id = s.id AND p.n = 0)
     ) END AS excerpt
@@ -155,7 +158,7 @@ LEFT JOIN LATERAL (
                 ELSE strict.marked END AS marked
     FROM (
         SELECT text, CASE WHEN NOT (q.one_word AND s_text.typed IS NOT NULL) THEN
-                     ts_headline({config}, text, q.query, {marks}) END AS marked
+                     ts_headline({config}, text, q.shown, {marks}) END AS marked
         FROM (SELECT coalesce(s_text.typed, s_text.excerpt, fc.quotes) AS text) t
     ) strict
 ) head ON true
@@ -171,12 +174,23 @@ typed (around it, see WINDOW), else one of its stems ("arrest" of "arrested" in
 searched. `q` is a CTE on purpose: a planner that sees the words picks a sequential scan
 for a common one, which reads every article's whole vector until it has its candidates."""
 
+
+def _folded(text: sql.Composable) -> sql.Composable:
+    """`text` with the accents of French lower-case letters taken off: a stem ("sieg" of
+    `q=siege`) is found in the passage that has the word accented ("siège")."""
+    return sql.SQL("translate({}, {}, {})").format(
+        text, sql.Literal("àâäéèêëîïôöùûüÿç"), sql.Literal("aaaeeeeiioouuuyc")
+    )
+
+
 _SEARCH_CONSTANTS = {
     "source_candidates": sql.Literal(SOURCE_CANDIDATES),
     "fact_candidates": sql.Literal(FACT_CANDIDATES),
     "fact_rank_bound": sql.Literal(FACT_RANK_BOUND),
     "window_before": sql.Literal(WINDOW_BEFORE),
     "window": sql.Literal(WINDOW),
+    "folded_passage": _folded(sql.SQL('lower(p.text COLLATE "C")')),
+    "folded_stem": _folded(sql.SQL("stem")),
     "title_cut": sql.Literal(TITLE_LENGTH + 1),  # one more: whole_words sees a title was cut
     "config": _config(sql.SQL("coalesce(s.language, fs.language)")),
     "marks": sql.Literal(
@@ -193,11 +207,22 @@ _HREF = {
 }
 
 
+_EXCLUDED = re.compile(r'-"[^"]*"?|(?:^|\s)-\S+')
+"""What a query excludes: `-"a phrase"` and `-word`."""
+
+
+def _shown(expanded: names.Expanded) -> str:
+    """What a snippet of a query that excludes words marks: its other words and names, as
+    `ts_headline` marks an excluded word too ("Kazakh" of `-police`, "Kazakh police")."""
+    wanted = [expanded.rest, *(group for group in expanded.groups if not group.startswith("-"))]
+    return _EXCLUDED.sub(" ", " ".join(wanted))
+
+
 def _near(q: str) -> tuple[str, str]:
     """Where an article's snippet is taken from: the longest phrase the query quotes, else
     its longest word, lowercased; and its longest word alone, whose stem is looked for when
     the text does not have the word as typed. Excluded words (`-word`) are not looked for."""
-    kept = re.sub(r'-"[^"]*"?|(?:^|\s)-\S+', " ", q)
+    kept = _EXCLUDED.sub(" ", q)
     phrases = [" ".join(p.split()) for p in re.findall(r'"([^"]*)"', kept)]
     words = [w for w in re.findall(r"\w+", kept.lower()) if w != "or"]  # "or" is an operator
     word = max(words, key=len, default="")
@@ -332,6 +357,7 @@ async def search(
     near = _near_forms(q)
     expanded = await names.expand(conn, q, crisis)
     params: dict[str, Any] = {"q": expanded.rest, **near, "near_names": _named(expanded)}
+    params["shown"] = _shown(expanded)
     params.update({f"g{n}": group for n, group in enumerate(expanded.groups)})
     if crisis is not None:
         params["crisis"] = crisis
