@@ -95,6 +95,11 @@ class TestNdjson:
             ("actors", {"kind": "person", "name": "Masimov"}),
             ("sources", {"language": "en"}),
             ("disputes", {"kind": "casualty"}),
+            ("disputes", {"key": "arrests.nationwide"}),
+            (
+                "disputes",
+                {"crisis": "kazakhstan-2022", "kind": "arrest", "key": "arrests.nationwide"},
+            ),
         ],
     )
     def test_filters_narrow_as_in_the_list(
@@ -109,6 +114,36 @@ class TestNdjson:
         path = "/v1/export/casualties.csv"
         invalid(client, path, "until", since="2022-01-07", until="2022-01-01")
         invalid(client, "/v1/export/actors.ndjson", "crisis", crisis="Not A Slug")
+        for suffix in ("csv", "ndjson"):
+            listed = problem(client, "/v1/disputes", 400, key="Not A Slug")
+            exported = problem(client, f"/v1/export/disputes.{suffix}", 400, key="Not A Slug")
+            assert exported["invalid_params"] == listed["invalid_params"]
+            assert [p["name"] for p in exported["invalid_params"]] == ["key"]
+
+    def test_a_csv_is_narrowed_as_its_ndjson(self, client: Client) -> None:
+        """`key` narrowed the disputes list but was refused by their export."""
+        rows = csv_rows(client, "disputes", key="arrests.nationwide")
+        items, _ = ndjson(client, "disputes", key="arrests.nationwide")
+        assert [row["key"] for row in rows] == [item["key"] for item in items]
+        assert items and {item["key"] for item in items} == {"arrests.nationwide"}
+
+
+def query_parameters(document: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    return [p for p in document["paths"][path]["get"]["parameters"] if p["in"] == "query"]
+
+
+def test_every_export_takes_exactly_its_lists_filters(client: Client) -> None:
+    """An export's query parameters are its JSON list's, but for the paging, as the
+    contract states them: a filter added to a list and not to its export fails here."""
+    document = client.get("/openapi.json").json()
+    exports = [p for p in document["paths"] if re.fullmatch(r"/v1/export/\w+\.(csv|ndjson)", p)]
+    assert {p.rsplit("/", 1)[1].split(".")[0] for p in exports} == set(EXPORTS)
+    for path in exports:
+        listed = query_parameters(document, EXPORTS[path.rsplit("/", 1)[1].split(".")[0]])
+        paging = {"limit", "cursor"}
+        assert paging <= {p["name"] for p in listed}, path
+        expected = [p for p in listed if p["name"] not in paging]
+        assert query_parameters(document, path) == expected, path
 
 
 NAMED_FILTERS = [
@@ -248,7 +283,7 @@ def test_the_lines_sql_joins_are_the_csv_modules_bytes(
 def test_the_lines_sql_makes_of_disputes_are_the_structs_flattened(big_url: str) -> None:
     """The CSV lines PostgreSQL makes of the stored disputes hold, cell for cell, what the
     Structs flatten to in Python, JSON cells as the same JSON."""
-    listing = listings.disputes(None, None)
+    listing = listings.disputes(None, None, None)
     encoder = Csv(listing)
     both = sql.SQL("{}, {}").format(Ndjson(listing).item, encoder.item)
     with psycopg.connect(big_url) as conn:

@@ -33,6 +33,7 @@ from service.api.params import (
     Filters,
     LanguageFilter,
     ModeFilter,
+    QuantityKey,
     SenderId,
     SpeakerId,
     StatusFilter,
@@ -274,11 +275,12 @@ async def export_disputes(
     kind: Annotated[
         FactKind | None, Parameter(description="Only quantities measured by facts of this kind.")
     ] = None,
+    key: QuantityKey = None,
     include: Include = None,
 ) -> Stream:
     """Every disputed quantity the filters let through, as `ListDisputes` filters them."""
     seen = await visibility(request, include)
-    return await stream(request, listings.disputes(crisis, kind, seen), {"crisis": crisis})
+    return await stream(request, listings.disputes(crisis, kind, key, seen), {"crisis": crisis})
 
 
 @get(
