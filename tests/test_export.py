@@ -185,7 +185,7 @@ class TestCsv:
         rows = csv_rows(client, name)
         items, _ = ndjson(client, name)
         assert len(rows) == len(items)
-        (resource,) = [r for r in package.descriptor()["resources"] if r["name"] == name]
+        (resource,) = [r for r in package.descriptor(0)["resources"] if r["name"] == name]
         assert list(rows[0]) == [f["name"] for f in resource["schema"]["fields"]]
 
     def test_fact_columns(self, client: Client) -> None:
@@ -353,6 +353,22 @@ def test_the_data_package_is_valid_and_reads_every_csv(client: Client, tmp_path:
     assert {task.name for task in report.tasks} == set(package.PRIMARY_KEYS)
 
 
+def test_the_data_package_names_the_version_its_csvs_and_a_snapshot_name(
+    client: Client, database_url: str, tmp_path: Path
+) -> None:
+    """The served package had no `version`: a client could not tell which dataset version
+    it described, nor compare it with each CSV's `X-Dataset-Version`."""
+    served = ok(client, "/v1/export/datapackage.json")
+    assert served["version"] == str(ok(client, "/ready")["dataset_version"])
+    for resource in served["resources"]:
+        response = client.get(f"/v1/export/{resource['path']}")
+        assert response.headers["x-dataset-version"] == served["version"], resource["path"]
+    folder = asyncio.run(snapshot(database_url, tmp_path, {"openapi": "3.1.0"}))
+    kept = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    assert kept["version"] == served["version"]
+    assert folder.name.endswith(f"-v{served['version']}")
+
+
 def test_a_snapshot_is_the_same_bytes_for_the_same_version(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -471,6 +487,8 @@ def last_dated_fact(url: str) -> tuple[str, str]:
 
 def test_an_export_is_one_version_while_a_write_commits(big_server: Served, big_url: str) -> None:
     before = ok_version(big_url)
+    package = big_server.base + "/v1/export/datapackage.json"
+    assert httpx.get(package, timeout=5).json()["version"] == str(before)
     kind, fact_id = last_dated_fact(big_url)
     sock, head = open_stream(big_server.port, "/v1/export/timeline.ndjson")
     until(lambda: "idle in transaction" in export_connections(big_url), timeout=10)
@@ -495,3 +513,5 @@ def test_an_export_is_one_version_while_a_write_commits(big_server: Served, big_
     after = httpx.get(big_server.base + "/v1/export/timeline.ndjson", timeout=60)
     assert after.headers["x-dataset-version"] == str(before + 1)
     assert f'"id":"{fact_id}"' not in after.text
+    # the package read after the write names the version the first export's did not
+    until(lambda: httpx.get(package, timeout=5).json()["version"] == str(before + 1), timeout=10)
