@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import psycopg
 import pytest
@@ -119,6 +120,32 @@ class TestFeed:
         assert client.delete(path, headers=headers).status_code == 200
         items, _ = follow(client, cursor)
         assert [(c["id"], c["operation"], c["answer"]) for c in items] == [(gone, "deleted", None)]
+
+    def test_link_names_the_next_page_as_the_lists_do(self, client: Client) -> None:
+        """Lists send `Link: rel="next"`; the feed sent none though it always has a next page."""
+        response = client.get("/v1/changes", params={"limit": 3, "kind": "casualty"})
+        link = response.headers["link"]
+        assert link.startswith("<") and link.endswith('>; rel="next"')
+        url = urlsplit(link[1 : link.index(">")])
+        assert url.path == "/v1/changes"
+        since = response.json()["next_cursor"]
+        assert dict(parse_qsl(url.query)) == {"limit": "3", "kind": "casualty", "since": since}
+
+    def test_following_links_reads_every_change_then_polls_where_it_stands(
+        self, client: Client
+    ) -> None:
+        everything, last = follow(client, None, kind="crisis")
+        seen: list[dict[str, Any]] = []
+        url = "/v1/changes?kind=crisis&limit=1"
+        for _ in range(len(everything) + 1):
+            response = client.get(url)
+            assert response.status_code == 200, response.text
+            seen += response.json()["items"]
+            link = response.headers["link"]
+            url = link[1 : link.index(">")]
+        assert seen == everything
+        assert response.json() == {"items": [], "next_cursor": last}
+        assert dict(parse_qsl(urlsplit(url).query))["since"] == last
 
     @pytest.mark.parametrize("since", ["nonsense", "WyJjcmlzZXMiLDFd", "WyJjaGFuZ2VzIiwtMV0"])
     def test_a_cursor_not_of_this_feed_is_a_400_naming_since(

@@ -95,6 +95,11 @@ class TestNdjson:
             ("actors", {"kind": "person", "name": "Masimov"}),
             ("sources", {"language": "en"}),
             ("disputes", {"kind": "casualty"}),
+            ("disputes", {"key": "arrests.nationwide"}),
+            (
+                "disputes",
+                {"crisis": "kazakhstan-2022", "kind": "arrest", "key": "arrests.nationwide"},
+            ),
         ],
     )
     def test_filters_narrow_as_in_the_list(
@@ -109,6 +114,36 @@ class TestNdjson:
         path = "/v1/export/casualties.csv"
         invalid(client, path, "until", since="2022-01-07", until="2022-01-01")
         invalid(client, "/v1/export/actors.ndjson", "crisis", crisis="Not A Slug")
+        for suffix in ("csv", "ndjson"):
+            listed = problem(client, "/v1/disputes", 400, key="Not A Slug")
+            exported = problem(client, f"/v1/export/disputes.{suffix}", 400, key="Not A Slug")
+            assert exported["invalid_params"] == listed["invalid_params"]
+            assert [p["name"] for p in exported["invalid_params"]] == ["key"]
+
+    def test_a_csv_is_narrowed_as_its_ndjson(self, client: Client) -> None:
+        """`key` narrowed the disputes list but was refused by their export."""
+        rows = csv_rows(client, "disputes", key="arrests.nationwide")
+        items, _ = ndjson(client, "disputes", key="arrests.nationwide")
+        assert [row["key"] for row in rows] == [item["key"] for item in items]
+        assert items and {item["key"] for item in items} == {"arrests.nationwide"}
+
+
+def query_parameters(document: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    return [p for p in document["paths"][path]["get"]["parameters"] if p["in"] == "query"]
+
+
+def test_every_export_takes_exactly_its_lists_filters(client: Client) -> None:
+    """An export's query parameters are its JSON list's, but for the paging, as the
+    contract states them: a filter added to a list and not to its export fails here."""
+    document = client.get("/openapi.json").json()
+    exports = [p for p in document["paths"] if re.fullmatch(r"/v1/export/\w+\.(csv|ndjson)", p)]
+    assert {p.rsplit("/", 1)[1].split(".")[0] for p in exports} == set(EXPORTS)
+    for path in exports:
+        listed = query_parameters(document, EXPORTS[path.rsplit("/", 1)[1].split(".")[0]])
+        paging = {"limit", "cursor"}
+        assert paging <= {p["name"] for p in listed}, path
+        expected = [p for p in listed if p["name"] not in paging]
+        assert query_parameters(document, path) == expected, path
 
 
 NAMED_FILTERS = [
@@ -150,7 +185,7 @@ class TestCsv:
         rows = csv_rows(client, name)
         items, _ = ndjson(client, name)
         assert len(rows) == len(items)
-        (resource,) = [r for r in package.descriptor()["resources"] if r["name"] == name]
+        (resource,) = [r for r in package.descriptor(0)["resources"] if r["name"] == name]
         assert list(rows[0]) == [f["name"] for f in resource["schema"]["fields"]]
 
     def test_fact_columns(self, client: Client) -> None:
@@ -248,7 +283,7 @@ def test_the_lines_sql_joins_are_the_csv_modules_bytes(
 def test_the_lines_sql_makes_of_disputes_are_the_structs_flattened(big_url: str) -> None:
     """The CSV lines PostgreSQL makes of the stored disputes hold, cell for cell, what the
     Structs flatten to in Python, JSON cells as the same JSON."""
-    listing = listings.disputes(None, None)
+    listing = listings.disputes(None, None, None)
     encoder = Csv(listing)
     both = sql.SQL("{}, {}").format(Ndjson(listing).item, encoder.item)
     with psycopg.connect(big_url) as conn:
@@ -316,6 +351,22 @@ def test_the_data_package_is_valid_and_reads_every_csv(client: Client, tmp_path:
     report = frictionless.validate(tmp_path / "datapackage.json")
     assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "note"])
     assert {task.name for task in report.tasks} == set(package.PRIMARY_KEYS)
+
+
+def test_the_data_package_names_the_version_its_csvs_and_a_snapshot_name(
+    client: Client, database_url: str, tmp_path: Path
+) -> None:
+    """The served package had no `version`: a client could not tell which dataset version
+    it described, nor compare it with each CSV's `X-Dataset-Version`."""
+    served = ok(client, "/v1/export/datapackage.json")
+    assert served["version"] == str(ok(client, "/ready")["dataset_version"])
+    for resource in served["resources"]:
+        response = client.get(f"/v1/export/{resource['path']}")
+        assert response.headers["x-dataset-version"] == served["version"], resource["path"]
+    folder = asyncio.run(snapshot(database_url, tmp_path, {"openapi": "3.1.0"}))
+    kept = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    assert kept["version"] == served["version"]
+    assert folder.name.endswith(f"-v{served['version']}")
 
 
 def test_a_snapshot_is_the_same_bytes_for_the_same_version(
@@ -436,6 +487,8 @@ def last_dated_fact(url: str) -> tuple[str, str]:
 
 def test_an_export_is_one_version_while_a_write_commits(big_server: Served, big_url: str) -> None:
     before = ok_version(big_url)
+    package = big_server.base + "/v1/export/datapackage.json"
+    assert httpx.get(package, timeout=5).json()["version"] == str(before)
     kind, fact_id = last_dated_fact(big_url)
     sock, head = open_stream(big_server.port, "/v1/export/timeline.ndjson")
     until(lambda: "idle in transaction" in export_connections(big_url), timeout=10)
@@ -460,3 +513,5 @@ def test_an_export_is_one_version_while_a_write_commits(big_server: Served, big_
     after = httpx.get(big_server.base + "/v1/export/timeline.ndjson", timeout=60)
     assert after.headers["x-dataset-version"] == str(before + 1)
     assert f'"id":"{fact_id}"' not in after.text
+    # the package read after the write names the version the first export's did not
+    until(lambda: httpx.get(package, timeout=5).json()["version"] == str(before + 1), timeout=10)

@@ -10,6 +10,7 @@ from litestar.params import Parameter
 
 from service import changes, schemas
 from service.api.existing import check_named
+from service.api.paging import next_link
 from service.api.params import CrisisId, Limit, fetch
 from service.api.readers import sees_drafts
 from service.errors import invalid_parameter
@@ -97,4 +98,7 @@ async def list_changes(
         page = await fetch(request, changes.page, *args)
     # A held request's answer depends on when it came: it is never kept for another.
     cache_control = "no-store" if wait else "no-cache"
-    return Response(page, headers={"Cache-Control": cache_control})
+    link = next_link(
+        request.scope["path"], request.scope["query_string"], page.next_cursor, "since"
+    )
+    return Response(page, headers={"Cache-Control": cache_control, "Link": link})

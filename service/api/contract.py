@@ -119,6 +119,8 @@ LOCATION = _header("The URL of the record written.")
 DATASET_VERSION = _header("The dataset version every row of the export is a copy of.")
 CONTENT_DISPOSITION = _header('`attachment; filename="<list>.csv"`.')
 WWW_AUTHENTICATE = _header('`Bearer realm="crisis-facts"`, with `error` when a token was sent.')
+NEXT_CURSOR = {"ListChanges": "since"}
+"""The paged operations whose next page's cursor goes in a parameter other than `cursor`."""
 
 
 def document(app: Litestar, examples_file: Path = EXAMPLES_FILE) -> None:
@@ -199,7 +201,8 @@ def document_responses(operation: Operation, method: str = "get", keyed: bool = 
             "ETag": ETAG,
             "Cache-Control": CACHE_CONTROL,
         }
-        if any(p.name == "cursor" for p in parameters_of(operation)):
+        cursor = NEXT_CURSOR.get(operation.operation_id or "", "cursor")
+        if any(p.name == cursor for p in parameters_of(operation)):
             headers["Link"] = LINK
         if method == "post":
             headers["Location"] = LOCATION

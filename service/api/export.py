@@ -18,10 +18,12 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from service import queries
 from service.api import zipping
 from service.api.asgi import header_value
 from service.api.existing import check_ids, named_ids
 from service.api.negotiation import EXPORTS, refuses, served
+from service.api.paging import fetch
 from service.api.params import (
     FILTER_DEPENDENCIES,
     ActorKindFilter,
@@ -33,6 +35,7 @@ from service.api.params import (
     Filters,
     LanguageFilter,
     ModeFilter,
+    QuantityKey,
     SenderId,
     SpeakerId,
     StatusFilter,
@@ -274,11 +277,12 @@ async def export_disputes(
     kind: Annotated[
         FactKind | None, Parameter(description="Only quantities measured by facts of this kind.")
     ] = None,
+    key: QuantityKey = None,
     include: Include = None,
 ) -> Stream:
     """Every disputed quantity the filters let through, as `ListDisputes` filters them."""
     seen = await visibility(request, include)
-    return await stream(request, listings.disputes(crisis, kind, seen), {"crisis": crisis})
+    return await stream(request, listings.disputes(crisis, kind, key, seen), {"crisis": crisis})
 
 
 @get(
@@ -287,10 +291,13 @@ async def export_disputes(
     summary="The data package of the CSV exports",
     tags=["export"],
 )
-async def get_datapackage() -> dict[str, Any]:
+async def get_datapackage(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """A Frictionless Data Package: each CSV export (unfiltered) as a resource with its
-    Table Schema, paths relative to this document."""
-    return package.descriptor()
+    Table Schema, paths relative to this document. Its `version` is the dataset version
+    it was read at: each CSV names its own in `X-Dataset-Version`, so a client that
+    fetched them one by one can tell whether they are copies of one version."""
+    version = await fetch(request, queries.dataset_version)
+    return package.descriptor(version or 0)
 
 
 HANDLERS = [

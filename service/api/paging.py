@@ -44,22 +44,22 @@ _PLAIN_QUERY = re.compile(rb"[A-Za-z0-9._~!$'()*+,;=:@/?&-]*")
 """A query string that can go into a Link header as the client sent it: no escapes."""
 
 
-def next_link(path: str, query_string: bytes, cursor: str) -> str:
-    """`Link: <path?same query, next cursor>; rel="next"`.
+def next_link(path: str, query_string: bytes, cursor: str, name: str = "cursor") -> str:
+    """`Link: <path?same query, next cursor>; rel="next"`, the cursor in the parameter
+    `name` (the changes feed's is `since`).
 
     A plain query string (the usual case: cursors are URL-safe base64) keeps its bytes and
     swaps its cursor; any other is decoded and encoded again."""
     if _PLAIN_QUERY.fullmatch(query_string):
-        kept = [p for p in query_string.split(b"&") if p and not p.startswith(b"cursor=")]
-        kept.append(b"cursor=" + cursor.encode())
+        given = name.encode() + b"="
+        kept = [p for p in query_string.split(b"&") if p and not p.startswith(given)]
+        kept.append(given + cursor.encode())
         query = b"&".join(kept).decode()
     else:
         pairs = [
-            (k, v)
-            for k, v in parse_qsl(query_string.decode(), keep_blank_values=True)
-            if k != "cursor"
+            (k, v) for k, v in parse_qsl(query_string.decode(), keep_blank_values=True) if k != name
         ]
-        query = urlencode([*pairs, ("cursor", cursor)])
+        query = urlencode([*pairs, (name, cursor)])
     return f'<{path}?{query}>; rel="next"'
 
 

@@ -163,8 +163,10 @@ def sources(crisis: str | None, language: str | None) -> Listing:
     return _keyset("sources", SOURCES, params, schemas.SourceSummary)
 
 
-def disputes(crisis: str | None, kind: str | None, visibility: Visibility = PUBLIC) -> Listing:
-    params = given_params(crisis=crisis, kind=kind)
+def disputes(
+    crisis: str | None, kind: str | None, key: str | None, visibility: Visibility = PUBLIC
+) -> Listing:
+    params = given_params(crisis=crisis, kind=kind, key=key)
     where = Where(tuple(sql.SQL(DISPUTE_CONDITIONS[n]) for n in params))
     where += viewed_by(visibility.bit)
     source = sql.SQL(
@@ -179,7 +181,7 @@ def everything() -> list[Listing]:
         *(facts(plural, kind, FactFilter()) for kind, plural in FACT_LISTS.items()),
         actors(None, None, None),
         sources(None, None),
-        disputes(None, None),
+        disputes(None, None, None),
         timeline(FactFilter(), tuple(FactKind)),
     ]
 

@@ -52,9 +52,9 @@ def resource(listing: Listing) -> dict[str, Any]:
     }
 
 
-def descriptor(dataset_version: int | None = None, created: str | None = None) -> dict[str, Any]:
-    """The package; a snapshot names its dataset version and when its last change was made,
-    the service's copy (whose CSVs are always the current version) names neither."""
+def descriptor(dataset_version: int, created: str | None = None) -> dict[str, Any]:
+    """The package of the dataset version its CSVs are copies of (0 before any load); a
+    snapshot also names when its last change was made."""
     package: dict[str, Any] = {
         "profile": "tabular-data-package",
         "name": "crisis-facts",
@@ -64,8 +64,7 @@ def descriptor(dataset_version: int | None = None, created: str | None = None) -
         "return) are prefixed with an apostrophe.",
         "resources": [resource(r) for r in everything() if r.name in PRIMARY_KEYS],
     }
-    if dataset_version is not None:
-        package["version"] = str(dataset_version)
+    package["version"] = str(dataset_version)
     if created is not None:
         package["created"] = created
     return package

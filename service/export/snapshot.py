@@ -42,7 +42,7 @@ async def snapshot(url: str, out: Path, openapi: dict[str, Any]) -> Path:
         finally:
             await reading.end(conn)
     created = version.made_at.isoformat() if version.made_at else None
-    (partial / "datapackage.json").write_bytes(_json(descriptor(version.number, created)))
+    (partial / "datapackage.json").write_bytes(_json(descriptor(version.number or 0, created)))
     (partial / "openapi.json").write_bytes(_json(openapi))
     if folder.exists():  # the same version again: the same bytes, replaced whole
         for old in folder.iterdir():
