@@ -144,6 +144,15 @@ def dispute(client: Client, key: str) -> Item:
     return item
 
 
+def reload(url: str, root: Path) -> None:
+    """Load the fixtures at `root` into the database at `url`, as `crisis-facts load` does."""
+    db = make_engine(url)
+    try:
+        engine.load(db, root)
+    finally:
+        db.dispose()
+
+
 def last_revision(client: Client) -> int:
     return max(int(change["revision"]) for change in latest_changes(client).values())
 
@@ -269,11 +278,7 @@ def test_a_load_moves_what_it_changed_and_nothing_else(server_url: str, tmp_path
                 for fact in every_item(client, path)
                 if "bbc" in {a["id"] for a in fact["actors"]}
             }
-            db = make_engine(url)
-            try:
-                engine.load(db, root)
-            finally:
-                db.dispose()
+            reload(url, root)
             after = latest_changes(client)
             moved = {key for key in after if after[key]["revision"] != before[key]["revision"]}
             assert showing and moved == {("actor", "bbc"), *showing}
@@ -358,11 +363,7 @@ def test_a_later_load_stamps_a_dispute_with_the_change_that_altered_it(
     with loaded_database(server_url, "reloaded", lambda db: engine.load(db, FIXTURES)) as url:
         with app_client(url) as client:
             militants = dispute(client, "killed.militants")["changed"]
-            db = make_engine(url)
-            try:
-                engine.load(db, root)
-            finally:
-                db.dispose()
+            reload(url, root)
             after = latest_changes(client)
             raised = after["casualty", "cas-003-police-killed"]
             assert dispute(client, "killed.police")["changed"] == stamp(raised)
