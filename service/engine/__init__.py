@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from service.database import libpq_url
 from service.engine import store
 from service.engine.check import checked
-from service.engine.diff import Applier, Outcome, Progress, Stale
+from service.engine.diff import Applier, Progress
 from service.engine.edits import change
+from service.engine.outcome import Outcome, Stale
 from service.engine.read import Bundle, FixtureError, read_bundle
 from service.engine.rows import INSERT_ORDER, Record
 

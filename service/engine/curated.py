@@ -23,7 +23,8 @@ from service.engine.check import (
     source_record,
     taken_name_problem,
 )
-from service.engine.diff import Applier, Outcome
+from service.engine.diff import Applier
+from service.engine.outcome import Outcome
 from service.engine.read import FixtureError, SourceText
 from service.engine.rows import FactRecord
 from service.engine.specs import ActorSpec, SourceSpec, convert

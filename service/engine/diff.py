@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 import msgspec
 from psycopg import sql
 
-from service.database import NOTIFY_CHANNEL
 from service.engine import answers, disputes
 from service.engine import rows as r
+from service.engine.outcome import Current, Outcome, Revision, Stale, bump_version
 from service.engine.write import (
     CHUNK,
     WRITE_LOCK,
@@ -33,60 +33,11 @@ from service.engine.write import (
     change_time,
     document_row,
 )
-from service.touched import MAX_FACTS, FactTouched, Touched, notice
+from service.touched import MAX_FACTS, FactTouched, Touched
 from service.vocabulary import Operation, ReviewStatus
 
 Progress = Callable[[int], None]
 """Called with how many more facts have been compared."""
-
-
-@dataclass
-class Outcome:
-    """What a change did: changes per (kind, operation), rows written, the dataset version."""
-
-    version: int | None
-    changes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    rows: dict[str, int] = field(default_factory=dict)
-    touched: Touched | None = None  # the facts changed, when only a few facts changed
-    # a change set's facts as now stored: (kind, id) -> (revision, digest, answer)
-    answers: dict[tuple[str, str], tuple[int, bytes, bytes]] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.changes.values())
-
-    def summary(self) -> str:
-        """'0 changes', or e.g. '3 changes: statement 1 updated, casualty 1 created, ...'."""
-        if not self.total:
-            return "0 changes"
-        parts = [f"{kind} {n} {operation}" for (kind, operation), n in sorted(self.changes.items())]
-        return f"{self.total} change{'s' if self.total > 1 else ''}: {', '.join(parts)}"
-
-
-class Revision(NamedTuple):
-    """A row of `revisions`: `made_at` is when the change took the numbering lock, so times
-    follow revisions, and each answer says it in `changed`."""
-
-    revision: int
-    kind: str
-    record_id: str
-    crisis_id: str
-    operation: str
-    answer: str | None
-    author: str
-    message: str | None
-    made_at: dt.datetime
-    public: bool = True  # False for a change to a draft: seen only with a key
-
-
-class Current(NamedTuple):
-    """A row of `records`: a record's current revision and stored state."""
-
-    kind: str
-    id: str
-    crisis_id: str
-    revision: int
-    state: bytes | None
 
 
 class _Pending(NamedTuple):
@@ -138,14 +89,6 @@ class _Batch:
         writer.copy_text("records", Current._fields, self.fresh)
         if self.current:
             writer.upsert_records(Current._fields, self.current)
-
-
-class Stale(Exception):
-    """A record is no longer at the revision the change was made against."""
-
-    def __init__(self, kind: str, record_id: str, revision: int | None) -> None:
-        self.kind, self.record_id, self.revision = kind, record_id, revision
-        super().__init__(f"{kind} {record_id!r} is at revision {revision}")
 
 
 def _waiting(cursor: Cursor, crises: list[str]) -> set[tuple[str, str]]:
@@ -498,16 +441,3 @@ class Applier:
             answer = self._stamped(built, pending.revision).decode()
             log.append(self._revision(record, pending.revision, pending.operation, answer))
         self.batch.log.extend(sorted(log))
-
-
-def bump_version(cursor: Cursor, touched: Touched | None) -> int:
-    """A new dataset version, told to every server when the transaction commits, with what
-    the change touched."""
-    row = cursor.execute(
-        "INSERT INTO dataset_version (id, version) VALUES (1, 1) "
-        "ON CONFLICT (id) DO UPDATE SET version = dataset_version.version + 1, "
-        "loaded_at = now() RETURNING version"
-    ).fetchone()
-    assert row is not None
-    cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, notice(row[0], touched)])
-    return int(row[0])

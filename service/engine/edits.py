@@ -32,7 +32,7 @@ from service import schemas
 from service.engine import answers, disputes, store
 from service.engine import rows as r
 from service.engine.check import KIND_OF, fact_record
-from service.engine.diff import Current, Outcome, Revision, Stale, bump_version
+from service.engine.outcome import Current, Outcome, Revision, Stale, bump_version
 from service.engine.read import FixtureError
 from service.engine.specs import FactSpec
 from service.engine.write import (
