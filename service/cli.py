@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code: int = args.func(Settings.from_env(), args)
     except psycopg.errors.UndefinedTable as exc:
-        # A database never migrated (or DATABASE_URL naming another one): a sentence, not a traceback.
+        # A database never migrated (or DATABASE_URL naming another): a sentence, no traceback.
         print(
             f"{args.command} refused: the database has no crisis-facts schema "
             f"({exc.diag.message_primary}); check DATABASE_URL, or run `crisis-facts migrate`",
